@@ -1,0 +1,3 @@
+"""Dockyard: a self-hosted Docker Hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""Application factory: builds every dependency once from Settings and passes it down."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from dockyard.config import Settings
+from dockyard.db.engine import make_engine
+from dockyard.registry.app import APIVersionHeader, http_error, registry_error
+from dockyard.registry.errors import RegistryError
+from dockyard.registry.routes import registry_routes
+from dockyard.registry.service import Registry
+from dockyard.registry.store import MetadataStore
+from dockyard.storage import create_driver
+
+
+def create_app(settings: Settings) -> Starlette:
+    engine = make_engine(settings.resolved_database_url)
+    storage = create_driver(settings.storage, root=settings.storage_root)
+    registry = Registry(storage, MetadataStore(engine), settings.max_manifest_bytes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = Starlette(
+        routes=registry_routes(),
+        middleware=[Middleware(APIVersionHeader)],
+        exception_handlers={RegistryError: registry_error, HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Entry point for server worker processes: settings come from DOCKYARD_* variables."""
+    return create_app(Settings())

@@ -1,0 +1,1 @@
+"""Metadata: SQLAlchemy models, the async engine, and Alembic migrations."""

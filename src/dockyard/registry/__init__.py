@@ -1,0 +1,1 @@
+"""The OCI Distribution / Docker Registry V2 protocol layer."""

@@ -1,0 +1,52 @@
+"""The registry's ASGI pieces: error rendering and the API version header."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dockyard.registry.errors import ErrorCode, RegistryError
+
+API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
+
+
+async def registry_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RegistryError)
+    if request.method == "HEAD":
+        # A HEAD response has no body; the status and headers say it all.
+        return Response(status_code=exc.status, headers=exc.headers)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's routing errors, rendered in the registry's format under /v2/."""
+    assert isinstance(exc, HTTPException)
+    if not request.url.path.startswith("/v2"):
+        return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 405:
+        error = RegistryError(ErrorCode.UNSUPPORTED, {"method": request.method})
+    else:
+        error = RegistryError(ErrorCode.NAME_UNKNOWN, {"path": request.url.path}, message="unknown endpoint")
+    body = {} if request.method == "HEAD" else error.body()
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+class APIVersionHeader:
+    """Adds Docker-Distribution-API-Version to every /v2 response, errors included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v2"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), API_VERSION]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)

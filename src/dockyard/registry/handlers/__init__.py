@@ -1,0 +1,1 @@
+"""One module per registry resource; each handler parses, calls the service, responds."""

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dockyard.digests import Digest
+from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.handlers.common import (
+    body_stream,
+    content_length,
+    content_range,
+    empty,
+    registry,
+    repository,
+)
+from dockyard.registry.records import UploadStatus
+from dockyard.registry.reference import canonical_name, parse_digest
+
+
+def _upload_headers(request: Request, status: UploadStatus) -> dict[str, str]:
+    return {
+        "Location": f"/v2/{request.path_params['name']}/blobs/uploads/{status.id}",
+        "Range": f"0-{max(status.offset - 1, 0)}",
+        "Docker-Upload-UUID": status.id,
+    }
+
+
+def _created(request: Request, digest: Digest) -> Response:
+    return empty(201, {
+        "Location": f"/v2/{request.path_params['name']}/blobs/{digest}",
+        "Docker-Content-Digest": str(digest),
+    })
+
+
+async def start_upload(request: Request) -> Response:
+    name = repository(request)
+    reg = registry(request)
+    params = request.query_params
+    if "mount" in params:
+        digest = parse_digest(params["mount"])
+        source = params.get("from")
+        sources = [canonical_name(source)] if source else await reg.store.repositories_with_blob(str(digest))
+        if await reg.mount(name, digest, sources) is not None:
+            return _created(request, digest)
+    elif "digest" in params:
+        digest = parse_digest(params["digest"])
+        await reg.uploads.upload_whole(name, digest, body_stream(request), content_length(request))
+        return _created(request, digest)
+    status = await reg.uploads.start(name)
+    headers = _upload_headers(request, status)
+    headers["OCI-Chunk-Min-Length"] = str(request.app.state.settings.chunk_min_length)
+    return empty(202, headers)
+
+
+async def upload_status(request: Request) -> Response:
+    status = await registry(request).uploads.status(repository(request), request.path_params["uuid"])
+    return empty(204, _upload_headers(request, status))
+
+
+async def patch_upload(request: Request) -> Response:
+    name = repository(request)
+    upload_id = request.path_params["uuid"]
+    length = content_length(request)
+    chunk = content_range(request)
+    start = None
+    if chunk is not None:
+        start = chunk[0]
+        if length is not None and length != chunk[1] - chunk[0] + 1:
+            raise RegistryError(
+                ErrorCode.RANGE_INVALID, {"content_range": list(chunk), "content_length": length},
+                message="Content-Range and Content-Length disagree",
+            )
+    status = await registry(request).uploads.append(
+        name, upload_id, body_stream(request), start=start, length=length
+    )
+    return empty(202, _upload_headers(request, status))
+
+
+async def finish_upload(request: Request) -> Response:
+    name = repository(request)
+    value = request.query_params.get("digest")
+    if not value:
+        raise RegistryError(ErrorCode.DIGEST_INVALID, message="the digest query parameter is required")
+    digest = parse_digest(value)
+    await registry(request).uploads.complete(
+        name, request.path_params["uuid"], digest, body_stream(request), content_length(request)
+    )
+    return _created(request, digest)
+
+
+async def cancel_upload(request: Request) -> Response:
+    await registry(request).uploads.cancel(repository(request), request.path_params["uuid"])
+    return empty(204, {})

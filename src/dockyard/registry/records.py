@@ -1,0 +1,69 @@
+"""Typed records that cross the service boundary; ORM rows never leave the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    platform: Platform | None = None
+    artifact_type: str | None = None
+    annotations: dict[str, str] | None = None
+    urls: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.artifact_type:
+            data["artifactType"] = self.artifact_type
+        if self.annotations:
+            data["annotations"] = self.annotations
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedManifest:
+    """What validation learned from a manifest's JSON."""
+
+    media_type: str
+    is_index: bool
+    blobs: tuple[Descriptor, ...]  # config and layers that must be present
+    children: tuple[Descriptor, ...]  # child manifests of an index
+    subject: Descriptor | None
+    artifact_type: str | None
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    content: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadStatus:
+    id: str
+    repository: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[str]
+    last: str | None  # set when more items follow

@@ -1,0 +1,160 @@
+"""Registry operations: what each endpoint does, independent of HTTP."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dockyard.digests import Digest
+from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.manifests import INDEX_TYPES, OCI_INDEX, parse_manifest
+from dockyard.registry.records import Descriptor, Page, StoredManifest
+from dockyard.registry.reference import is_digest, parse_digest, validate_tag
+from dockyard.registry.store import MetadataStore
+from dockyard.registry.uploads import UploadService
+from dockyard.storage import PathNotFound, StorageDriver, paths
+
+DEFAULT_PLATFORM = ("linux", "amd64")
+
+
+@dataclass(frozen=True, slots=True)
+class BlobLocation:
+    digest: Digest
+    size: int
+    path: str
+    local_file: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class PutManifestResult:
+    digest: str
+    subject: str | None
+
+
+class Registry:
+    def __init__(self, storage: StorageDriver, store: MetadataStore, max_manifest_bytes: int) -> None:
+        self.storage = storage
+        self.store = store
+        self.uploads = UploadService(storage, store)
+        self.max_manifest_bytes = max_manifest_bytes
+
+    # -- blobs --------------------------------------------------------------------------
+
+    async def blob(self, repository: str, digest: Digest) -> BlobLocation:
+        size = await self.store.linked_blob_size(repository, str(digest))
+        if size is None:
+            raise RegistryError(ErrorCode.BLOB_UNKNOWN, {"digest": str(digest)})
+        path = paths.blob_data(digest)
+        return BlobLocation(digest, size, path, self.storage.local_file(path))
+
+    async def delete_blob(self, repository: str, digest: Digest) -> None:
+        if not await self.store.unlink_blob(repository, str(digest)):
+            raise RegistryError(ErrorCode.BLOB_UNKNOWN, {"digest": str(digest)})
+
+    async def mount(self, repository: str, digest: Digest, sources: list[str]) -> int | None:
+        """Link a blob another readable repository has; None when none has it."""
+        for source in sources:
+            size = await self.store.linked_blob_size(source, str(digest))
+            if size is None:
+                continue
+            try:
+                await self.storage.stat(paths.blob_data(digest))
+            except PathNotFound:
+                return None
+            await self.store.link_blob(repository, str(digest), size)
+            return size
+        return None
+
+    # -- manifests ----------------------------------------------------------------------
+
+    async def put_manifest(
+        self, repository: str, reference: str, content: bytes, content_type: str | None, extra_tags: list[str]
+    ) -> PutManifestResult:
+        tag_names = [validate_tag(t) for t in extra_tags]
+        if is_digest(reference):
+            expected = parse_digest(reference)
+            digest = Digest.of(content, expected.algorithm)
+            if digest != expected:
+                raise RegistryError(
+                    ErrorCode.DIGEST_INVALID, {"expected": reference, "computed": str(digest)}
+                )
+        else:
+            tag_names.insert(0, validate_tag(reference))
+            digest = Digest.of(content)
+        parsed = parse_manifest(content, content_type)
+        missing = await self.store.missing_blobs(repository, (d.digest for d in parsed.blobs))
+        if missing:
+            raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
+        missing = await self.store.missing_manifests(repository, (d.digest for d in parsed.children))
+        if missing:
+            raise RegistryError(
+                ErrorCode.MANIFEST_UNKNOWN, {"digests": missing}, message="index references unknown manifests"
+            )
+        await self.store.put_manifest(repository, str(digest), content, parsed, list(dict.fromkeys(tag_names)))
+        return PutManifestResult(str(digest), parsed.subject.digest if parsed.subject else None)
+
+    async def manifest(self, repository: str, reference: str, accepted: frozenset[str] | None) -> StoredManifest:
+        if is_digest(reference):
+            found = await self.store.manifest_by_digest(repository, str(parse_digest(reference)))
+        else:
+            found = await self.store.manifest_by_tag(repository, validate_tag(reference))
+        if found is None:
+            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
+        if accepted is None or found.media_type in accepted:
+            return found
+        return await self._fallback(repository, found, accepted)
+
+    async def _fallback(
+        self, repository: str, found: StoredManifest, accepted: frozenset[str]
+    ) -> StoredManifest:
+        """A client that cannot read an index gets the default platform's image, as docker does."""
+        if found.media_type in INDEX_TYPES:
+            for child in json.loads(found.content).get("manifests", []):
+                platform = child.get("platform") or {}
+                if (platform.get("os"), platform.get("architecture")) != DEFAULT_PLATFORM:
+                    continue
+                image = await self.store.manifest_by_digest(repository, child["digest"])
+                if image is not None and image.media_type in accepted:
+                    return image
+        raise RegistryError(
+            ErrorCode.MANIFEST_UNKNOWN,
+            {"media_type": found.media_type},
+            message=f"manifest is {found.media_type}, which the Accept header does not allow",
+        )
+
+    async def delete_manifest(self, repository: str, reference: str) -> None:
+        if is_digest(reference):
+            deleted = await self.store.delete_manifest(repository, str(parse_digest(reference)))
+        else:
+            deleted = await self.store.delete_tag(repository, validate_tag(reference))
+        if not deleted:
+            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
+
+    # -- discovery ----------------------------------------------------------------------
+
+    async def tags(self, repository: str, limit: int | None, last: str | None) -> Page:
+        page = await self.store.tags(repository, limit, last)
+        if page is None:
+            raise RegistryError(ErrorCode.NAME_UNKNOWN, {"name": repository})
+        return page
+
+    async def referrers(self, repository: str, subject: Digest, artifact_type: str | None) -> dict[str, Any]:
+        descriptors = []
+        for stored in await self.store.referrers(repository, str(subject)):
+            descriptor = _referrer_descriptor(stored)
+            if artifact_type is None or descriptor.artifact_type == artifact_type:
+                descriptors.append(descriptor.to_json())
+        return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
+
+
+def _referrer_descriptor(stored: StoredManifest) -> Descriptor:
+    parsed = parse_manifest(stored.content, stored.media_type)
+    return Descriptor(
+        stored.media_type,
+        stored.digest,
+        stored.size,
+        artifact_type=parsed.artifact_type,
+        annotations=parsed.annotations or None,
+    )

@@ -1,0 +1,54 @@
+"""Run the ASGI app under a production server chosen in the settings."""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.config import Settings
+from dockyard.db.engine import upgrade
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Settings as DOCKYARD_* variables, so worker processes rebuild the same Settings."""
+    values = settings.model_dump(mode="json")
+    return {f"DOCKYARD_{key.upper()}": str(value) for key, value in values.items()}
+
+
+def prepare(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM; both servers shut down gracefully on either."""
+    os.environ.update(settings_env(settings))
+    if settings.server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            "dockyard.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+        )
+        return
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    Server(
+        "dockyard.app:app_from_env",
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        loop=Loops.uvloop,
+        factory=True,
+        log_level=LogLevels(settings.log_level),
+        backlog=2048,
+    ).serve()
