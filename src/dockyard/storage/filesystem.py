@@ -131,12 +131,14 @@ class FilesystemDriver:
         full = self._full(path)
 
         def open_sync() -> BinaryIO:
-            full.parent.mkdir(parents=True, exist_ok=True)
             if append:
                 try:
-                    return open(full, "ab")  # noqa: SIM115 - the writer owns the file
+                    f = open(full, "r+b")  # noqa: SIM115 - the writer owns the file
                 except FileNotFoundError:
                     raise PathNotFound(path) from None
+                f.seek(0, os.SEEK_END)
+                return f
+            full.parent.mkdir(parents=True, exist_ok=True)
             return open(full, "wb")  # noqa: SIM115
 
         return FilesystemWriter(full, await anyio.to_thread.run_sync(open_sync))

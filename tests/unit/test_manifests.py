@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.manifests import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    accepted_types,
+    parse_manifest,
+)
+
+D1 = "sha256:" + "1" * 64
+D2 = "sha256:" + "2" * 64
+
+
+def image(media_type: str | None = OCI_MANIFEST, **extra: Any) -> bytes:
+    doc: dict[str, Any] = {
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": D1, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": D2, "size": 3}],
+        **extra,
+    }
+    if media_type:
+        doc["mediaType"] = media_type
+    return json.dumps(doc).encode()
+
+
+def test_image_manifest_lists_config_and_layers() -> None:
+    parsed = parse_manifest(image(), OCI_MANIFEST)
+    assert [d.digest for d in parsed.blobs] == [D1, D2]
+    assert parsed.artifact_type == "application/vnd.oci.image.config.v1+json"
+    assert not parsed.is_index
+
+
+def test_media_type_comes_from_header_when_body_has_none() -> None:
+    assert parse_manifest(image(None), DOCKER_MANIFEST).media_type == DOCKER_MANIFEST
+
+
+def test_index_children_and_platforms() -> None:
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": DOCKER_LIST,
+        "manifests": [
+            {"mediaType": DOCKER_MANIFEST, "digest": D1, "size": 5,
+             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        ],
+    }
+    parsed = parse_manifest(json.dumps(doc).encode(), DOCKER_LIST)
+    assert parsed.is_index
+    assert parsed.children[0].platform is not None
+    assert parsed.children[0].platform.variant == "v8"
+
+
+def test_subject_and_artifact_type() -> None:
+    subject = {"mediaType": OCI_MANIFEST, "digest": D2, "size": 10}
+    parsed = parse_manifest(image(artifactType="application/x.sig", subject=subject), OCI_MANIFEST)
+    assert parsed.subject is not None and parsed.subject.digest == D2
+    assert parsed.artifact_type == "application/x.sig"
+
+
+def test_foreign_layers_are_not_required() -> None:
+    layer = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "digest": D2,
+             "size": 1, "urls": ["https://example.invalid/layer"]}
+    doc = json.loads(image(DOCKER_MANIFEST))
+    doc["layers"] = [layer]
+    parsed = parse_manifest(json.dumps(doc).encode(), DOCKER_MANIFEST)
+    assert [d.digest for d in parsed.blobs] == [D1]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"{not json", OCI_MANIFEST),
+        (b"[]", OCI_MANIFEST),
+        (image(OCI_MANIFEST), DOCKER_MANIFEST),  # body and header disagree
+        (image(schemaVersion=1), OCI_MANIFEST),
+        (image("application/vnd.docker.distribution.manifest.v1+prettyjws"), None),
+        (image("text/plain"), None),
+        (json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}, "layers": []}).encode(), None),
+        (json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"digest": "x"}]}).encode(), None),
+        (image(layers=[{"mediaType": "a", "digest": D1, "size": -1}]), OCI_MANIFEST),
+    ],
+)
+def test_invalid_manifests(content: bytes, content_type: str | None) -> None:
+    with pytest.raises(RegistryError) as info:
+        parse_manifest(content, content_type)
+    assert info.value.code is ErrorCode.MANIFEST_INVALID
+
+
+def test_accept_negotiation() -> None:
+    assert accepted_types([]) is None
+    assert accepted_types(["*/*"]) is None
+    assert accepted_types(["application/json"]) is None
+    assert accepted_types([f"{OCI_MANIFEST}, {OCI_INDEX};q=0.9"]) == {OCI_MANIFEST, OCI_INDEX}
