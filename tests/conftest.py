@@ -1,0 +1,366 @@
+"""Fixtures shared by every test: a real `dockyard serve` process and the real clients that talk to it.
+
+Public API (other test packages import these, keep it stable):
+
+    free_port() -> int
+    DockyardServer(data_dir, log_path=None, port=None)  .url .host .port .data_dir .log_path
+                                                        .start() .stop() .restart() .kill(), a context manager
+    require_tool(name) -> str                           skip locally, fail under CI=true
+    Cli                                                 a client binary plus the flags every call needs
+
+    fixtures: dockyard (session), fresh_dockyard (function),
+              docker_cli, skopeo_cli, podman_cli (session), base_image (session)
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+BASE_IMAGE = "dockyard-test-base:local"
+BUSYBOX_LINKS = ("sh", "ls", "cat", "echo", "true")
+STARTUP_TIMEOUT = 30.0
+SHUTDOWN_TIMEOUT = 30.0
+LOG_TAIL_CHARS = 8000
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"true", "1"}
+
+
+# ----------------------------------------------------------------------------------------------------
+# The server under test
+# ----------------------------------------------------------------------------------------------------
+
+
+class DockyardServer:
+    """One `dockyard serve` subprocess bound to 127.0.0.1, logging to `log_path`.
+
+    The executable is looked up next to `sys.executable`, so the tests exercise the venv they run in.
+    """
+
+    def __init__(self, data_dir: Path, log_path: Path | None = None, port: int | None = None) -> None:
+        self.port = port if port is not None else free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.data_dir = Path(data_dir)
+        self.log_path = (
+            log_path if log_path is not None else self.data_dir.with_name(f"{self.data_dir.name}.log")
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __repr__(self) -> str:
+        return f"DockyardServer({self.url}, data_dir={str(self.data_dir)!r})"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Launch the server and block until `GET /v2/` answers (any status)."""
+        assert not self.running, f"{self} is already running"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(Path(sys.executable).parent / "dockyard"),
+            "serve",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            log.write(f"$ {' '.join(command)}\n".encode())
+            log.flush()
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self._wait_until_ready()
+
+    def stop(self) -> None:
+        """SIGTERM, wait, and assert a clean exit (status 0)."""
+        process = self._require_process()
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=SHUTDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(
+                f"{self} ignored SIGTERM for {SHUTDOWN_TIMEOUT:.0f}s\n{self.log_tail()}"
+            ) from None
+        finally:
+            self._process = None
+        assert code == 0, f"{self} exited with status {code} after SIGTERM\n{self.log_tail()}"
+
+    def __enter__(self) -> DockyardServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.running:
+            self.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case; the exit status is not checked."""
+        process = self._require_process()
+        process.kill()
+        process.wait()
+        self._process = None
+
+    def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return f"(no log at {self.log_path})"
+        return f"--- {self.log_path} ---\n{text[-chars:]}"
+
+    def _require_process(self) -> subprocess.Popen[bytes]:
+        assert self._process is not None, f"{self} is not running"
+        return self._process
+
+    def _wait_until_ready(self) -> None:
+        process = self._require_process()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self._process = None
+                raise RuntimeError(
+                    f"{self} exited with status {process.returncode} during start-up\n{self.log_tail()}"
+                )
+            try:
+                httpx.get(f"{self.url}/v2/", timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"{self} did not answer GET /v2/ within {STARTUP_TIMEOUT:.0f}s\n{self.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def dockyard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+    """One server shared by the whole session; tests must use repository names of their own."""
+    with DockyardServer(tmp_path_factory.mktemp("dockyard-session") / "data") as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_dockyard(tmp_path: Path) -> Iterator[DockyardServer]:
+    """A server with an empty data dir of its own, stopped (and checked for a clean exit) after the test."""
+    with DockyardServer(tmp_path / "dockyard-data") as server:
+        yield server
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the log of every server a failed test used to its report."""
+    report = yield
+    if report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, DockyardServer):
+                report.sections.append((f"dockyard log ({name})", value.log_tail()))
+    return report
+
+
+# ----------------------------------------------------------------------------------------------------
+# Real clients
+# ----------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _tool_problem(name: str) -> str | None:
+    path = shutil.which(name)
+    if path is None:
+        return f"{name} is not installed"
+    if name == "docker":
+        info = subprocess.run([path, "info"], capture_output=True, text=True, timeout=60, check=False)
+        if info.returncode != 0:
+            return f"docker engine is not reachable: {info.stderr.strip()}"
+    return None
+
+
+def require_tool(name: str) -> str:
+    """The path of `name`; skips the test when it is unusable, but fails it under CI=true."""
+    problem = _tool_problem(name)
+    if problem is not None:
+        if in_ci():
+            pytest.fail(f"{problem} (CI=true: real-client tests must run, not skip)")
+        pytest.skip(problem)
+    return shutil.which(name) or name
+
+
+class CliError(AssertionError):
+    """A client command exited non-zero when the test expected success."""
+
+
+@dataclass(frozen=True)
+class Cli:
+    """A client binary with the arguments and environment every call needs.
+
+    `cli("push", ref)` runs it and raises CliError (with both output streams) on a non-zero exit,
+    unless `check=False`.
+    """
+
+    path: str
+    base_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 300, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        command = [self.path, *self.base_args, *args]
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            env={**os.environ, **self.env},
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise CliError(
+                f"$ {' '.join(command)}\nexit status {result.returncode}\n"
+                f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+            )
+        return result
+
+
+@pytest.fixture(scope="session")
+def docker_cli() -> Cli:
+    """The docker CLI against the machine's engine (which treats 127.0.0.0/8 registries as plain HTTP)."""
+    return Cli(require_tool("docker"), env={"DOCKER_BUILDKIT": "0"})
+
+
+@pytest.fixture(scope="session")
+def skopeo_cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """skopeo with a trust policy of its own, so the machine's /etc/containers does not matter."""
+    path = require_tool("skopeo")
+    policy = tmp_path_factory.mktemp("skopeo") / "policy.json"
+    policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}\n')
+    return Cli(path, ("--policy", str(policy)))
+
+
+@pytest.fixture(scope="session")
+def podman_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """podman with throw-away storage (vfs driver) and policy, independent of the machine's configuration."""
+    path = require_tool("podman")
+    home = tmp_path_factory.mktemp("podman")
+    policy = home / "policy.json"
+    policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}\n')
+    cli = Cli(
+        path,
+        (
+            f"--root={home / 'root'}",
+            f"--runroot={home / 'runroot'}",
+            f"--tmpdir={home / 'tmp'}",
+            "--storage-driver=vfs",
+            "--cgroup-manager=cgroupfs",
+            "--events-backend=none",
+        ),
+        env={"CONTAINERS_POLICY_JSON": str(policy)},
+    )
+    yield cli
+    cli("system", "reset", "--force", check=False)
+
+
+# ----------------------------------------------------------------------------------------------------
+# A tiny base image, built offline from the machine's static busybox
+# ----------------------------------------------------------------------------------------------------
+
+
+def _is_static_elf(path: Path) -> bool:
+    """True for an ELF executable without a PT_INTERP segment, i.e. one that needs no libc in the image."""
+    with path.open("rb") as binary:
+        header = binary.read(64)
+        if header[:4] != b"\x7fELF" or header[4] != 2:  # 64-bit only
+            return False
+        order = "<" if header[5] == 1 else ">"
+        (phoff,) = struct.unpack_from(order + "Q", header, 32)
+        phentsize, phnum = struct.unpack_from(order + "HH", header, 54)
+        binary.seek(phoff)
+        table = binary.read(phentsize * phnum)
+    pt_interp = 3
+    return all(struct.unpack_from(order + "I", table, i * phentsize)[0] != pt_interp for i in range(phnum))
+
+
+def busybox_path() -> Path:
+    for candidate in (Path("/bin/busybox"), Path("/usr/bin/busybox")):
+        if candidate.is_file() and _is_static_elf(candidate):
+            return candidate
+    message = "a static /bin/busybox is needed to build the test base image (apt-get install busybox-static)"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def busybox_rootfs_tar(extra_files: Mapping[str, bytes] | None = None) -> bytes:
+    """An uncompressed rootfs tarball: /bin/busybox, a few applet links and `extra_files`, owned by root."""
+    busybox = busybox_path()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        directory = tarfile.TarInfo("bin")
+        directory.type, directory.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(directory)
+        binary = tarfile.TarInfo("bin/busybox")
+        binary.size, binary.mode = busybox.stat().st_size, 0o755
+        with busybox.open("rb") as data:
+            tar.addfile(binary, data)
+        for applet in BUSYBOX_LINKS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname, link.mode = tarfile.SYMTYPE, "busybox", 0o777
+            tar.addfile(link)
+        for path, content in (extra_files or {}).items():
+            file = tarfile.TarInfo(path)
+            file.size, file.mode = len(content), 0o644
+            tar.addfile(file, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_cli: Cli) -> str:
+    """`dockyard-test-base:local` in the local engine, imported from busybox if missing.
+
+    Never removed: concurrent sessions on the same engine share it.
+    """
+    if docker_cli("image", "inspect", BASE_IMAGE, check=False).returncode != 0:
+        result = subprocess.run(
+            [docker_cli.path, "import", "-", BASE_IMAGE],
+            input=busybox_rootfs_tar(),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, f"docker import failed: {result.stderr.decode(errors='replace')}"
+    return BASE_IMAGE
