@@ -27,7 +27,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        await engine.dispose()
+        engine.dispose()
 
     app = Starlette(
         routes=registry_routes(),

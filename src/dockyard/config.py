@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir / 'dockyard.db'}"
+        return f"sqlite:///{self.data_dir / 'dockyard.db'}"
 
     @property
     def storage_root(self) -> Path:

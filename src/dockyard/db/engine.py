@@ -1,14 +1,17 @@
-"""The async engine, built once per app from settings, and Alembic upgrades."""
+"""The engine, built once per app from settings; off-thread execution; Alembic upgrades."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+import anyio.to_thread
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,12 +27,43 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> AsyncEngine:
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def offload(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """Run a synchronous unit of database work on a worker thread, as one awaitable."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    return run
+
+
+def lookup(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """A point read by key. On SQLite it runs inline: an indexed read from the page
+    cache takes ~30 us, less than the ~50-300 us a thread hop costs under load, and
+    WAL readers never wait for writers. Elsewhere (a network database) it is offloaded."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if getattr(args[0], "inline_lookups", False):
+            return fn(*args, **kwargs)
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    return run
+
+
+def make_engine(url: str) -> Engine:
+    url = sync_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=8, max_overflow=8)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = create_engine(
+            url, pool_size=16, max_overflow=16, connect_args={"check_same_thread": False}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
 def alembic_config(url: str) -> Config:
@@ -46,12 +80,10 @@ def sync_url(url: str) -> str:
 
 def upgrade(url: str) -> None:
     """Bring the schema to the newest migration (idempotent)."""
-    sync = sync_url(url)
-    if sync.startswith("sqlite"):
+    if sync_url(url).startswith("sqlite"):
         # Create WAL mode before Alembic's own connection touches the file.
-        engine = create_engine(sync)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = make_engine(url)
         with engine.connect():
             pass
         engine.dispose()
-    command.upgrade(alembic_config(sync), "head")
+    command.upgrade(alembic_config(sync_url(url)), "head")
