@@ -1,0 +1,40 @@
+# Dockyard developer entry points.
+#
+#   make serve   run the registry on http://127.0.0.1:5000, data in ./dockyard-data
+#   make test    run the whole test suite
+#
+# Both create or update .venv first; that step is skipped while .venv is newer than
+# requirements.lock and pyproject.toml. Override the defaults on the command line or in
+# the environment, e.g. `make serve DOCKYARD_PORT=5001` or `make test PYTEST_ARGS="tests/e2e -x"`.
+
+PYTHON ?= python3
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+
+DOCKYARD_HOST ?= 127.0.0.1
+DOCKYARD_PORT ?= 5000
+DOCKYARD_DATA_DIR ?= ./dockyard-data
+PYTEST_ARGS ?= tests/
+
+.PHONY: serve test venv
+
+serve: $(INSTALLED)
+	$(VENV)/bin/dockyard serve --host $(DOCKYARD_HOST) --port $(DOCKYARD_PORT) --data-dir $(DOCKYARD_DATA_DIR)
+
+test: $(INSTALLED)
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+venv: $(INSTALLED)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/bin/uv: | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv
+
+# The lock already pins the dev extras (pytest, httpx, ruff, mypy); the project itself goes in
+# editable and without dependencies, so the lock alone decides every version.
+$(INSTALLED): requirements.lock pyproject.toml | $(VENV)/bin/uv
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements.lock
+	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python --no-deps -e .
+	touch $@
