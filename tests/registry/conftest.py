@@ -25,4 +25,3 @@ def client(dockyard: Any) -> Iterator[httpx.Client]:
 def repo() -> str:
     """A repository name no other test uses, so the session server can be shared."""
     return unique_repo()
-

@@ -114,3 +114,12 @@ def test_content_can_be_pushed_again_after_delete(client: httpx.Client, repo: st
     push_manifest(client, repo, "v1", image.manifest, OCI_MANIFEST)
     assert client.get(f"/v2/{repo}/manifests/v1").content == image.manifest
     assert client.get(f"/v2/{repo}/blobs/{layer_digest}").content == image.layers[0]
+
+
+def test_manifest_referencing_a_deleted_blob_is_rejected(client: httpx.Client, repo: str) -> None:
+    image = push_image(client, repo)
+    assert client.delete(f"/v2/{repo}/blobs/{sha256(image.layers[0])}").status_code == 202
+    response = client.put(
+        f"/v2/{repo}/manifests/again", content=image.manifest, headers={"Content-Type": OCI_MANIFEST}
+    )
+    assert_error(response, 400, "MANIFEST_BLOB_UNKNOWN")

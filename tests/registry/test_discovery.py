@@ -117,6 +117,21 @@ def test_tags_list_of_unknown_repository_is_name_unknown(client: httpx.Client) -
     assert_error(client.get(f"/v2/{unique_repo()}/tags/list"), 404, "NAME_UNKNOWN")
 
 
+def test_tags_list_of_repository_without_tags_is_empty(client: httpx.Client, repo: str) -> None:
+    push_blob(client, repo, random_layer(10))
+    response = client.get(f"/v2/{repo}/tags/list")
+    assert response.status_code == 200
+    assert response.json()["tags"] in ([], None)
+
+
+def test_tags_list_after_deleting_the_last_tag_is_empty(client: httpx.Client, repo: str) -> None:
+    tag_all(client, repo, ["only"])
+    assert client.delete(f"/v2/{repo}/manifests/only").status_code == 202
+    response = client.get(f"/v2/{repo}/tags/list")
+    assert response.status_code == 200
+    assert response.json()["tags"] in ([], None)
+
+
 def test_tags_are_case_sensitive_and_ascii_ordered(client: httpx.Client, repo: str) -> None:
     tag_all(client, repo, ["b", "B", "a", "A"])
     tags = client.get(f"/v2/{repo}/tags/list").json()["tags"]

@@ -33,6 +33,7 @@ from tests.registry.helpers import (
     random_layer,
     raw_head_has_no_body,
     sha256,
+    sha512,
     to_json,
     unique_repo,
 )
@@ -100,6 +101,44 @@ def test_put_by_digest_then_get_by_digest(client: httpx.Client, repo: str, media
     assert pulled.status_code == 200
     assert pulled.content == body
     assert_manifest_headers(pulled, body, media_type)
+
+
+def test_manifest_without_layers_is_accepted(client: httpx.Client, repo: str) -> None:
+    config = to_json({"os": "linux"})
+    push_blob(client, repo, config)
+    body = image_manifest(config, [])
+    push_manifest(client, repo, "empty", body, OCI_MANIFEST)
+    assert client.get(f"/v2/{repo}/manifests/empty").content == body
+
+
+def test_nested_index_is_accepted(client: httpx.Client, repo: str) -> None:
+    inner = index_manifest([push_image(client, repo)])
+    inner_digest = push_manifest(client, repo, sha256(inner), inner, OCI_INDEX)
+    outer = to_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [descriptor(OCI_INDEX, inner)]})
+    push_manifest(client, repo, "nested", outer, OCI_INDEX)
+    assert (
+        json.loads(client.get(f"/v2/{repo}/manifests/nested").content)["manifests"][0]["digest"]
+        == inner_digest
+    )
+
+
+def test_pushing_the_same_manifest_twice_is_idempotent(client: httpx.Client, repo: str) -> None:
+    body = build(client, repo, OCI_MANIFEST)
+    push_manifest(client, repo, "v1", body, OCI_MANIFEST)
+    push_manifest(client, repo, "v1", body, OCI_MANIFEST)
+    push_manifest(client, repo, sha256(body), body, OCI_MANIFEST)
+    assert client.get(f"/v2/{repo}/manifests/v1").content == body
+
+
+def test_put_and_get_by_sha512_digest(client: httpx.Client, repo: str) -> None:
+    body = build(client, repo, OCI_MANIFEST)
+    digest = sha512(body)
+    response = put_manifest(client, repo, digest, body, OCI_MANIFEST)
+    assert response.status_code == 201, response.text
+    assert response.headers["docker-content-digest"] == digest
+    pulled = client.get(f"/v2/{repo}/manifests/{digest}")
+    assert pulled.status_code == 200
+    assert pulled.content == body
 
 
 def test_location_of_pushed_manifest_is_pullable(client: httpx.Client, repo: str) -> None:
@@ -372,6 +411,19 @@ def test_invalid_tag_on_put_is_rejected(client: httpx.Client, repo: str, tag: st
     response = put_manifest(client, repo, tag, body, OCI_MANIFEST)
     assert_error(response, 400, "TAG_INVALID", "MANIFEST_INVALID", "DIGEST_INVALID")
     assert client.get(f"/v2/{repo}/manifests/{sha256(body)}").status_code == 404
+
+
+def test_invalid_tag_query_parameter_is_rejected(client: httpx.Client, repo: str) -> None:
+    body = build(client, repo, OCI_MANIFEST)
+    digest = sha256(body)
+    response = client.put(
+        f"/v2/{repo}/manifests/{digest}?tag=good&tag=-bad",
+        content=body,
+        headers={"Content-Type": OCI_MANIFEST},
+    )
+    assert_error(response, 400, "TAG_INVALID", "MANIFEST_INVALID")
+    assert client.get(f"/v2/{repo}/manifests/good").status_code == 404
+    assert client.get(f"/v2/{repo}/manifests/{digest}").status_code == 404
 
 
 @pytest.mark.parametrize("tag", ["a" * 128, "_private", "V1.2.3-rc_1", "0"])

@@ -9,7 +9,6 @@ import pytest
 
 from tests.registry.helpers import (
     ABSENT_DIGEST,
-    OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
     Image,
@@ -69,9 +68,12 @@ def test_referrers_lists_artifacts_with_type_and_annotations(
 def test_manifest_without_artifact_type_uses_config_media_type(
     client: httpx.Client, repo: str, subject: Image
 ) -> None:
-    image = push_image(client, repo, subject=descriptor(OCI_MANIFEST, subject.manifest))
+    config_type = "application/vnd.example.config.v1+json"
+    image = push_image(
+        client, repo, config_type=config_type, subject=descriptor(OCI_MANIFEST, subject.manifest)
+    )
     entry = by_digest(referrers(client, repo, subject.digest))[image.digest]
-    assert entry["artifactType"] == OCI_CONFIG
+    assert entry["artifactType"] == config_type
     assert entry["mediaType"] == OCI_MANIFEST
     assert entry["size"] == len(image.manifest)
 
