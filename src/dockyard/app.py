@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from dockyard.config import Settings
-from dockyard.db.engine import make_engine
+from dockyard.db.engine import make_database
 from dockyard.registry.app import APIVersionHeader, http_error, registry_error
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.routes import registry_routes
@@ -20,14 +20,14 @@ from dockyard.storage import create_driver
 
 
 def create_app(settings: Settings) -> Starlette:
-    engine = make_engine(settings.resolved_database_url)
+    database = make_database(settings.resolved_database_url)
     storage = create_driver(settings.storage, root=settings.storage_root)
-    registry = Registry(storage, MetadataStore(engine), settings.max_manifest_bytes)
+    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        engine.dispose()
+        database.dispose()
 
     app = Starlette(
         routes=registry_routes(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -55,15 +56,46 @@ def lookup(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     return run
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class Database:
+    """Two views of one database: ``read`` for queries, ``write`` for transactions that write.
+
+    On SQLite a write transaction starts with BEGIN IMMEDIATE, taking the write lock
+    up front: a deferred transaction that reads, then writes, fails at once with
+    "database is locked" when another writer got there first, instead of waiting.
+    """
+
+    read: Engine
+    write: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.read.dialect.name
+
+    def dispose(self) -> None:
+        self.read.dispose()
+        if self.write is not self.read:
+            self.write.dispose()
+
+
+def _sqlite_engine(url: str, begin: str | None) -> Engine:
+    # isolation_level=None stops pysqlite's own implicit BEGIN, so ours is the one
+    # issued; without one (the read engine) each statement is its own snapshot.
+    engine = create_engine(
+        url, pool_size=16, max_overflow=16, connect_args={"check_same_thread": False, "isolation_level": None}
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    if begin:
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+    return engine
+
+
+def make_database(url: str) -> Database:
     url = sync_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, pool_size=16, max_overflow=16, connect_args={"check_same_thread": False}
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return Database(_sqlite_engine(url, None), _sqlite_engine(url, "BEGIN IMMEDIATE"))
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return Database(engine, engine)
 
 
 def alembic_config(url: str) -> Config:
@@ -82,8 +114,8 @@ def upgrade(url: str) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     if sync_url(url).startswith("sqlite"):
         # Create WAL mode before Alembic's own connection touches the file.
-        engine = make_engine(url)
-        with engine.connect():
+        database = make_database(url)
+        with database.read.connect():
             pass
-        engine.dispose()
+        database.dispose()
     command.upgrade(alembic_config(sync_url(url)), "head")

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from dockyard.db.engine import lookup, offload
+from dockyard.db.engine import Database, lookup, offload
 from dockyard.db.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from dockyard.registry.records import Descriptor, Page, ParsedManifest, StoredManifest
 
@@ -54,9 +54,9 @@ def _now() -> datetime:
 
 
 class MetadataStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        dialect = engine.dialect.name
+    def __init__(self, database: Database) -> None:
+        self.db = database
+        dialect = database.dialect
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # Tag and repository names sort bytewise whatever the database's locale.
         self._collate = "C" if dialect == "postgresql" else "BINARY"
@@ -66,7 +66,7 @@ class MetadataStore:
 
     @offload
     def repository_id(self, name: str) -> int | None:
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             return self._repository_id(conn, name)
 
     @staticmethod
@@ -92,7 +92,7 @@ class MetadataStore:
         query = query.order_by(ordered)
         if limit is not None:
             query = query.limit(limit + 1)
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             names = list((conn.execute(query)).scalars())
         if limit is not None and len(names) > limit:
             names = names[:limit]
@@ -103,7 +103,7 @@ class MetadataStore:
 
     @lookup
     def linked_blob_size(self, repository: str, digest: str) -> int | None:
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             return conn.execute(LINKED_BLOB_SIZE, {"name": repository, "digest": digest}).scalar_one_or_none()
 
     @offload
@@ -114,12 +114,12 @@ class MetadataStore:
             .where(links.c.digest == digest)
             .order_by(repositories.c.name)
         )
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             return list((conn.execute(query)).scalars())
 
     @offload
     def link_blob(self, repository: str, digest: str, size: int) -> None:
-        with self.engine.begin() as conn:
+        with self.db.write.begin() as conn:
             repo_id = self._ensure_repository(conn, repository)
             now = _now()
             conn.execute(
@@ -133,7 +133,7 @@ class MetadataStore:
 
     @offload
     def unlink_blob(self, repository: str, digest: str) -> bool:
-        with self.engine.begin() as conn:
+        with self.db.write.begin() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
                 return False
@@ -153,7 +153,7 @@ class MetadataStore:
         return self._one_manifest(MANIFEST_BY_DIGEST, {"name": repository, "digest": digest})
 
     def _one_manifest(self, query: Any, params: dict[str, str]) -> StoredManifest | None:
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             row = conn.execute(query, params).first()
         return None if row is None else StoredManifest(row.digest, row.media_type, bytes(row.content))
 
@@ -167,7 +167,7 @@ class MetadataStore:
             .select_from(links.join(repositories))
             .where(repositories.c.name == repository, links.c.digest.in_(wanted))
         )
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             present = set((conn.execute(query)).scalars())
         return sorted(wanted - present)
 
@@ -181,7 +181,7 @@ class MetadataStore:
             .select_from(manifests.join(repositories))
             .where(repositories.c.name == repository, manifests.c.digest.in_(wanted))
         )
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             present = set((conn.execute(query)).scalars())
         return sorted(wanted - present)
 
@@ -190,7 +190,7 @@ class MetadataStore:
         self, repository: str, digest: str, content: bytes, parsed: ParsedManifest, tag_names: Sequence[str]
     ) -> None:
         now = _now()
-        with self.engine.begin() as conn:
+        with self.db.write.begin() as conn:
             repo_id = self._ensure_repository(conn, repository)
             manifest_id = self._insert_manifest(conn, repo_id, digest, content, parsed, now)
             for name in tag_names:
@@ -241,7 +241,7 @@ class MetadataStore:
 
     @offload
     def delete_manifest(self, repository: str, digest: str) -> bool:
-        with self.engine.begin() as conn:
+        with self.db.write.begin() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
                 return False
@@ -257,7 +257,7 @@ class MetadataStore:
 
     @offload
     def delete_tag(self, repository: str, tag: str) -> bool:
-        with self.engine.begin() as conn:
+        with self.db.write.begin() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
                 return False
@@ -268,7 +268,7 @@ class MetadataStore:
 
     @offload
     def tags(self, repository: str, limit: int | None, last: str | None) -> Page | None:
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             repo_id = self._repository_id(conn, repository)
         if repo_id is None:
             return None
@@ -283,13 +283,13 @@ class MetadataStore:
             .where(repositories.c.name == repository, manifests.c.subject_digest == subject)
             .order_by(manifests.c.created_at, manifests.c.id)
         )
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             rows = (conn.execute(query)).all()
         return [StoredManifest(r.digest, r.media_type, bytes(r.content)) for r in rows]
 
     @offload
     def count_manifests(self) -> int:
-        with self.engine.connect() as conn:
+        with self.db.read.connect() as conn:
             return int((conn.execute(select(func.count()).select_from(manifests))).scalar_one())
 
 

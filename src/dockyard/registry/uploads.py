@@ -78,20 +78,20 @@ class UploadService:
             await self._check_owner(repository, upload_id)
             writer = await self._open(upload_id)
             try:
-                if start is not None and start != writer.size:
-                    raise RegistryError(
-                        ErrorCode.RANGE_INVALID,
-                        {"expected_start": writer.size, "got": start},
-                        message=f"chunk out of order: upload is at byte {writer.size}",
-                        headers=_range_headers(upload_id, writer.size),
-                    )
+                _check_start(upload_id, writer.size, start)
                 await self._receive(upload_id, writer, body, length)
             finally:
                 await writer.close()
             return UploadStatus(upload_id, repository, writer.size)
 
     async def complete(
-        self, repository: str, upload_id: str, digest: Digest, body: AsyncIterator[bytes] | None,
+        self,
+        repository: str,
+        upload_id: str,
+        digest: Digest,
+        body: AsyncIterator[bytes] | None,
+        *,
+        start: int | None = None,
         length: int | None = None,
     ) -> int:
         """Take the last bytes, verify the digest, publish the blob; returns its size."""
@@ -99,6 +99,7 @@ class UploadService:
             await self._check_owner(repository, upload_id)
             writer = await self._open(upload_id)
             try:
+                _check_start(upload_id, writer.size, start)
                 if body is not None:
                     await self._receive(upload_id, writer, body, length)
                 await writer.commit()
@@ -129,7 +130,7 @@ class UploadService:
         """A monolithic upload: a session that lives only for this request."""
         status = await self.start(repository)
         try:
-            return await self.complete(repository, status.id, digest, body, length)
+            return await self.complete(repository, status.id, digest, body, length=length)
         except BaseException:
             await self._discard(status.id)
             raise
@@ -228,6 +229,17 @@ async def _pump(body: AsyncIterator[bytes], writer: FileWriter, hasher: hashlib.
 
 async def _consume(batch: list[bytes], writer: FileWriter, hasher: hashlib._Hash) -> None:
     await asyncio.gather(anyio.to_thread.run_sync(_update, hasher, batch), writer.write(batch))
+
+
+def _check_start(upload_id: str, offset: int, start: int | None) -> None:
+    """A chunk (from Content-Range) must begin where the session ends."""
+    if start is not None and start != offset:
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID,
+            {"expected_start": offset, "got": start},
+            message=f"chunk out of order: upload is at byte {offset}",
+            headers=_range_headers(upload_id, offset),
+        )
 
 
 def _range_headers(upload_id: str, offset: int) -> dict[str, str]:

@@ -57,21 +57,24 @@ async def upload_status(request: Request) -> Response:
     return empty(204, _upload_headers(request, status))
 
 
-async def patch_upload(request: Request) -> Response:
-    name = repository(request)
-    upload_id = request.path_params["uuid"]
+def _chunk(request: Request) -> tuple[int | None, int | None]:
+    """Where the body's bytes start (from Content-Range) and how many there are."""
     length = content_length(request)
     chunk = content_range(request)
-    start = None
-    if chunk is not None:
-        start = chunk[0]
-        if length is not None and length != chunk[1] - chunk[0] + 1:
-            raise RegistryError(
-                ErrorCode.RANGE_INVALID, {"content_range": list(chunk), "content_length": length},
-                message="Content-Range and Content-Length disagree",
-            )
+    if chunk is None:
+        return None, length
+    if length is not None and length != chunk[1] - chunk[0] + 1:
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID, {"content_range": list(chunk), "content_length": length},
+            message="Content-Range and Content-Length disagree",
+        )
+    return chunk[0], length
+
+
+async def patch_upload(request: Request) -> Response:
+    start, length = _chunk(request)
     status = await registry(request).uploads.append(
-        name, upload_id, body_stream(request), start=start, length=length
+        repository(request), request.path_params["uuid"], body_stream(request), start=start, length=length
     )
     return empty(202, _upload_headers(request, status))
 
@@ -82,8 +85,9 @@ async def finish_upload(request: Request) -> Response:
     if not value:
         raise RegistryError(ErrorCode.DIGEST_INVALID, message="the digest query parameter is required")
     digest = parse_digest(value)
+    start, length = _chunk(request)
     await registry(request).uploads.complete(
-        name, request.path_params["uuid"], digest, body_stream(request), content_length(request)
+        name, request.path_params["uuid"], digest, body_stream(request), start=start, length=length
     )
     return _created(request, digest)
 
