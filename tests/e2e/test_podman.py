@@ -23,7 +23,7 @@ def import_image(podman: Cli, directory: Path, name: str, marker: str) -> None:
 
 def read_file(podman: Cli, image: str, path: str, destination: Path) -> str:
     """Copy a file out of an image without running it (container runtimes may be unusable in CI)."""
-    container = podman("create", image, "/bin/true").stdout.strip()
+    container = podman("create", "--network=none", image, "/bin/true").stdout.strip()
     try:
         podman("cp", f"{container}:{path}", str(destination))
     finally:
