@@ -42,4 +42,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """Entry point for server worker processes: settings come from DOCKYARD_* variables."""
+    from dockyard.server import bind_to_supervisor
+
+    bind_to_supervisor()
     return create_app(Settings())

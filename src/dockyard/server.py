@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 
 from dockyard.config import Settings
 from dockyard.db.engine import upgrade
@@ -12,6 +15,24 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """Settings as DOCKYARD_* variables, so worker processes rebuild the same Settings."""
     values = settings.model_dump(mode="json")
     return {f"DOCKYARD_{key.upper()}": str(value) for key, value in values.items()}
+
+
+SUPERVISOR_ENV = "_DOCKYARD_SUPERVISOR_PID"
+PR_SET_PDEATHSIG = 1
+
+
+def bind_to_supervisor() -> None:
+    """In a worker process: die with the supervisor, even when it is SIGKILLed.
+
+    Otherwise a killed ``dockyard serve`` leaves its workers holding the port.
+    """
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if supervisor is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if str(os.getppid()) != supervisor:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def prepare(settings: Settings) -> None:
@@ -37,6 +58,7 @@ def run(settings: Settings) -> None:
             http="httptools",
         )
         return
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
     from granian.server import Server
