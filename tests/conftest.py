@@ -14,6 +14,7 @@ Public API (other test packages import these, keep it stable):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
@@ -82,6 +83,7 @@ class DockyardServer:
     def start(self) -> None:
         """Launch the server and block until `GET /v2/` answers (any status)."""
         assert not self.running, f"{self} is already running"
+        self._assert_port_free()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             str(Path(sys.executable).parent / "dockyard"),
@@ -99,24 +101,25 @@ class DockyardServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                process_group=0,  # its own group: kill() reaches worker processes too
             )
         self._wait_until_ready()
 
     def stop(self) -> None:
-        """SIGTERM, wait, and assert a clean exit (status 0)."""
+        """SIGTERM the server, wait, and assert a clean exit: status 0 and no process left behind."""
         process = self._require_process()
+        self._process = None
         process.send_signal(signal.SIGTERM)
         try:
-            code = process.wait(timeout=SHUTDOWN_TIMEOUT)
+            code: int | None = process.wait(timeout=SHUTDOWN_TIMEOUT)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise AssertionError(
-                f"{self} ignored SIGTERM for {SHUTDOWN_TIMEOUT:.0f}s\n{self.log_tail()}"
-            ) from None
-        finally:
-            self._process = None
+            code = None
+        survivors = _end_process_group(process.pid)
+        assert code is not None, f"{self} ignored SIGTERM for {SHUTDOWN_TIMEOUT:.0f}s\n{self.log_tail()}"
         assert code == 0, f"{self} exited with status {code} after SIGTERM\n{self.log_tail()}"
+        assert not survivors, (
+            f"{self} exited but left processes {survivors} running (now killed)\n{self.log_tail()}"
+        )
 
     def __enter__(self) -> DockyardServer:
         self.start()
@@ -131,11 +134,11 @@ class DockyardServer:
         self.start()
 
     def kill(self) -> None:
-        """SIGKILL: the crash case; the exit status is not checked."""
+        """SIGKILL the server and all its workers, as a crash would; the exit status is not checked."""
         process = self._require_process()
-        process.kill()
-        process.wait()
         self._process = None
+        _end_process_group(process.pid, grace=0)
+        process.wait()
 
     def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
         try:
@@ -143,6 +146,11 @@ class DockyardServer:
         except FileNotFoundError:
             return f"(no log at {self.log_path})"
         return f"--- {self.log_path} ---\n{text[-chars:]}"
+
+    def _assert_port_free(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise RuntimeError(f"{self}: something still listens on port {self.port}")
 
     def _require_process(self) -> subprocess.Popen[bytes]:
         assert self._process is not None, f"{self} is not running"
@@ -154,6 +162,7 @@ class DockyardServer:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 self._process = None
+                _end_process_group(process.pid, grace=0)
                 raise RuntimeError(
                     f"{self} exited with status {process.returncode} during start-up\n{self.log_tail()}"
                 )
@@ -164,6 +173,40 @@ class DockyardServer:
                 time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"{self} did not answer GET /v2/ within {STARTUP_TIMEOUT:.0f}s\n{self.log_tail()}")
+
+
+def _live_group_members(pgid: int) -> list[int]:
+    """Processes of the group that are not zombies (PID 1 may be slow, or never, to reap them)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: any member, zombie or not
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return []
+        return [pgid]
+    members = []
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _end_process_group(pgid: int, grace: float = 5.0) -> list[int]:
+    """Wait `grace` seconds for the group to exit, then SIGKILL what is left; returns what was left."""
+    deadline = time.monotonic() + grace
+    while (survivors := _live_group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if survivors:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _live_group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return survivors
 
 
 @pytest.fixture(scope="session")
