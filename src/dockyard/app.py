@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -26,7 +27,10 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_janitor, registry, settings)
+            yield
+            tasks.cancel_scope.cancel()
         database.dispose()
 
     app = Starlette(
@@ -38,6 +42,15 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.registry = registry
     return app
+
+
+async def _janitor(registry: Registry, settings: Settings) -> None:
+    """Sweep abandoned upload sessions now and then; every worker may, deletes are idempotent."""
+    interval = min(3600.0, settings.upload_ttl_seconds / 4)
+    while True:
+        await anyio.sleep(interval)
+        with contextlib.suppress(Exception):  # a failed sweep is retried next round
+            await registry.uploads.purge_stale(settings.upload_ttl_seconds)
 
 
 def app_from_env() -> Starlette:

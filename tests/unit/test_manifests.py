@@ -47,8 +47,12 @@ def test_index_children_and_platforms() -> None:
         "schemaVersion": 2,
         "mediaType": DOCKER_LIST,
         "manifests": [
-            {"mediaType": DOCKER_MANIFEST, "digest": D1, "size": 5,
-             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {
+                "mediaType": DOCKER_MANIFEST,
+                "digest": D1,
+                "size": 5,
+                "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"},
+            },
         ],
     }
     parsed = parse_manifest(json.dumps(doc).encode(), DOCKER_LIST)
@@ -65,8 +69,12 @@ def test_subject_and_artifact_type() -> None:
 
 
 def test_foreign_layers_are_not_required() -> None:
-    layer = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "digest": D2,
-             "size": 1, "urls": ["https://example.invalid/layer"]}
+    layer = {
+        "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "digest": D2,
+        "size": 1,
+        "urls": ["https://example.invalid/layer"],
+    }
     doc = json.loads(image(DOCKER_MANIFEST))
     doc["layers"] = [layer]
     parsed = parse_manifest(json.dumps(doc).encode(), DOCKER_MANIFEST)
@@ -82,8 +90,14 @@ def test_foreign_layers_are_not_required() -> None:
         (image(schemaVersion=1), OCI_MANIFEST),
         (image("application/vnd.docker.distribution.manifest.v1+prettyjws"), None),
         (image("text/plain"), None),
-        (json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}, "layers": []}).encode(), None),
-        (json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"digest": "x"}]}).encode(), None),
+        (
+            json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}, "layers": []}).encode(),
+            None,
+        ),
+        (
+            json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"digest": "x"}]}).encode(),
+            None,
+        ),
         (image(layers=[{"mediaType": "a", "digest": D1, "size": -1}]), OCI_MANIFEST),
     ],
 )

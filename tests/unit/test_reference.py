@@ -23,8 +23,23 @@ def test_valid_names(name: str, canonical: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["UPPER/case", "a/../b", "..", "a//b", "-a", "a-", "a/", "/a", "a/.b", "%2e%2e", "a___b",
-     "ａbc", "a" * 256, "a/" + "b" * 254, ""],
+    [
+        "UPPER/case",
+        "a/../b",
+        "..",
+        "a//b",
+        "-a",
+        "a-",
+        "a/",
+        "/a",
+        "a/.b",
+        "%2e%2e",
+        "a___b",
+        "ａbc",
+        "a" * 256,
+        "a/" + "b" * 254,
+        "",
+    ],
 )
 def test_invalid_names(name: str) -> None:
     with pytest.raises(RegistryError) as info:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event

@@ -13,8 +13,10 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
-                  "application/vnd.docker.distribution.manifest.v1+prettyjws")
+DOCKER_SCHEMA1 = (
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
 IMAGE_TYPES = frozenset({DOCKER_MANIFEST, OCI_MANIFEST})
 INDEX_TYPES = frozenset({DOCKER_LIST, OCI_INDEX})
 MANIFEST_TYPES = IMAGE_TYPES | INDEX_TYPES
@@ -22,7 +24,9 @@ EMPTY_JSON = "application/vnd.oci.empty.v1+json"
 
 
 def invalid(reason: str) -> RegistryError:
-    return RegistryError(ErrorCode.MANIFEST_INVALID, {"reason": reason}, message=f"manifest invalid: {reason}")
+    return RegistryError(
+        ErrorCode.MANIFEST_INVALID, {"reason": reason}, message=f"manifest invalid: {reason}"
+    )
 
 
 def parse_manifest(content: bytes, content_type: str | None) -> ParsedManifest:

@@ -92,10 +92,14 @@ class Registry:
             raise RegistryError(
                 ErrorCode.MANIFEST_UNKNOWN, {"digests": missing}, message="index references unknown manifests"
             )
-        await self.store.put_manifest(repository, str(digest), content, parsed, list(dict.fromkeys(tag_names)))
+        await self.store.put_manifest(
+            repository, str(digest), content, parsed, list(dict.fromkeys(tag_names))
+        )
         return PutManifestResult(str(digest), parsed.subject.digest if parsed.subject else None)
 
-    async def manifest(self, repository: str, reference: str, accepted: frozenset[str] | None) -> StoredManifest:
+    async def manifest(
+        self, repository: str, reference: str, accepted: frozenset[str] | None
+    ) -> StoredManifest:
         if is_digest(reference):
             found = await self.store.manifest_by_digest(repository, str(parse_digest(reference)))
         else:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -21,12 +21,12 @@ from dockyard.db.engine import Database, lookup, offload
 from dockyard.db.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from dockyard.registry.records import Descriptor, Page, ParsedManifest, StoredManifest
 
-repositories = Repository.__table__
-blobs = Blob.__table__
-links = RepositoryBlob.__table__
-manifests = Manifest.__table__
-references = ManifestReference.__table__
-tags = Tag.__table__
+repositories = cast(Table, Repository.__table__)
+blobs = cast(Table, Blob.__table__)
+links = cast(Table, RepositoryBlob.__table__)
+manifests = cast(Table, Manifest.__table__)
+references = cast(Table, ManifestReference.__table__)
+tags = cast(Table, Tag.__table__)
 
 
 # Hot lookups are built once: constructing a statement costs more than running it.
@@ -217,9 +217,9 @@ class MetadataStore:
         existing = conn.execute(
             select(manifests.c.id).where(manifests.c.repository_id == repo_id, manifests.c.digest == digest)
         )
-        manifest_id = existing.scalar_one_or_none()
-        if manifest_id is not None:
-            return manifest_id
+        found: int | None = existing.scalar_one_or_none()
+        if found is not None:
+            return found
         result = conn.execute(
             manifests.insert().values(
                 repository_id=repo_id,
@@ -232,12 +232,13 @@ class MetadataStore:
                 created_at=now,
             )
         )
-        manifest_id = result.inserted_primary_key[0]
+        assert result.inserted_primary_key is not None
+        manifest_id = int(result.inserted_primary_key[0])
         rows = [_reference_row(manifest_id, "blob", d) for d in parsed.blobs]
         rows += [_reference_row(manifest_id, "manifest", d) for d in parsed.children]
         if rows:
             conn.execute(references.insert(), rows)
-        return int(manifest_id)
+        return manifest_id
 
     @offload
     def delete_manifest(self, repository: str, digest: str) -> bool:

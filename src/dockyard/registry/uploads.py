@@ -10,6 +10,7 @@ recomputed from the stored bytes when it is missing (restart, another replica).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -135,6 +136,26 @@ class UploadService:
             await self._discard(status.id)
             raise
 
+    async def purge_stale(self, max_age_seconds: float) -> int:
+        """Remove sessions untouched for ``max_age_seconds`` (abandoned pushes)."""
+        try:
+            sessions = await self.storage.list(paths.UPLOADS_ROOT)
+        except PathNotFound:
+            return 0
+        cutoff = time.time() - max_age_seconds
+        purged = 0
+        for session in sessions:
+            upload_id = session.rsplit("/", 1)[-1]
+            try:
+                touched = (await self.storage.stat(paths.upload_data(upload_id))).modified
+            except PathNotFound:
+                touched = (await self.storage.stat(session)).modified
+            busy = upload_id in self._locks and self._locks[upload_id].locked()
+            if touched < cutoff and not busy:
+                await self._discard(upload_id)
+                purged += 1
+        return purged
+
     # -- internals --------------------------------------------------------------------
 
     def _lock(self, upload_id: str) -> asyncio.Lock:
@@ -162,10 +183,8 @@ class UploadService:
     async def _discard(self, upload_id: str) -> None:
         self._hashes.pop(upload_id, None)
         self._locks.pop(upload_id, None)
-        try:
+        with contextlib.suppress(PathNotFound):
             await self.storage.delete(paths.upload_dir(upload_id))
-        except PathNotFound:
-            pass
 
     async def _hash_state(self, upload_id: str, offset: int) -> _HashState:
         state = self._hashes.get(upload_id)
@@ -194,9 +213,7 @@ class UploadService:
         self._hashes.pop(upload_id, None)
         received = await _pump(body, writer, state.hasher)
         if length is not None and received != length:
-            raise RegistryError(
-                ErrorCode.SIZE_INVALID, {"content_length": length, "received": received}
-            )
+            raise RegistryError(ErrorCode.SIZE_INVALID, {"content_length": length, "received": received})
         self._hashes[upload_id] = _HashState(start + received, state.hasher)
 
 

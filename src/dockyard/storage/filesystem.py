@@ -139,7 +139,7 @@ class FilesystemDriver:
                 f.seek(0, os.SEEK_END)
                 return f
             full.parent.mkdir(parents=True, exist_ok=True)
-            return open(full, "wb")  # noqa: SIM115
+            return open(full, "wb")
 
         return FilesystemWriter(full, await anyio.to_thread.run_sync(open_sync))
 

@@ -64,7 +64,9 @@ def _single_range(value: str, size: int) -> tuple[int, int]:
         start, end = size, size  # unparseable ranges are unsatisfiable
     if start >= size or start > end:
         raise RegistryError(
-            ErrorCode.RANGE_INVALID, {"range": value}, message="range not satisfiable",
+            ErrorCode.RANGE_INVALID,
+            {"range": value},
+            message="range not satisfiable",
             headers={"Content-Range": f"bytes */{size}"},
         )
     return start, min(end, size - 1)

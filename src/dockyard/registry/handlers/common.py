@@ -30,7 +30,9 @@ def content_length(request: Request) -> int | None:
     if value is None:
         return None
     if not value.isdigit():
-        raise RegistryError(ErrorCode.SIZE_INVALID, {"content_length": value}, message="invalid Content-Length")
+        raise RegistryError(
+            ErrorCode.SIZE_INVALID, {"content_length": value}, message="invalid Content-Length"
+        )
     return int(value)
 
 
@@ -39,7 +41,9 @@ async def body_stream(request: Request) -> AsyncIterator[bytes]:
         async for chunk in request.stream():
             yield chunk
     except ClientDisconnect:
-        raise RegistryError(ErrorCode.SIZE_INVALID, message="client disconnected before the body ended") from None
+        raise RegistryError(
+            ErrorCode.SIZE_INVALID, message="client disconnected before the body ended"
+        ) from None
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -88,7 +92,9 @@ def content_range(request: Request) -> tuple[int, int] | None:
         return None
     match = _CONTENT_RANGE.match(value.strip())
     if not match or int(match[2]) < int(match[1]):
-        raise RegistryError(ErrorCode.RANGE_INVALID, {"content_range": value}, message="invalid Content-Range")
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID, {"content_range": value}, message="invalid Content-Range"
+        )
     return int(match[1]), int(match[2])
 
 

@@ -26,10 +26,13 @@ def _upload_headers(request: Request, status: UploadStatus) -> dict[str, str]:
 
 
 def _created(request: Request, digest: Digest) -> Response:
-    return empty(201, {
-        "Location": f"/v2/{request.path_params['name']}/blobs/{digest}",
-        "Docker-Content-Digest": str(digest),
-    })
+    return empty(
+        201,
+        {
+            "Location": f"/v2/{request.path_params['name']}/blobs/{digest}",
+            "Docker-Content-Digest": str(digest),
+        },
+    )
 
 
 async def start_upload(request: Request) -> Response:
@@ -65,7 +68,8 @@ def _chunk(request: Request) -> tuple[int | None, int | None]:
         return None, length
     if length is not None and length != chunk[1] - chunk[0] + 1:
         raise RegistryError(
-            ErrorCode.RANGE_INVALID, {"content_range": list(chunk), "content_length": length},
+            ErrorCode.RANGE_INVALID,
+            {"content_range": list(chunk), "content_length": length},
             message="Content-Range and Content-Length disagree",
         )
     return chunk[0], length
