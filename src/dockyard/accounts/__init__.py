@@ -1,0 +1,5 @@
+"""Accounts domain: users, organisations, teams, repositories' visibility, access tokens, the audit log.
+
+``AccountService`` (service.py) is the only entry point; it returns the typed records of records.py
+and raises the errors of errors.py. The access policy lives in policy.py as pure functions.
+"""

@@ -1,0 +1,47 @@
+"""Typed errors of the accounts domain. Messages are safe to show to the person who caused them.
+
+    AccountError
+    ├── InvalidInput            a value breaks a rule (the message says which)
+    │   ├── InvalidName         Docker ID, team or repository name
+    │   ├── InvalidPassword     too short, too long
+    │   └── InvalidScope        unknown personal access token scope
+    ├── AlreadyExists           the name is taken
+    ├── NotFound                no such user, organisation, team, repository or token
+    └── Conflict                the change would break an invariant (e.g. an organisation without owners)
+"""
+
+from __future__ import annotations
+
+
+class AccountError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(AccountError):
+    pass
+
+
+class InvalidName(InvalidInput):
+    pass
+
+
+class InvalidPassword(InvalidInput):
+    pass
+
+
+class InvalidScope(InvalidInput):
+    pass
+
+
+class AlreadyExists(AccountError):
+    pass
+
+
+class NotFound(AccountError):
+    pass
+
+
+class Conflict(AccountError):
+    pass

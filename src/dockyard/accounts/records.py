@@ -1,0 +1,108 @@
+"""Typed records that cross the accounts service boundary; ORM rows never leave the service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Action = Literal["pull", "push", "delete"]
+Permission = Literal["read", "write", "admin"]
+
+ALL_ACTIONS: frozenset[str] = frozenset({"pull", "push", "delete"})
+# Docker Hub's personal access token scopes, each implying the ones below it.
+TOKEN_SCOPES: tuple[str, ...] = ("repo:admin", "repo:write", "repo:read", "repo:public_read")
+TOKEN_PREFIX = "dckr_pat_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an authenticated user, possibly through a personal access token."""
+
+    username: str
+    user_id: int
+    is_admin: bool
+    token_id: int | None = None  # set when authenticated by a personal access token
+    token_scopes: frozenset[str] | None = None  # e.g. {"repo:read"}; None for password logins
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    email: str
+    is_admin: bool
+    default_private: bool
+    created_at: datetime
+    last_login_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: int
+    name: str
+    default_private: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: int
+    organization: str
+    name: str
+    description: str
+    created_at: datetime
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPermission:
+    organization: str
+    team: str
+    repository: str
+    permission: Permission
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A personal access token as listed; the plaintext is never part of it."""
+
+    id: int
+    username: str
+    label: str
+    scopes: frozenset[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked: bool
+    hint: str = ""  # the token's non-secret lookup part, e.g. "dckr_pat_AbCdEfGhIjKl…"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    id: int
+    created_at: datetime
+    kind: str
+    actor: str | None
+    ip: str | None
+    target: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryInfo:
+    id: int
+    name: str
+    namespace: str
+    is_private: bool
+    description: str
+    full_description: str
+    created_at: datetime
+    pushed_at: datetime | None
+    created_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPage:
+    items: list[str]
+    last: str | None  # set when more items follow
