@@ -1,13 +1,13 @@
 """Typed errors of the accounts domain. Messages are safe to show to the person who caused them.
 
-    AccountError
-    ├── InvalidInput            a value breaks a rule (the message says which)
-    │   ├── InvalidName         Docker ID, team or repository name
-    │   ├── InvalidPassword     too short, too long
-    │   └── InvalidScope        unknown personal access token scope
-    ├── AlreadyExists           the name is taken
-    ├── NotFound                no such user, organisation, team, repository or token
-    └── Conflict                the change would break an invariant (e.g. an organisation without owners)
+AccountError
+├── InvalidInput            a value breaks a rule (the message says which)
+│   ├── InvalidName         Docker ID, team or repository name
+│   ├── InvalidPassword     too short, too long
+│   └── InvalidScope        unknown personal access token scope
+├── AlreadyExists           the name is taken
+├── NotFound                no such user, organisation, team, repository or token
+└── Conflict                the change would break an invariant (e.g. an organisation without owners)
 """
 
 from __future__ import annotations
