@@ -1,11 +1,19 @@
-"""Registry metadata. Blob bytes live in storage; everything that names them lives here."""
+"""Metadata. Blob bytes live in storage; everything that names them lives here.
+
+Registry tables (repositories, blobs, manifests, tags) and the accounts domain's tables
+(namespaces, users, organizations, teams, access tokens, audit events). A namespace is the
+first component of a repository name and belongs to a user or an organisation; one table of
+names keeps Docker IDs unique across both.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -13,8 +21,11 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
+    false,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -42,6 +53,12 @@ class Timestamp(DateTime):
         super().__init__(timezone=True)
 
 
+def _namespace_of(context: DefaultExecutionContext) -> str:
+    """The first component of the inserted name, so every insert path fills ``namespace``."""
+    name: str = context.get_current_parameters()["name"]
+    return name.split("/", 1)[0]
+
+
 class Repository(Base):
     __tablename__ = "repositories"
 
@@ -49,6 +66,13 @@ class Repository(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     pushed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    # Derived from name; indexed for per-namespace listings and the catalog filter.
+    namespace: Mapped[str] = mapped_column(String(255), index=True, default=_namespace_of, server_default="")
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    description: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    full_description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # A username, not a key: the repository outlives nothing it points at.
+    created_by: Mapped[str | None] = mapped_column(String(30), nullable=True)
 
 
 class Blob(Base):
@@ -115,3 +139,107 @@ class Tag(Base):
     name: Mapped[str] = mapped_column(String(128))
     manifest_id: Mapped[int] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+# -- accounts -------------------------------------------------------------------------------------
+
+
+class Namespace(Base):
+    """A Docker ID: the name of a user or an organisation, unique across both."""
+
+    __tablename__ = "namespaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(30), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "user" | "org"
+    # Visibility of repositories created by a push into this namespace.
+    default_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), unique=True)
+    email: Mapped[str] = mapped_column(String(254), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(30))
+    description: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class TeamPermission(Base):
+    """What a team may do on one repository of its organisation."""
+
+    __tablename__ = "team_permissions"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    permission: Mapped[str] = mapped_column(String(8))  # "read" | "write" | "admin"
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class AccessToken(Base):
+    """A personal access token. Only a SHA-256 of the token is kept; ``lookup`` is its non-secret
+    leading part, unique, so verification is one indexed read."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(100))  # space-separated
+    lookup: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_kind_id", "kind", "id"),
+        Index("ix_audit_events_actor_id", "actor", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
