@@ -1,0 +1,168 @@
+"""The metrics table: definitions, ratios against distribution, and Markdown / Rich / JSON output.
+
+Every ratio is normalised so that above 1 means Dockyard is better: dockyard/distribution for
+rates, distribution/dockyard for latencies and memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    ratio_target: float | None = None  # Dockyard must beat distribution by this factor
+    absolute_max: float | None = None  # or stay below this value (same unit)
+
+    def ratio(self, dockyard: float | None, distribution: float | None) -> float | None:
+        if not dockyard or not distribution:
+            return None
+        return dockyard / distribution if self.higher_is_better else distribution / dockyard
+
+    def target_text(self) -> str:
+        if self.ratio_target is not None:
+            return f"≥{self.ratio_target:g}x"
+        if self.absolute_max is not None:
+            return f"<{self.absolute_max:g} {self.unit}"
+        return ""
+
+    def met(self, dockyard: float | None, distribution: float | None) -> bool | None:
+        if dockyard is None:
+            return None
+        if self.absolute_max is not None:
+            return dockyard < self.absolute_max
+        ratio = self.ratio(dockyard, distribution)
+        if self.ratio_target is None or ratio is None:
+            return None
+        return ratio >= self.ratio_target
+
+
+def metrics(size_mib: int, chunk_mib: int, rss_mib: int, tags: int, workers: int) -> list[Metric]:
+    out = [
+        Metric("push_mono", f"Blob push, {size_mib} MiB monolithic", "MB/s", True, 1.5),
+        Metric("push_chunked", f"Blob push, {size_mib} MiB in {chunk_mib} MiB chunks", "MB/s", True, 1.5),
+        Metric("pull", f"Blob pull, {size_mib} MiB", "MB/s", True, 1.5),
+    ]
+    for conc in (1, 16):
+        for method in ("HEAD", "GET"):
+            key = f"manifest_{method.lower()}_c{conc}"
+            out += [
+                Metric(f"{key}_rps", f"Manifest {method} by tag, c={conc}", "req/s", True, 2.0),
+                Metric(f"{key}_p50", f"  … p50 latency, c={conc}", "ms", False),
+                Metric(f"{key}_p99", f"  … p99 latency, c={conc}", "ms", False),
+            ]
+    out += [
+        Metric("tag_put", f"Tag PUT x{tags}, {workers} workers", "tags/s", True, 2.0),
+        Metric("peak_rss", f"Peak RSS, {rss_mib} MiB push + pull", "MB", False, absolute_max=150),
+    ]
+    return out
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def rows(defs: list[Metric], results: dict[str, Any]) -> list[list[str]]:
+    dist = results["servers"].get("distribution", {}).get("metrics", {})
+    dock = results["servers"].get("dockyard", {}).get("metrics", {})
+    out = []
+    for m in defs:
+        a, b = dist.get(m.key), dock.get(m.key)
+        ratio = m.ratio(b, a)
+        met = m.met(b, a)
+        out.append([f"{m.label} ({m.unit})", _fmt(a), _fmt(b), f"{ratio:.2f}x" if ratio else "—",
+                    m.target_text(), {True: "yes", False: "**no**", None: ""}[met]])
+    return out
+
+
+HEADER = ["Metric", "distribution 2.8.2", "Dockyard", "Ratio (>1: Dockyard better)", "Target", "Met"]
+
+
+def markdown(defs: list[Metric], results: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows(defs, results)]
+    lines += ["", cpu_markdown(results), "", machine_line(results["machine"], results["params"])]
+    return "\n".join(lines) + "\n"
+
+
+def cpu_markdown(results: dict[str, Any]) -> str:
+    """Cores kept busy by each server and by the client, per workload: shows who was the bottleneck."""
+    names = [n for n in ("distribution", "dockyard") if n in results["servers"]]
+    head = ["Workload"] + [f"{n} server / client cores" for n in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    workloads = list(results["servers"][names[0]]["cpu"]) if names else []
+    for w in workloads:
+        cells = []
+        for n in names:
+            cpu = results["servers"][n]["cpu"].get(w)
+            cells.append(f"{cpu['server']:.2f} / {cpu['client']:.2f}" if cpu else "—")
+        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine_line(machine: dict[str, Any], params: dict[str, Any]) -> str:
+    return (f"Machine: {machine['cpu_model']}, {machine['nproc']} cores (shared by client and server), "
+            f"{machine['mem_gib']:.0f} GiB RAM, Linux {machine['kernel']}; {machine['date']}; "
+            f"Dockyard {machine['dockyard_rev']}; median of {params['reps']} runs for blob rates, "
+            f"wrk for {params['duration']:g}s per manifest row.")
+
+
+def print_rich(defs: list[Metric], results: dict[str, Any], console: Console) -> None:
+    table = Table(title="Dockyard vs distribution (loopback, one run)")
+    for i, h in enumerate(HEADER):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for r in rows(defs, results):
+        table.add_row(*[c.replace("**", "") for c in r])
+    console.print(table)
+
+
+def _first_line(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "?"
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0] if text else "?"
+
+
+def machine_info(repo: Path, registry_bin: str) -> dict[str, Any]:
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    rev = _first_line(["git", "-C", str(repo), "describe", "--always", "--dirty"])
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "mem_gib": mem_kib / 2**20,
+        "kernel": platform.release(),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "dockyard_rev": rev,
+        "distribution": _first_line([registry_bin, "--version"]),
+        "wrk": _first_line(["wrk", "--version"]),
+        "curl": _first_line(["curl", "--version"]),
+    }
