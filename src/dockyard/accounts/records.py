@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 Action = Literal["pull", "push", "delete"]
@@ -13,6 +14,29 @@ ALL_ACTIONS: frozenset[str] = frozenset({"pull", "push", "delete"})
 # Docker Hub's personal access token scopes, each implying the ones below it.
 TOKEN_SCOPES: tuple[str, ...] = ("repo:admin", "repo:write", "repo:read", "repo:public_read")
 TOKEN_PREFIX = "dckr_pat_"
+
+
+class EventKind(StrEnum):
+    """Audit event kinds. The service records the ones its methods cause; the auth and registry
+    layers record logins, pushes and deletes through ``AccountService.record_event``."""
+
+    LOGIN_SUCCESS = "login.success"
+    LOGIN_FAILURE = "login.failure"
+    TOKEN_CREATED = "token.created"
+    TOKEN_REVOKED = "token.revoked"
+    PUSH = "push"
+    DELETE = "delete"
+    PERMISSION_CHANGED = "permission.changed"
+    VISIBILITY_CHANGED = "visibility.changed"
+    DEFAULT_VISIBILITY_CHANGED = "visibility.default_changed"
+    REPOSITORY_CREATED = "repository.created"
+    USER_CREATED = "user.created"
+    ADMIN_CHANGED = "admin.changed"
+    PASSWORD_CHANGED = "password.changed"
+    ORG_CREATED = "org.created"
+    TEAM_CREATED = "team.created"
+    TEAM_MEMBER_ADDED = "team.member_added"
+    TEAM_MEMBER_REMOVED = "team.member_removed"
 
 
 @dataclass(frozen=True, slots=True)

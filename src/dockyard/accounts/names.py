@@ -1,0 +1,77 @@
+"""Name rules of the accounts domain.
+
+    docker_id  := [a-z0-9]{4,30}, not a reserved word      users and organisations share one space
+    team       := [a-z0-9] [a-z0-9_-]{0,29}                 unique within an organisation
+    repository := namespace "/" path                        the registry's grammar (registry/reference.py)
+    namespace  := docker_id | "library"                     "library" holds the official images
+
+Only ASCII is accepted and nothing is normalised: ``Alice``, a Cyrillic a (U+0430) or the Kelvin
+sign (U+212A, which ``str.lower`` turns into ``k``) are rejected, never mapped onto another name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dockyard.accounts.errors import InvalidName
+from dockyard.registry.reference import MAX_NAME_LENGTH, NAME_RE, OFFICIAL_NAMESPACE
+
+DOCKER_ID_MIN = 4
+DOCKER_ID_MAX = 30
+_DOCKER_ID_RE = re.compile(r"[a-z0-9]+", re.ASCII)
+_TEAM_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}", re.ASCII)
+
+# Names that would be confusing or dangerous as a namespace: routes of the registry and the hub,
+# well-known roles, and the official images' namespace.
+RESERVED = frozenset(
+    {
+        "_catalog", "about", "account", "accounts", "admin", "administrator", "api", "auth", "billing",
+        "blog", "docker", "dockerhub", "docs", "dockyard", "explore", "extensions", "help", "hub",
+        "library", "login", "logout", "me", "new", "null", "official", "orgs", "organizations",
+        "public", "r", "register", "registry", "repositories", "repository", "root", "search",
+        "security", "settings", "signin", "signout", "signup", "static", "status", "support",
+        "system", "team", "teams", "token", "tokens", "u", "undefined", "user", "users", "v1", "v2",
+        "www",
+    }
+)  # fmt: skip
+
+
+def validate_docker_id(name: str) -> str:
+    """A user or organisation name, or InvalidName saying which rule it breaks."""
+    if not isinstance(name, str) or not DOCKER_ID_MIN <= len(name) <= DOCKER_ID_MAX:
+        raise InvalidName(f"{name!r} is not a valid name: use {DOCKER_ID_MIN} to {DOCKER_ID_MAX} characters")
+    if not _DOCKER_ID_RE.fullmatch(name):
+        raise InvalidName(f"{name!r} is not a valid name: use only lowercase letters a-z and digits 0-9")
+    if name in RESERVED:
+        raise InvalidName(f"{name!r} is reserved")
+    return name
+
+
+def validate_team_name(name: str) -> str:
+    if not isinstance(name, str) or not _TEAM_RE.fullmatch(name):
+        raise InvalidName(
+            f"{name!r} is not a valid team name: 1 to 30 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def canonical_repository(name: str) -> str:
+    """``NS/NAME`` checked against the registry's grammar; a single component is an official image."""
+    if not isinstance(name, str) or not name.isascii() or not NAME_RE.match(name) or name.endswith("\n"):
+        raise InvalidName(f"{name!r} is not a valid repository name")
+    if "/" not in name:
+        name = f"{OFFICIAL_NAMESPACE}/{name}"
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(f"repository names are at most {MAX_NAME_LENGTH} characters")
+    namespace = namespace_of(name)
+    if namespace != OFFICIAL_NAMESPACE:
+        try:
+            validate_docker_id(namespace)
+        except InvalidName:
+            raise InvalidName(f"{name!r} is not in a valid namespace (a user or organisation name)") from None
+    return name
+
+
+def namespace_of(repository: str) -> str:
+    return repository.split("/", 1)[0]
