@@ -31,10 +31,44 @@ class Settings(BaseSettings):
     # Upload sessions untouched for this long are removed by the janitor.
     upload_ttl_seconds: int = 24 * 3600
 
+    # -- authentication (Docker token auth) ----------------------------------------------
+    # "token": every /v2/ request needs a bearer token from /token (the hub's behaviour);
+    # "none": an open registry, as the pure-protocol test suites run it.
+    auth: Literal["token", "none"] = "token"
+    # The externally visible base URL (https://hub.example.com); empty means from each
+    # request's scheme and Host header. The token realm is "<public_url>/token".
+    public_url: str = ""
+    # The "service" named in challenges and the audience (aud) of every token.
+    token_service: str = "dockyard"
+    token_issuer: str = "dockyard"
+    token_ttl_seconds: int = Field(default=300, ge=30, le=24 * 3600)
+    # Refresh tokens (docker stores them as an identity token at login); revocable per account or PAT.
+    refresh_token_ttl_seconds: int = Field(default=90 * 24 * 3600, ge=60)
+    # Accepted clock difference between issuer and verifier when checking exp/nbf/iat.
+    token_leeway_seconds: int = Field(default=60, ge=0, le=600)
+
+    # -- pull rate limits (manifest GETs per window; 0 = unlimited, the default) -----------
+    pull_limit_anonymous: int = Field(default=0, ge=0)
+    pull_limit_authenticated: int = Field(default=0, ge=0)
+    pull_limit_window_seconds: int = Field(default=21600, ge=1)
+
+    # -- login throttling: this many failures within the window lock the account or IP out -
+    login_max_failures: int = Field(default=10, ge=1)
+    login_failure_window_seconds: int = Field(default=300, ge=1)
+    login_lockout_seconds: int = Field(default=300, ge=1)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value
 
     @property
     def resolved_database_url(self) -> str:

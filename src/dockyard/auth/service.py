@@ -1,0 +1,173 @@
+"""The token server's logic: who is asking (password, PAT or refresh token), what they may do,
+and the token that says so. HTTP stays in ``handlers``; the access policy stays in accounts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dockyard.accounts.records import CatalogPage, Principal
+from dockyard.auth.ratelimit import PullRateLimiter
+from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY_ACTIONS, Scope, canonical
+from dockyard.auth.throttle import LoginThrottle
+from dockyard.auth.tokens import AccessToken, InvalidToken, TokenAuthority
+from dockyard.registry.errors import ErrorCode, RegistryError
+
+log = logging.getLogger(__name__)
+
+MAX_USERNAME = 256
+MAX_SECRET = 4096
+BAD_CREDENTIALS = "incorrect username or password"
+
+
+class Accounts(Protocol):
+    """What the token server needs from the accounts domain (``AccountService``)."""
+
+    def authenticate(self, username: str, secret: str) -> Awaitable[Principal | None]: ...
+
+    def principal_for(self, username: str, *, token_id: int | None = None) -> Awaitable[Principal | None]: ...
+
+    def repository_actions(
+        self, principal: Principal | None, repository: str
+    ) -> Awaitable[frozenset[str]]: ...
+
+    def readable_repositories(
+        self, principal: Principal | None, names: Iterable[str]
+    ) -> Awaitable[list[str]]: ...
+
+    def catalog(
+        self, principal: Principal | None, limit: int | None, last: str | None
+    ) -> Awaitable[CatalogPage]: ...
+
+    def ensure_repository(self, name: str, created_by: Principal | None) -> Awaitable[None]: ...
+
+    def record_event(
+        self,
+        kind: str,
+        *,
+        actor: str | None = None,
+        ip: str | None = None,
+        target: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Awaitable[None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """The token endpoint's answer, before it becomes JSON."""
+
+    token: str
+    expires_in: int
+    issued_at: str
+    scopes: list[Scope]
+    refresh_token: str | None = None
+
+
+class AuthService:
+    def __init__(
+        self,
+        accounts: Accounts,
+        authority: TokenAuthority,
+        throttle: LoginThrottle,
+        limiter: PullRateLimiter,
+    ) -> None:
+        self.accounts = accounts
+        self.authority = authority
+        self.throttle = throttle
+        self.limiter = limiter
+
+    # -- who is asking --------------------------------------------------------------------
+
+    async def login(self, username: str, secret: str, ip: str | None) -> Principal:
+        """Password or personal access token; throttled per account and per IP."""
+        keys = (f"user:{username.lower()}", f"ip:{ip}")
+        retry_after = self.throttle.retry_after(*keys)
+        if retry_after is not None:
+            await self._audit("login.throttled", username, ip, {"retry_after": retry_after})
+            raise RegistryError(
+                ErrorCode.TOOMANYREQUESTS,
+                message="too many failed login attempts, try again later",
+                headers={"Retry-After": str(retry_after)},
+            )
+        principal = None
+        if 0 < len(username) <= MAX_USERNAME and 0 < len(secret) <= MAX_SECRET:
+            principal = await self.accounts.authenticate(username, secret)
+        if principal is None:
+            self.throttle.failed(*keys)
+            await self._audit("login.failure", username[:MAX_USERNAME], ip, {})
+            raise RegistryError(ErrorCode.UNAUTHORIZED, message=BAD_CREDENTIALS)
+        self.throttle.succeeded(keys[0])
+        detail = {"via": "token" if principal.token_id is not None else "password"}
+        await self._audit("login.success", principal.username, ip, detail)
+        return principal
+
+    async def refreshed(self, refresh_token: str, ip: str | None) -> Principal:
+        """The account behind a refresh token, if it (and the PAT it came from) still stands."""
+        try:
+            claims = self.authority.verify_refresh(refresh_token)
+        except InvalidToken:
+            claims = None
+        principal = None
+        if claims is not None:
+            principal = await self.accounts.principal_for(claims.username, token_id=claims.token_id)
+        if principal is None or claims is None or principal.user_id != claims.user_id:
+            await self._audit(
+                "login.failure", claims.username if claims else None, ip, {"via": "refresh_token"}
+            )
+            raise RegistryError(ErrorCode.UNAUTHORIZED, message="invalid or revoked refresh token")
+        return principal
+
+    # -- what they may do -----------------------------------------------------------------
+
+    async def grant(self, principal: Principal | None, requested: list[Scope]) -> list[Scope]:
+        """Each requested scope with only the actions the account really has."""
+        granted = []
+        for scope in requested:
+            if scope.type == REGISTRY and scope.name == CATALOG:
+                # The catalog is filtered per caller, so anyone may list it.
+                granted.append(Scope(scope.type, scope.name, scope.actions & {"*"}))
+                continue
+            name = canonical(scope.name)
+            if name is None:
+                continue
+            wanted = REPOSITORY_ACTIONS if "*" in scope.actions else scope.actions & REPOSITORY_ACTIONS
+            allowed = await self.accounts.repository_actions(principal, name) if wanted else frozenset()
+            granted.append(Scope(scope.type, scope.name, wanted & allowed))
+        return granted
+
+    async def issue(
+        self, principal: Principal | None, requested: list[Scope], *, offline: bool
+    ) -> TokenGrant:
+        scopes = await self.grant(principal, requested)
+        issued = self.authority.issue_access(principal, scopes)
+        refresh = self.authority.issue_refresh(principal) if offline and principal is not None else None
+        return TokenGrant(issued.token, issued.expires_in, issued.issued_at, scopes, refresh)
+
+    def verify(self, token: str) -> AccessToken:
+        return self.authority.verify_access(token)
+
+    # -- registry side effects ------------------------------------------------------------
+
+    async def ensure_repository(self, name: str, principal: Principal | None) -> None:
+        await self.accounts.ensure_repository(name, principal)
+
+    async def readable(self, principal: Principal | None, names: list[str]) -> list[str]:
+        return await self.accounts.readable_repositories(principal, names)
+
+    async def catalog(self, principal: Principal | None, limit: int | None, last: str | None) -> CatalogPage:
+        return await self.accounts.catalog(principal, limit, last)
+
+    async def _audit(self, kind: str, actor: str | None, ip: str | None, detail: dict[str, Any]) -> None:
+        await self.audit(kind, actor=actor, ip=ip, target=None, detail=detail)
+
+    async def audit(
+        self, kind: str, *, actor: str | None, ip: str | None, target: str | None, detail: dict[str, Any]
+    ) -> None:
+        """Record a security event; a failing audit write is logged, never turned into a 500."""
+        try:
+            await self.accounts.record_event(kind, actor=actor, ip=ip, target=target, detail=detail)
+        except Exception:
+            log.exception("could not record audit event %s", kind)

@@ -1,0 +1,224 @@
+"""Signed JWTs: access tokens for the registry and refresh tokens for credential helpers.
+
+An access token follows Docker's token spec::
+
+    header  {"typ": "JWT", "alg": "ES256", "kid": "<libtrust key id>"}
+    claims  {"iss", "sub", "aud": <service>, "exp", "nbf", "iat", "jti",
+             "access": [{"type": "repository", "name": "alice/app", "actions": ["pull", "push"]}],
+             "dockyard": {"uid", "admin", "tid", "scopes"}}       (the account, absent when anonymous)
+
+A refresh token carries ``"use": "refresh"`` and the account (``uid``, and ``tid`` when it came
+from a personal access token) so it can be checked, and revoked, at every use. Verification
+accepts only ES256 under our ``kid``, our issuer and audience, and ``exp``/``nbf`` within a
+small leeway. Verified access tokens are cached (bounded LRU, until they expire) because the
+signature check costs ~100 us and one token serves hundreds of requests.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from dockyard.accounts.records import Principal
+from dockyard.auth.keys import ALGORITHM, SigningKey
+from dockyard.auth.scopes import Scope, canonical
+
+CACHE_SIZE = 10_000
+REFRESH_USE = "refresh"
+
+
+class InvalidToken(Exception):
+    """The token is malformed, forged, expired or meant for someone else."""
+
+
+def principal_claim(principal: Principal) -> dict[str, Any]:
+    """The account inside an access token, so the registry needs no lookup to filter by it."""
+    scopes = sorted(principal.token_scopes) if principal.token_scopes is not None else None
+    return {
+        "uid": principal.user_id,
+        "admin": principal.is_admin,
+        "tid": principal.token_id,
+        "scopes": scopes,
+    }
+
+
+def principal_from_claims(subject: str, claim: Any) -> Principal | None:
+    if not subject or not isinstance(claim, dict) or not isinstance(claim.get("uid"), int):
+        return None
+    token_id, scopes = claim.get("tid"), claim.get("scopes")
+    return Principal(
+        subject,
+        claim["uid"],
+        claim.get("admin") is True,
+        token_id if isinstance(token_id, int) else None,
+        frozenset(scopes) if isinstance(scopes, list) else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A verified access token: the account (None when anonymous) and what it may do."""
+
+    account: Principal | None
+    expires_at: float
+    # (type, canonical name) -> actions; repository names are canonical so that a grant
+    # for "rockylinux" serves requests for "library/rockylinux" and the other way round.
+    grants: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str:
+        return self.account.username if self.account else ""
+
+    def actions(self, kind: str, name: str) -> frozenset[str]:
+        return self.grants.get((kind, name), frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+    issued_at: str  # RFC 3339
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshClaims:
+    username: str
+    user_id: int
+    token_id: int | None
+
+
+class TokenAuthority:
+    """Issues and verifies tokens with one signing key, for one issuer and audience."""
+
+    def __init__(
+        self,
+        key: SigningKey,
+        *,
+        issuer: str,
+        service: str,
+        ttl: int,
+        refresh_ttl: int,
+        leeway: int,
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
+        self.key = key
+        self.issuer = issuer
+        self.service = service
+        self.ttl = ttl
+        self.refresh_ttl = refresh_ttl
+        self.leeway = leeway
+        self._cache: OrderedDict[str, AccessToken] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- issuing ------------------------------------------------------------------------
+
+    def issue_access(self, account: Principal | None, access: list[Scope]) -> IssuedToken:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            **self._base_claims(account.username if account else "", now, self.ttl),
+            "access": [scope.claim() for scope in access],
+        }
+        if account is not None:
+            claims["dockyard"] = principal_claim(account)
+        return IssuedToken(self._sign(claims), self.ttl, _rfc3339(now))
+
+    def issue_refresh(self, account: Principal) -> str:
+        claims = {
+            **self._base_claims(account.username, int(time.time()), self.refresh_ttl),
+            "use": REFRESH_USE,
+            "uid": account.user_id,
+            "tid": account.token_id,
+        }
+        return self._sign(claims)
+
+    def _base_claims(self, subject: str, now: int, ttl: int) -> dict[str, Any]:
+        return {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.service,
+            "exp": now + ttl,
+            "nbf": now,
+            "iat": now,
+            "jti": secrets.token_urlsafe(16),
+        }
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self.key.private_key, algorithm=ALGORITHM, headers={"kid": self.key.kid})
+
+    # -- verifying ----------------------------------------------------------------------
+
+    def verify_access(self, token: str) -> AccessToken:
+        cached = self._cache.get(token)
+        now = time.time()
+        if cached is not None:
+            if cached.expires_at + self.leeway > now:
+                self._cache.move_to_end(token)
+                return cached
+            del self._cache[token]
+            raise InvalidToken("token expired")
+        claims = self._decode(token)
+        if "use" in claims or not isinstance(claims.get("access"), list):
+            raise InvalidToken("not an access token")
+        verified = AccessToken(
+            principal_from_claims(claims["sub"], claims.get("dockyard")),
+            float(claims["exp"]),
+            _grants(claims["access"]),
+        )
+        self._remember(token, verified)
+        return verified
+
+    def verify_refresh(self, token: str) -> RefreshClaims:
+        claims = self._decode(token)
+        if claims.get("use") != REFRESH_USE or not isinstance(claims.get("uid"), int) or not claims["sub"]:
+            raise InvalidToken("not a refresh token")
+        token_id = claims.get("tid")
+        return RefreshClaims(claims["sub"], claims["uid"], token_id if isinstance(token_id, int) else None)
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        try:
+            if jwt.get_unverified_header(token).get("kid") != self.key.kid:
+                raise InvalidToken("unknown signing key")
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self.key.public_key,
+                algorithms=[ALGORITHM],
+                audience=self.service,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from None
+        if not isinstance(claims["sub"], str):
+            raise InvalidToken("bad subject")
+        return claims
+
+    def _remember(self, token: str, verified: AccessToken) -> None:
+        self._cache[token] = verified
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _grants(entries: list[Any]) -> dict[tuple[str, str], frozenset[str]]:
+    grants: dict[tuple[str, str], frozenset[str]] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        kind, name, actions = entry.get("type"), entry.get("name"), entry.get("actions")
+        if not isinstance(kind, str) or not isinstance(name, str) or not isinstance(actions, list):
+            continue
+        if kind == "repository":
+            name = canonical(name) or ""
+        key = (kind, name)
+        grants[key] = grants.get(key, frozenset()) | frozenset(a for a in actions if isinstance(a, str))
+    return grants
+
+
+def _rfc3339(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
