@@ -65,15 +65,12 @@ def principal_from_claims(subject: str, claim: Any) -> Principal | None:
 class AccessToken:
     """A verified access token: the account (None when anonymous) and what it may do."""
 
+    subject: str
     account: Principal | None
     expires_at: float
     # (type, canonical name) -> actions; repository names are canonical so that a grant
     # for "rockylinux" serves requests for "library/rockylinux" and the other way round.
     grants: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
-
-    @property
-    def subject(self) -> str:
-        return self.account.username if self.account else ""
 
     def actions(self, kind: str, name: str) -> frozenset[str]:
         return self.grants.get((kind, name), frozenset())
@@ -166,6 +163,7 @@ class TokenAuthority:
         if "use" in claims or not isinstance(claims.get("access"), list):
             raise InvalidToken("not an access token")
         verified = AccessToken(
+            claims["sub"],
             principal_from_claims(claims["sub"], claims.get("dockyard")),
             float(claims["exp"]),
             _grants(claims["access"]),
