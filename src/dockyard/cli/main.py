@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 
+from dockyard.cli import accounts
+from dockyard.cli.common import DataDir, console, load_settings
 from dockyard.config import Settings
 
 app = typer.Typer(help="Dockyard: a self-hosted Docker Hub.", no_args_is_help=True)
-console = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Where blobs and the database live [env DOCKYARD_DATA_DIR]")
-]
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """CLI options win over DOCKYARD_* variables, which win over defaults."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        console.print(f"[red]Invalid configuration:[/red]\n{exc}")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -41,10 +26,31 @@ def serve(
 
     settings = load_settings(host=host, port=port, data_dir=data_dir, workers=workers, server=server)
     runner.prepare(settings)
+    _first_administrator_hint(settings)
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"Dockyard serving on [bold]{url}[/bold] (data in {settings.data_dir})", highlight=False)
     runner.run(settings)
     console.print("Dockyard stopped.")
+
+
+def _first_administrator_hint(settings: Settings) -> None:
+    """On a fresh install, say how to create the first account: nobody can log in yet."""
+    import anyio
+
+    from dockyard.accounts.service import AccountService
+    from dockyard.db.engine import make_database
+
+    database = make_database(settings.resolved_database_url)
+    try:
+        users = anyio.run(AccountService(database).user_count)
+    finally:
+        database.dispose()
+    if users == 0:
+        console.print(
+            "No users yet. Create the first administrator with:\n"
+            f"  dockyard user create NAME --admin --data-dir {settings.data_dir}",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -56,6 +62,8 @@ def migrate(data_dir: DataDir = None) -> None:
     prepare(settings)
     console.print(f"Database at {settings.resolved_database_url} is up to date.")
 
+
+accounts.register(app)  # after serve and migrate, so they lead the help
 
 if __name__ == "__main__":
     app()
