@@ -11,6 +11,7 @@ This is a benchmark, not a test: CI never runs it.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import shlex
 import shutil
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import rates, report, servers
+from benchlib import auth, procstat, rates, report, servers
 from benchlib.errors import WorkloadFailed
 from benchlib.http import Client
 from benchlib.workloads import (
@@ -40,6 +41,7 @@ from rich.console import Console
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 MIB = 1 << 20
+IDLE_CORES = 0.25  # "idle" for --wait-idle: fewer busy cores than this, outside the benchmark
 console = Console(stderr=True)
 
 
@@ -56,10 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", choices=["distribution", "dockyard"], help="benchmark one server only")
     p.add_argument("--dockyard-bin", default=str(REPO / ".venv/bin/dockyard"))
     p.add_argument("--dockyard-args", default="", help="extra arguments for `dockyard serve` (one string)")
-    p.add_argument("--dockyard-header", action="append", default=[], metavar="NAME: VALUE",
-                   help="header sent with every request to Dockyard, e.g. Authorization (repeatable)")
+    p.add_argument("--dockyard-auth", choices=["none", "token"], default="none",
+                   help="none: open, like distribution here (default); token: log in and send a bearer "
+                   "token with every request, to measure what auth costs")
     p.add_argument("--registry-bin", default="/usr/bin/docker-registry")
     p.add_argument("--workdir", type=Path, help="where test data and server storage go (default: a temp dir)")
+    p.add_argument("--wait-idle", type=float, default=300, metavar="SECONDS",
+                   help="before each server, wait up to this long for the machine to be idle (0: don't)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
     args = p.parse_args(argv)
@@ -97,11 +102,12 @@ class Run:
     def record(self, key: str, samples: list[Sample]) -> None:
         s = median_sample(samples)
         self.metrics[key] = s.value
-        self.cpu[key] = {"server": s.server_cpu, "client": s.client_cpu}
+        self.cpu[key] = {"server": s.server_cpu, "client": s.client_cpu, "machine": s.machine_cpu,
+                         "wall": s.wall}
         self.extra[key] = [x.value for x in samples]
         spread = ", ".join(f"{x.value:,.1f}" for x in samples)
-        console.log(f"[{self.t.name}] {key}: {s.value:,.1f} ({spread}); server {s.server_cpu:.2f} cores, "
-                    f"client {s.client_cpu:.2f}", markup=False)
+        console.log(f"[{self.t.name}] {key}: {s.value:,.1f} ({spread}); cores: server {s.server_cpu:.2f}, "
+                    f"client {s.client_cpu:.2f}, machine {s.machine_cpu:.2f}", markup=False)
 
     def all(self) -> dict[str, Any]:
         self.blobs()
@@ -131,7 +137,8 @@ class Run:
                 r = self.rate(method, path, conc, seconds)
                 key = f"manifest_{method.lower()}_c{conc}"
                 self.metrics |= {f"{key}_rps": r.rps, f"{key}_p50": r.p50_ms, f"{key}_p99": r.p99_ms}
-                self.cpu[f"{key}_rps"] = {"server": r.server_cpu, "client": r.client_cpu}
+                self.cpu[f"{key}_rps"] = {"server": r.server_cpu, "client": r.client_cpu,
+                                          "machine": r.machine_cpu, "wall": r.wall}
             cal = rates.loadgen(self.t, self.loadgen, "GET", path, conc, max(1.0, seconds / 2))
             self.log_rate(cal, "GET", conc)
             self.extra[f"loadgen_get_c{conc}"] = vars(cal)
@@ -146,8 +153,8 @@ class Run:
 
     def log_rate(self, r: rates.RateResult, method: str, conc: int) -> None:
         console.log(f"[{self.t.name}] {r.tool} {method} c={conc}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, "
-                    f"p99 {r.p99_ms:.2f} ms ({r.requests} requests); server {r.server_cpu:.2f} cores, "
-                    f"client {r.client_cpu:.2f}", markup=False)
+                    f"p99 {r.p99_ms:.2f} ms ({r.requests} requests); cores: server {r.server_cpu:.2f}, "
+                    f"client {r.client_cpu:.2f}, machine {r.machine_cpu:.2f}", markup=False)
 
     def tag_puts(self) -> None:
         repo = "bench/tags"
@@ -159,30 +166,42 @@ class Run:
         s = peak_rss(self.t, self.c, "bench/memory", self.data.big)
         self.metrics["peak_rss"] = s.value
         self.extra["peak_rss"] = s.extra
-        console.log(f"[{self.t.name}] peak RSS {s.value:,.1f} MB during {self.args.rss_mib} MiB push+pull "
-                    f"({s.extra})", markup=False)
+        x = s.extra or {}
+        procs = "; ".join(f"pid {p['pid']} {p['rss_mb']:.0f} MB (peak {p['hwm_mb']:.0f}) {p['cmd'][:60]}"
+                          for p in x["processes_after"])
+        console.log(f"[{self.t.name}] peak RSS {s.value:,.1f} MB (PSS {x['peak_pss_mb']:.1f}, idle RSS "
+                    f"{x['idle_rss_mb']:.1f}) during {self.args.rss_mib} MiB push at {x['push_mb_s']:.0f} "
+                    f"MB/s + pull at {x['pull_mb_s']:.0f} MB/s; {procs}", markup=False)
 
 
 def make_server(name: str, args: argparse.Namespace, workdir: Path) -> servers.Server:
     if name == "distribution":
         return servers.distribution(args.registry_bin, workdir)
-    return servers.dockyard(args.dockyard_bin, workdir, shlex.split(args.dockyard_args))
+    return servers.dockyard(args.dockyard_bin, workdir, shlex.split(args.dockyard_args), args.dockyard_auth)
 
 
-def headers_for(name: str, args: argparse.Namespace) -> dict[str, str]:
-    if name != "dockyard":
-        return {}
-    return dict((h.split(":", 1)[0].strip(), h.split(":", 1)[1].strip()) for h in args.dockyard_header)
+def headers_for(name: str, args: argparse.Namespace, base: str) -> dict[str, str]:
+    if name == "dockyard" and args.dockyard_auth == "token":
+        return auth.bearer_headers(base)
+    return {}
 
 
 def bench_one(name: str, args: argparse.Namespace, data: Data, workdir: Path,
               loadgen: Path) -> dict[str, Any]:
+    if args.wait_idle > 0:
+        busy = procstat.wait_until_idle(IDLE_CORES, args.wait_idle)
+        if busy >= IDLE_CORES:
+            console.log(f"warning: the machine stayed busy ({busy:.2f} cores) for {args.wait_idle:.0f}s; "
+                        f"benchmarking {name} anyway, expect noise", markup=False)
     server = make_server(name, args, workdir)
     console.log(f"starting {name}: {shlex.join(server.argv)}")
     server.start()
     try:
-        target = Target(name, server.base, server.pid, headers_for(name, args))
-        return Run(target, args, data, workdir, loadgen).all()
+        target = Target(name, server.base, server.pid, headers_for(name, args, server.base))
+        try:
+            return Run(target, args, data, workdir, loadgen).all()
+        except (OSError, http.client.HTTPException) as exc:
+            raise WorkloadFailed(name, "a request", f"{type(exc).__name__}: {exc}") from exc
     except WorkloadFailed:
         console.log(f"[{name}] server log tail:\n{server.log_tail()}", markup=False)
         raise

@@ -10,6 +10,7 @@ import fcntl
 import http.client
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -17,6 +18,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from .errors import WorkloadFailed
 
 OCTET = "application/octet-stream"
+IDLE_RECONNECT_SECONDS = 1.0
 
 
 @dataclass
@@ -50,6 +52,15 @@ class Client:
         self.default_headers = dict(headers or {})
         self._conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
                                                 timeout=timeout, blocksize=1 << 20)
+        self._last_used = 0.0
+
+    def _fresh(self) -> http.client.HTTPConnection:
+        """The connection, reopened if it sat idle: servers close idle keep-alive connections."""
+        now = time.monotonic()
+        if now - self._last_used > IDLE_RECONNECT_SECONDS:
+            self._conn.close()
+        self._last_used = now
+        return self._conn
 
     def close(self) -> None:
         self._conn.close()
@@ -64,7 +75,7 @@ class Client:
         hdrs = {**self.default_headers, **(headers or {})}
         if body is not None or method in ("PUT", "POST", "PATCH"):
             hdrs.setdefault("Content-Length", str(len(body or b"")))
-        self._conn.request(method, path, body=body, headers=hdrs)
+        self._fresh().request(method, path, body=body, headers=hdrs)
         return self._read(method, path, hdrs)
 
     def send_file(self, method: str, path: str, fileobj: BinaryIO, offset: int, count: int,
@@ -72,7 +83,7 @@ class Client:
         """Send ``count`` bytes of ``fileobj`` from ``offset`` as the body, with sendfile."""
         hdrs = {**self.default_headers, "Content-Type": OCTET, **(headers or {}),
                 "Content-Length": str(count)}
-        self._conn.putrequest(method, path, skip_accept_encoding=True)
+        self._fresh().putrequest(method, path, skip_accept_encoding=True)
         for name, value in hdrs.items():
             self._conn.putheader(name, value)
         self._conn.endheaders()
@@ -87,7 +98,7 @@ class Client:
                   bufsize: int = 4 << 20) -> Response:
         """GET ``path`` and feed the body, in pieces, to ``sink.update`` (e.g. a hashlib object)."""
         hdrs = {**self.default_headers, **(headers or {})}
-        self._conn.request("GET", path, headers=hdrs)
+        self._fresh().request("GET", path, headers=hdrs)
         resp = self._conn.getresponse()
         buf = bytearray(bufsize)
         view = memoryview(buf)
@@ -100,6 +111,7 @@ class Client:
             body = b""
         else:
             body = resp.read()
+        self._last_used = time.monotonic()
         out = Response("GET", self.base + path, resp.status,
                        {k.lower(): v for k, v in resp.getheaders()}, body, hdrs)
         out.headers["x-bench-bytes-read"] = str(total)
@@ -143,6 +155,7 @@ class Client:
     def _read(self, method: str, path: str, hdrs: dict[str, str]) -> Response:
         resp = self._conn.getresponse()
         body = resp.read()
+        self._last_used = time.monotonic()
         return Response(method, self.base + path, resp.status,
                         {k.lower(): v for k, v in resp.getheaders()}, body, hdrs)
 

@@ -61,6 +61,43 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot (user, nice, system, irq, softirq, steal)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / _TICKS
+
+
+def pss_bytes(pids: list[int]) -> int:
+    """Proportional set size: shared pages split between the processes mapping them."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total * 1024
+
+
+def breakdown(pids: list[int]) -> list[dict[str, object]]:
+    """Per process: pid, command line, current and peak RSS in MB."""
+    out: list[dict[str, object]] = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        out.append({"pid": pid, "cmd": cmd[:120], "rss_mb": _status_kib(pid, "VmRSS:") * 1024 / 1e6,
+                    "hwm_mb": _status_kib(pid, "VmHWM:") * 1024 / 1e6})
+    return out
+
+
 def rss_bytes(pids: list[int]) -> int:
     return sum(_status_kib(pid, "VmRSS:") for pid in pids) * 1024
 
@@ -72,36 +109,49 @@ def hwm_bytes(pids: list[int]) -> int:
 
 @dataclass
 class CpuMeter:
-    """Server CPU seconds over a timed section; ``share`` is cores busy on average."""
+    """Server CPU seconds over a timed section; ``share`` is cores busy on average.
+
+    ``machine`` is the whole machine's busy cores over the same section: when it exceeds server
+    plus client by much, something else was running and the numbers are suspect.
+    """
 
     root: int
     start: float = 0.0
+    machine0: float = 0.0
     wall0: float = 0.0
     seconds: float = 0.0
+    machine_seconds: float = 0.0
     wall: float = 0.0
 
     def __enter__(self) -> CpuMeter:
         self.start = cpu_seconds(tree(self.root))
+        self.machine0 = machine_busy_seconds()
         self.wall0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.wall0
         self.seconds = cpu_seconds(tree(self.root)) - self.start
+        self.machine_seconds = machine_busy_seconds() - self.machine0
 
     @property
     def share(self) -> float:
         return self.seconds / self.wall if self.wall else 0.0
 
+    @property
+    def machine(self) -> float:
+        return self.machine_seconds / self.wall if self.wall else 0.0
+
 
 class RssSampler(threading.Thread):
-    """Samples the tree's summed VmRSS every ``interval`` seconds; ``peak`` is the largest seen."""
+    """Samples the tree's summed VmRSS (and PSS) every ``interval`` seconds; keeps the largest seen."""
 
     def __init__(self, root: int, interval: float = 0.02) -> None:
         super().__init__(daemon=True)
         self.root = root
         self.interval = interval
         self.peak = 0
+        self.peak_pss = 0
         self.samples = 0
         self._halt = threading.Event()
         self._pids = tree(root)
@@ -112,6 +162,7 @@ class RssSampler(threading.Thread):
             if time.monotonic() - self._refreshed > 0.5:
                 self._pids, self._refreshed = tree(self.root), time.monotonic()
             self.peak = max(self.peak, rss_bytes(self._pids))
+            self.peak_pss = max(self.peak_pss, pss_bytes(self._pids))
             self.samples += 1
             self._halt.wait(self.interval)
 
@@ -119,3 +170,17 @@ class RssSampler(threading.Thread):
         self._halt.set()
         self.join()
         return self.peak
+
+
+def wait_until_idle(max_busy: float, timeout: float, window: float = 2.0) -> float:
+    """Wait (up to ``timeout`` s) for a ``window`` in which fewer than ``max_busy`` cores were busy.
+
+    Returns the busy cores of the last window, so the caller can warn when the wait ran out.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(window)
+        busy = (machine_busy_seconds() - before) / window
+        if busy < max_busy or time.monotonic() >= deadline:
+            return busy

@@ -31,6 +31,8 @@ class RateResult:
     requests: int
     client_cpu: float  # cores used by the load generator
     server_cpu: float  # cores used by the server tree
+    machine_cpu: float  # cores busy on the whole machine
+    wall: float
 
 
 def build_loadgen(workdir: Path) -> Path:
@@ -67,7 +69,7 @@ def loadgen(t: Target, binary: Path, method: str, path: str, connections: int, s
     if out.returncode or not r["requests"] or r["non2xx"] or r["errors"] or r["over_10s"] or r["unfinished"]:
         raise WorkloadFailed(t.name, what, f"bad run (non-2xx answers, errors or stuck requests): {r}")
     return RateResult("loadgen", r["rps"], r["p50_ms"], r["p99_ms"], r["requests"],
-                      client / cpu.wall, cpu.share)
+                      client / cpu.wall, cpu.share, cpu.machine, cpu.wall)
 
 
 WRK_SCRIPT = """\
@@ -117,4 +119,4 @@ def wrk(t: Target, workdir: Path, method: str, path: str, connections: int, seco
             p99 = _ms(parts[1])
     if rps is None or p50 is None or p99 is None:
         raise WorkloadFailed(t.name, what, "could not parse wrk output\n" + out.stdout)
-    return RateResult("wrk", rps, p50, p99, total, client / cpu.wall, cpu.share)
+    return RateResult("wrk", rps, p50, p99, total, client / cpu.wall, cpu.share, cpu.machine, cpu.wall)

@@ -94,6 +94,8 @@ def rows(defs: list[Metric], results: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+NOISE_CORES = 0.3  # busy cores outside server and client that make a row suspect
+
 HEADER = ["Metric", "distribution 2.8.2", "Dockyard", "Ratio (>1: Dockyard better)", "Target", "Met"]
 
 
@@ -105,25 +107,42 @@ def markdown(defs: list[Metric], results: dict[str, Any]) -> str:
 
 
 def cpu_markdown(results: dict[str, Any]) -> str:
-    """Cores kept busy by each server and by the client, per workload: shows who was the bottleneck."""
+    """Cores busy per workload: the server, the client, the whole machine.
+
+    Shows who was the bottleneck (two cores in all), and flags a row where the machine was busier
+    than server plus client: something else was running and that row's numbers are suspect.
+    """
     names = [n for n in ("distribution", "dockyard") if n in results["servers"]]
-    head = ["Workload"] + [f"{n} server / client cores" for n in names]
+    head = ["Workload"] + [f"{n}: server / client / machine cores" for n in names]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     workloads = list(results["servers"][names[0]]["cpu"]) if names else []
+    noisy = []
     for w in workloads:
         cells = []
         for n in names:
             cpu = results["servers"][n]["cpu"].get(w)
-            cells.append(f"{cpu['server']:.2f} / {cpu['client']:.2f}" if cpu else "—")
+            if not cpu:
+                cells.append("—")
+                continue
+            other = cpu["machine"] - cpu["server"] - cpu["client"]
+            flag = " (!)" if other > NOISE_CORES and cpu["wall"] >= 0.5 else ""
+            if flag:
+                noisy.append(f"{n} {w}")
+            cells.append(f"{cpu['server']:.2f} / {cpu['client']:.2f} / {cpu['machine']:.2f}{flag}")
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    if noisy:
+        lines.append(f"\n(!) more than {NOISE_CORES} cores busy outside server and client during: "
+                     + ", ".join(noisy) + ". Rerun on a quiet machine.")
     return "\n".join(lines)
 
 
 def machine_line(machine: dict[str, Any], params: dict[str, Any]) -> str:
+    extra = f", {params['dockyard_args']}" if params["dockyard_args"] else ""
     return (f"Machine: {machine['cpu_model']}, {machine['nproc']} cores (shared by client and server), "
             f"{machine['mem_gib']:.0f} GiB RAM, Linux {machine['kernel']}; {machine['date']}; "
-            f"Dockyard {machine['dockyard_rev']}; median of {params['reps']} runs for blob rates, "
-            f"wrk for {params['duration']:g}s per manifest row.")
+            f"Dockyard {machine['dockyard_rev']} (auth: {params['dockyard_auth']}{extra}); "
+            f"blob rates: median of {params['reps']} runs; manifest rows: {params['duration']:g}s each "
+            f"(HEAD: bench/loadgen.c, GET: wrk), one client thread.")
 
 
 def print_rich(defs: list[Metric], results: dict[str, Any], console: Console) -> None:

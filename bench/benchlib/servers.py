@@ -17,6 +17,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import auth
+
 DISTRIBUTION_CONFIG = """\
 version: 0.1
 log:
@@ -119,10 +121,15 @@ def distribution(binary: str, workdir: Path) -> Server:
     return Server("distribution", [binary, "serve", str(config)], port, workdir)
 
 
-def dockyard(binary: str, workdir: Path, extra: list[str]) -> Server:
+def dockyard(binary: str, workdir: Path, extra: list[str], auth_mode: str) -> Server:
+    """Dockyard on fresh storage: open like distribution (``none``), or with ``token`` auth."""
     port = free_port()
     data = workdir / "dockyard-data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data), *extra]
-    # Quiet logs, as for distribution; an explicit --log-level in ``extra`` still wins.
-    return Server("dockyard", argv, port, workdir, env={"DOCKYARD_LOG_LEVEL": "error"})
+    # Quiet logs, as for distribution; settings given in ``extra`` (CLI options) still win.
+    env = {"DOCKYARD_LOG_LEVEL": "error", "DOCKYARD_AUTH": auth_mode}
+    if auth_mode == "token":
+        env["DOCKYARD_TOKEN_TTL_SECONDS"] = str(auth.TOKEN_TTL_SECONDS)
+        auth.create_user(binary, data, {**os.environ, **env})
+    return Server("dockyard", argv, port, workdir, env=env)

@@ -16,10 +16,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import WorkloadFailed
 from .http import Client, Response, expect, with_query
-from .procstat import CpuMeter, RssSampler, hwm_bytes, rss_bytes, tree
+from .procstat import CpuMeter, RssSampler, breakdown, hwm_bytes, rss_bytes, tree
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -49,12 +50,14 @@ class Blob:
 
 @dataclass
 class Sample:
-    """One measured section: the value, plus CPU cores used by the server and by the client."""
+    """One measured section: the value, plus cores used by the server, the client and the machine."""
 
     value: float
     server_cpu: float = 0.0
     client_cpu: float = 0.0
-    extra: dict[str, float] | None = None
+    machine_cpu: float = 0.0
+    wall: float = 0.0  # seconds measured; CPU shares of very short sections are coarse (10 ms ticks)
+    extra: dict[str, Any] | None = None
 
 
 def make_blob(path: Path, size: int, piece: int = 8 << 20) -> Blob:
@@ -106,7 +109,7 @@ def push_monolithic(t: Target, c: Client, repo: str, blob: Blob) -> Sample:
         client = time.process_time() - cpu0
     expect(put, t.name, f"{what}: PUT ?digest=", 201)
     _check_committed(t, c, repo, blob, put, what)
-    return Sample(blob.size / MB / seconds, cpu.share, client / seconds)
+    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine, cpu.wall)
 
 
 def push_chunked(t: Target, c: Client, repo: str, blob: Blob, chunk: int) -> Sample:
@@ -129,7 +132,7 @@ def push_chunked(t: Target, c: Client, repo: str, blob: Blob, chunk: int) -> Sam
         client = time.process_time() - cpu0
     expect(put, t.name, f"{what}: PUT ?digest=", 201)
     _check_committed(t, c, repo, blob, put, what)
-    return Sample(blob.size / MB / seconds, cpu.share, client / seconds)
+    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine, cpu.wall)
 
 
 def pull(t: Target, c: Client, repo: str, blob: Blob) -> Sample:
@@ -144,7 +147,7 @@ def pull(t: Target, c: Client, repo: str, blob: Blob) -> Sample:
     if int(resp.headers["x-bench-bytes-read"]) != blob.size:
         raise WorkloadFailed(t.name, f"GET {path}", f"read {resp.headers['x-bench-bytes-read']} bytes, "
                              f"expected {blob.size}\n" + resp.describe())
-    return Sample(blob.size / MB / seconds, cpu.share, client / seconds)
+    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine, cpu.wall)
 
 
 def verify_pull(t: Target, c: Client, repo: str, blob: Blob) -> None:
@@ -242,7 +245,7 @@ def put_tags(t: Target, c: Client, repo: str, manifest: bytes,
         raise WorkloadFailed(t.name, "GET tags/list after tag PUTs",
                              f"{len(missing)} of {count} tags missing, e.g. {sorted(missing)[:5]}")
     check_manifest(t, c, repo, tags[-1], manifest)
-    return Sample(count / seconds, cpu.share, client / seconds)
+    return Sample(count / seconds, cpu.share, client / seconds, cpu.machine, cpu.wall)
 
 
 def list_tags(t: Target, c: Client, repo: str) -> set[str]:
@@ -263,7 +266,7 @@ def list_tags(t: Target, c: Client, repo: str) -> set[str]:
 def peak_rss(t: Target, c: Client, repo: str, blob: Blob) -> Sample:
     """Push then pull ``blob`` while sampling the server tree's summed VmRSS every 20 ms."""
     pid = t.pid
-    idle = rss_bytes(tree(pid))
+    idle, idle_rss = breakdown(tree(pid)), rss_bytes(tree(pid))
     sampler = RssSampler(pid)
     sampler.start()
     try:
@@ -272,6 +275,10 @@ def peak_rss(t: Target, c: Client, repo: str, blob: Blob) -> Sample:
         verify_pull(t, c, repo, blob)
     finally:
         peak = sampler.stop()
-    return Sample(peak / MB, extra={"idle_rss_mb": idle / MB, "hwm_sum_mb": hwm_bytes(tree(pid)) / MB,
-                                    "push_mb_s": push.value, "pull_mb_s": pulled.value,
-                                    "samples": float(sampler.samples)})
+    after = breakdown(tree(pid))
+    return Sample(peak / MB, extra={
+        "idle_rss_mb": idle_rss / MB,
+        "peak_pss_mb": sampler.peak_pss / MB,
+        "hwm_sum_mb": hwm_bytes(tree(pid)) / MB,
+        "processes_idle": idle, "processes_after": after,
+        "push_mb_s": push.value, "pull_mb_s": pulled.value, "samples": sampler.samples})
