@@ -63,7 +63,14 @@ class DockyardServer:
     The executable is looked up next to `sys.executable`, so the tests exercise the venv they run in.
     """
 
-    def __init__(self, data_dir: Path, log_path: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        log_path: Path | None = None,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env = dict(env or {})  # DOCKYARD_* settings for this server, over the test's environment
         self.port = port if port is not None else free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
@@ -100,7 +107,7 @@ class DockyardServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
                 process_group=0,  # its own group: kill() reaches worker processes too
             )
         self._wait_until_ready()
@@ -209,17 +216,22 @@ def _end_process_group(pgid: int, grace: float = 5.0) -> list[int]:
     return survivors
 
 
+# The protocol suites test the registry itself, so their servers run without authentication;
+# tests/access/ and tests/auth/ start servers with token auth (the default) to test access control.
+OPEN_REGISTRY = {"DOCKYARD_AUTH": "none"}
+
+
 @pytest.fixture(scope="session")
 def dockyard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
-    """One server shared by the whole session; tests must use repository names of their own."""
-    with DockyardServer(tmp_path_factory.mktemp("dockyard-session") / "data") as server:
+    """One open server shared by the whole session; tests must use repository names of their own."""
+    with DockyardServer(tmp_path_factory.mktemp("dockyard-session") / "data", env=OPEN_REGISTRY) as server:
         yield server
 
 
 @pytest.fixture
 def fresh_dockyard(tmp_path: Path) -> Iterator[DockyardServer]:
-    """A server with an empty data dir of its own, stopped (and checked for a clean exit) after the test."""
-    with DockyardServer(tmp_path / "dockyard-data") as server:
+    """An open server with an empty data dir of its own, stopped (and checked for a clean exit) after the test."""
+    with DockyardServer(tmp_path / "dockyard-data", env=OPEN_REGISTRY) as server:
         yield server
 
 

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import DockyardServer
+from tests.conftest import OPEN_REGISTRY, DockyardServer
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
-    """A server for one test module: tests in the module share it, each with repositories of its own."""
-    with DockyardServer(tmp_path_factory.mktemp("dockyard-e2e") / "data") as server:
+    """An open server for one test module (the clients' registry behaviour; tests/access/ covers
+    the same clients with docker login): tests in the module share it, with repositories of their own."""
+    with DockyardServer(tmp_path_factory.mktemp("dockyard-e2e") / "data", env=OPEN_REGISTRY) as server:
         yield server
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from dockyard.digests import Digest
 from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.events import EventBus, ManifestDeleted, ManifestPulled, ManifestPushed
 from dockyard.registry.manifests import INDEX_TYPES, OCI_INDEX, parse_manifest
 from dockyard.registry.records import Descriptor, Page, StoredManifest
 from dockyard.registry.reference import is_digest, parse_digest, validate_tag
@@ -39,6 +40,7 @@ class Registry:
         self.store = store
         self.uploads = UploadService(storage, store)
         self.max_manifest_bytes = max_manifest_bytes
+        self.events = EventBus()
 
     # -- blobs --------------------------------------------------------------------------
 
@@ -70,7 +72,13 @@ class Registry:
     # -- manifests ----------------------------------------------------------------------
 
     async def put_manifest(
-        self, repository: str, reference: str, content: bytes, content_type: str | None, extra_tags: list[str]
+        self,
+        repository: str,
+        reference: str,
+        content: bytes,
+        content_type: str | None,
+        extra_tags: list[str],
+        actor: str | None = None,
     ) -> PutManifestResult:
         tag_names = [validate_tag(t) for t in extra_tags]
         if is_digest(reference):
@@ -92,10 +100,21 @@ class Registry:
             raise RegistryError(
                 ErrorCode.MANIFEST_UNKNOWN, {"digests": missing}, message="index references unknown manifests"
             )
-        await self.store.put_manifest(
-            repository, str(digest), content, parsed, list(dict.fromkeys(tag_names))
+        tag_names = list(dict.fromkeys(tag_names))
+        await self.store.put_manifest(repository, str(digest), content, parsed, tag_names)
+        self.events.publish(
+            ManifestPushed(repository, str(digest), parsed.media_type, tuple(tag_names), actor)
         )
         return PutManifestResult(str(digest), parsed.subject.digest if parsed.subject else None)
+
+    async def pull_manifest(
+        self, repository: str, reference: str, accepted: frozenset[str] | None, actor: str | None
+    ) -> StoredManifest:
+        """A GET: the manifest, counted as a pull."""
+        found = await self.manifest(repository, reference, accepted)
+        tag = None if is_digest(reference) else reference
+        self.events.publish(ManifestPulled(repository, found.digest, tag, actor))
+        return found
 
     async def manifest(
         self, repository: str, reference: str, accepted: frozenset[str] | None
@@ -128,13 +147,14 @@ class Registry:
             message=f"manifest is {found.media_type}, which the Accept header does not allow",
         )
 
-    async def delete_manifest(self, repository: str, reference: str) -> None:
+    async def delete_manifest(self, repository: str, reference: str, actor: str | None = None) -> None:
         if is_digest(reference):
             deleted = await self.store.delete_manifest(repository, str(parse_digest(reference)))
         else:
             deleted = await self.store.delete_tag(repository, validate_tag(reference))
         if not deleted:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
+        self.events.publish(ManifestDeleted(repository, reference, actor))
 
     # -- discovery ----------------------------------------------------------------------
 

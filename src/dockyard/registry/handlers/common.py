@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from dockyard.auth.context import caller_of
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.reference import canonical_name
 from dockyard.registry.service import Registry
@@ -18,6 +19,12 @@ MAX_PAGE = 10_000
 def registry(request: Request) -> Registry:
     reg: Registry = request.app.state.registry
     return reg
+
+
+def actor(request: Request) -> str | None:
+    """The authenticated username behind the request, if any (set by the auth layer)."""
+    principal = getattr(caller_of(request.scope), "principal", None)
+    return getattr(principal, "username", None)
 
 
 def repository(request: Request) -> str:

@@ -3,14 +3,18 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dockyard.registry.handlers.common import empty, read_limited, registry, repository
+from dockyard.registry.handlers.common import actor, empty, read_limited, registry, repository
 from dockyard.registry.manifests import accepted_types
 
 
 async def get_manifest(request: Request) -> Response:
     name = repository(request)
     accepted = accepted_types(request.headers.getlist("accept"))
-    stored = await registry(request).manifest(name, request.path_params["reference"], accepted)
+    reference = request.path_params["reference"]
+    if request.method == "HEAD":
+        stored = await registry(request).manifest(name, reference, accepted)
+    else:
+        stored = await registry(request).pull_manifest(name, reference, accepted, actor(request))
     headers = {
         "Docker-Content-Digest": stored.digest,
         "ETag": f'"{stored.digest}"',
@@ -30,6 +34,7 @@ async def put_manifest(request: Request) -> Response:
         content,
         request.headers.get("content-type"),
         request.query_params.getlist("tag"),
+        actor(request),
     )
     headers = {
         "Location": f"/v2/{request.path_params['name']}/manifests/{result.digest}",
@@ -41,5 +46,7 @@ async def put_manifest(request: Request) -> Response:
 
 
 async def delete_manifest(request: Request) -> Response:
-    await registry(request).delete_manifest(repository(request), request.path_params["reference"])
+    await registry(request).delete_manifest(
+        repository(request), request.path_params["reference"], actor(request)
+    )
     return empty(202, {})

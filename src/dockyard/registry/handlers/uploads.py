@@ -3,6 +3,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dockyard.auth.context import caller_of
 from dockyard.digests import Digest
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.handlers.common import (
@@ -41,8 +42,7 @@ async def start_upload(request: Request) -> Response:
     params = request.query_params
     if "mount" in params:
         digest = parse_digest(params["mount"])
-        source = params.get("from")
-        sources = [canonical_name(source)] if source else await reg.store.repositories_with_blob(str(digest))
+        sources = await _mount_sources(request, params.get("from"), digest)
         if await reg.mount(name, digest, sources) is not None:
             return _created(request, digest)
     elif "digest" in params:
@@ -53,6 +53,17 @@ async def start_upload(request: Request) -> Response:
     headers = _upload_headers(request, status)
     headers["OCI-Chunk-Min-Length"] = str(request.app.state.settings.chunk_min_length)
     return empty(202, headers)
+
+
+async def _mount_sources(request: Request, source: str | None, digest: Digest) -> list[str]:
+    """Where a blob may be mounted from: the ``from`` repository if the caller's token grants
+    pull on it, else any repository holding the blob that the caller may read."""
+    caller = caller_of(request.scope)
+    if source:
+        allowed = caller is None or caller.may_pull(source)
+        return [canonical_name(source)] if allowed else []
+    holders = await registry(request).store.repositories_with_blob(str(digest))
+    return holders if caller is None else await caller.readable(holders)
 
 
 async def upload_status(request: Request) -> Response:
