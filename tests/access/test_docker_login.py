@@ -89,16 +89,17 @@ class Images:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """alice and bob; organisation acme (owner bob) with a team `readers` holding alice, no grants yet."""
+    """alice and bobby; organisation acme (owner bobby) with a team `readers` holding alice, no grants yet."""
     with running_world(tmp_path_factory.mktemp("access-docker") / "data") as world:
-        for name in ("alice", "bob"):
-            world.create_user(name)
-        world.cli("org", "create", "acme", "--owner", "bob")
-        world.cli("team", "create", "acme", "readers")
-        world.cli("team", "add-member", "acme", "readers", "alice")
-        world.cli("repo", "create", "bob/public", "--public")
-        world.cli("repo", "create", "alice/private", "--private")
-        world.cli("repo", "create", "acme/secret", "--private")
+        with world.batch() as cli:
+            cli.user("alice")
+            cli.user("bobby")
+            cli.run("org", "create", "acme", "--owner", "bobby")
+            cli.run("team", "create", "acme", "readers")
+            cli.run("team", "add-member", "acme", "readers", "alice")
+            cli.run("repo", "create", "bobby/public", "--public")
+            cli.run("repo", "create", "alice/private", "--private")
+            cli.run("repo", "create", "acme/secret", "--private")
         yield world
 
 
@@ -113,9 +114,9 @@ def images(docker_cli: Cli, tmp_path_factory: pytest.TempPathFactory, world: Wor
 def seeded(
     world: World, docker_cli: Cli, images: Images, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
-    """bob/public:1, acme/secret:1 (bob) and alice/private:1 (alice) pushed, then removed locally."""
+    """bobby/public:1, acme/secret:1 (bobby) and alice/private:1 (alice) pushed, then removed locally."""
     pushed = {}
-    for user, repository in (("bob", "bob/public"), ("bob", "acme/secret"), ("alice", "alice/private")):
+    for user, repository in (("bobby", "bobby/public"), ("bobby", "acme/secret"), ("alice", "alice/private")):
         session = Docker(docker_cli, tmp_path_factory.mktemp(f"seed-{user}"), world.server)
         session.login(user, world.passwords[user])
         reference = images.make(repository, "1")
@@ -215,7 +216,7 @@ def test_docker_push_into_own_namespace_creates_the_repository(
 def test_docker_push_into_another_users_namespace_is_denied_with_dockers_message(
     docker: Docker, world: World, images: Images, unique: str
 ) -> None:
-    repository = f"bob/app-{unique}"
+    repository = f"bobby/app-{unique}"
     reference = images.make(repository, "1")
     docker.login("alice", world.passwords["alice"])
 
@@ -224,7 +225,7 @@ def test_docker_push_into_another_users_namespace_is_denied_with_dockers_message
     assert result.returncode != 0
     assert PUSH_DENIED in output_of(result)
     # Nothing was created: bob, who could read it, finds no such manifest.
-    assert manifest_status(world, repository, "1", "bob") == 404
+    assert manifest_status(world, repository, "1", "bobby") == 404
 
 
 def test_docker_push_into_an_organisation_without_write_is_denied(
@@ -237,7 +238,7 @@ def test_docker_push_into_an_organisation_without_write_is_denied(
 
     assert result.returncode != 0
     assert PUSH_DENIED in output_of(result)
-    assert manifest_status(world, "acme/secret", "alice-was-here", "bob") == 404
+    assert manifest_status(world, "acme/secret", "alice-was-here", "bobby") == 404
 
 
 def test_anonymous_docker_push_is_denied(docker: Docker, world: World, images: Images, unique: str) -> None:
@@ -259,7 +260,7 @@ def test_anonymous_docker_push_is_denied(docker: Docker, world: World, images: I
 def test_anonymous_docker_pull_of_a_public_repository(
     docker: Docker, images: Images, seeded: dict[str, str]
 ) -> None:
-    reference = seeded["bob/public"]
+    reference = seeded["bobby/public"]
     images.pulled(reference)
     assert docker.stored_hosts() == set()
 
@@ -291,7 +292,7 @@ def test_docker_pull_of_a_private_repository_is_denied_then_allowed_after_a_team
     repository = f"acme/granted-{unique}"
     world.cli("repo", "create", repository, "--private")
     bob = Docker(docker_cli, tmp_path / "bob-config", world.server)
-    bob.login("bob", world.passwords["bob"])
+    bob.login("bobby", world.passwords["bobby"])
     reference = images.make(repository, "1")
     bob("push", reference)
     images.forget(reference)
@@ -343,23 +344,12 @@ def test_docker_login_with_a_personal_access_token_then_pull(
 def test_a_revoked_personal_access_token_no_longer_logs_in(docker: Docker, world: World) -> None:
     token = world.create_pat("docker-revoked", "alice", "repo:write")
     assert LOGIN_SUCCEEDED in docker.login("alice", token).stdout
-    listed = world.cli("token", "list", "alice", check=False)
-    token_id = _token_id(listed.stdout, token)
 
-    world.cli("token", "revoke", "alice", token_id)
+    world.cli("token", "revoke", "alice", world.pat_ids["docker-revoked"])
 
     result = docker.login("alice", token, check=False)
     assert result.returncode != 0
     assert WRONG_PASSWORD in output_of(result)
-
-
-def _token_id(listing: str, token: str) -> str:
-    """The id `token list` shows on the line of `token` (matched by its non-secret prefix)."""
-    prefix = token[: len("dckr_pat_") + 8]
-    for line in listing.splitlines():
-        if prefix in line:
-            return line.split()[0]
-    pytest.fail(f"token {prefix}... not in `dockyard token list` output:\n{listing}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -396,9 +386,9 @@ def test_podman_login_push_and_pull(podman: Cli, world: World, tmp_path: Path, u
     try:
         podman("push", "--tls-verify=false", local, remote)
         assert manifest_status(world, f"alice/podman-{unique}", "1", "alice") == 200
-        denied = podman("push", "--tls-verify=false", local, f"{host}/bob/podman-{unique}:1", check=False)
+        denied = podman("push", "--tls-verify=false", local, f"{host}/bobby/podman-{unique}:1", check=False)
         assert denied.returncode != 0
-        assert manifest_status(world, f"bob/podman-{unique}", "1", "bob") == 404
+        assert manifest_status(world, f"bobby/podman-{unique}", "1", "bobby") == 404
 
         podman("rmi", "--force", local)
         podman("pull", "--tls-verify=false", "--quiet", remote)
@@ -428,7 +418,7 @@ def test_skopeo_copy_and_inspect_with_creds(
     # bob's credentials do not reach alice's private repository, nor do none at all.
     private = f"docker://{seeded['alice/private']}"
     assert skopeo_cli("inspect", "--tls-verify=false", "--creds", alice, private).returncode == 0
-    bob = f"bob:{world.passwords['bob']}"
+    bob = f"bobby:{world.passwords['bobby']}"
     assert skopeo_cli("inspect", "--tls-verify=false", "--creds", bob, private, check=False).returncode != 0
     assert skopeo_cli("inspect", "--tls-verify=false", "--no-creds", private, check=False).returncode != 0
 
