@@ -1,0 +1,132 @@
+"""The hub's tables, on the shared metadata: stars, pull statistics, tag push metadata,
+webhooks and their persistent delivery queue, and server-side web sessions.
+
+Registry rows (repositories, tags) are referenced by key and cascade on delete, so removing a
+repository removes its stars, statistics, webhooks and deliveries too. Tag metadata is keyed by
+(repository, tag name), not by the registry's tag row: a tag deleted and pushed again keeps its
+pull history, as on Docker Hub.
+
+Webhook secrets are stored in plain text: the hub needs the secret itself to sign each delivery
+(HMAC-SHA256), so a hash would not do; encrypting it at rest with a server key is future work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dockyard.db.models import Base, Timestamp, utcnow
+
+
+class Star(Base):
+    __tablename__ = "stars"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class RepositoryStats(Base):
+    """Pull statistics of one repository (a manifest GET is a pull; HEADs are not)."""
+
+    __tablename__ = "repository_stats"
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_pulled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
+class TagActivity(Base):
+    """Per tag name: who pushed it last and when, and when it was last pulled."""
+
+    __tablename__ = "tag_activity"
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_pushed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    pusher: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_pulled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class ManifestActivity(Base):
+    """Per manifest digest (each platform image of an index too): last pushed and last pulled."""
+
+    __tablename__ = "manifest_activity"
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_pushed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    last_pulled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
+class Webhook(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200), default="", server_default="")  # plain: see module doc
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: the persistent queue a delivery worker drains.
+
+    status: "pending" (waiting for next_attempt_at), "succeeded", "failed" (gave up).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32), default="push", server_default="push")
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True, default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
+class WebSession(Base):
+    """A signed-in browser. Only a SHA-256 of the cookie value is kept; logging out deletes the row."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
