@@ -1,0 +1,89 @@
+"""Fixtures for the accounts domain: a migrated SQLite database per test and an AccountService.
+
+Passwords are hashed with deliberately cheap Argon2id parameters here (tests that check the
+production parameters build their own ``Passwords``), so a suite full of logins stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from dockyard.accounts.credentials import Passwords
+from dockyard.accounts.records import Principal
+from dockyard.accounts.service import AccountService
+from dockyard.db.engine import Database, make_database, upgrade
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def cheap_passwords() -> Passwords:
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'dockyard.db'}"
+    upgrade(url)
+    db = make_database(url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def accounts(database: Database) -> AccountService:
+    return AccountService(database, cheap_passwords())
+
+
+class World:
+    """Users, an organisation with teams, and repositories of every visibility, made through the API."""
+
+    def __init__(self, accounts: AccountService) -> None:
+        self.accounts = accounts
+        self.principals: dict[str, Principal] = {}
+
+    async def user(self, name: str, *, admin: bool = False) -> Principal:
+        await self.accounts.create_user(name, f"{name}@example.com", PASSWORD, admin=admin)
+        principal = await self.accounts.authenticate(name, PASSWORD)
+        assert principal is not None
+        self.principals[name] = principal
+        return principal
+
+    async def token(self, user: str, *scopes: str) -> Principal:
+        _, plaintext = await self.accounts.create_token(user, "test", scopes)
+        principal = await self.accounts.authenticate(user, plaintext)
+        assert principal is not None
+        return principal
+
+
+@pytest.fixture
+async def world(accounts: AccountService) -> AsyncIterator[World]:
+    """alice, bobby, carol, dave (admin), erin; org acme owned by alice with teams readers (bobby),
+    writers (carol), admins (erin); repositories public and private in each namespace."""
+    w = World(accounts)
+    for name in ("alice", "bobby", "carol", "erin"):
+        await w.user(name)
+    await w.user("dave", admin=True)
+    await accounts.create_org("acme", "alice")
+    for team, member in (("readers", "bobby"), ("writers", "carol"), ("admins", "erin")):
+        await accounts.create_team("acme", team)
+        await accounts.add_team_member("acme", team, member)
+    await accounts.create_repository("acme/private", private=True)
+    await accounts.create_repository("acme/public", private=False)
+    await accounts.create_repository("acme/other", private=True)
+    for team, permission in (("readers", "read"), ("writers", "write"), ("admins", "admin")):
+        await accounts.set_team_permission("acme", team, "acme/private", permission)
+        await accounts.set_team_permission("acme", team, "acme/public", permission)
+    await accounts.create_repository("alice/private", private=True)
+    await accounts.create_repository("alice/public", private=False)
+    await accounts.create_repository("library/busybox", private=False)
+    await accounts.create_repository("library/secret", private=True)
+    yield w
