@@ -10,6 +10,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from dockyard.accounts.service import AccountService
+from dockyard.auth.handlers import token_routes
+from dockyard.auth.setup import build_auth, guard_middleware
 from dockyard.config import Settings
 from dockyard.db.engine import make_database
 from dockyard.registry.app import APIVersionHeader, http_error, registry_error
@@ -33,14 +36,24 @@ def create_app(settings: Settings) -> Starlette:
             tasks.cancel_scope.cancel()
         database.dispose()
 
+    accounts = AccountService(database)
+    routes, middleware = registry_routes(), [Middleware(APIVersionHeader)]
+    if settings.auth == "token":
+        auth = build_auth(settings, accounts)
+        routes += token_routes()
+        middleware.append(guard_middleware(settings, auth))  # inside: its 401s get the API version header
+
     app = Starlette(
-        routes=registry_routes(),
-        middleware=[Middleware(APIVersionHeader)],
+        routes=routes,
+        middleware=middleware,
         exception_handlers={RegistryError: registry_error, HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.registry = registry
+    app.state.accounts = accounts
+    if settings.auth == "token":
+        app.state.auth = auth
     return app
 
 
