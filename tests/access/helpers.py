@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -63,21 +64,6 @@ def run_cli(
             f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
         )
     return result
-
-
-@contextlib.contextmanager
-def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
-    """DockyardServer.start() hands the server os.environ; set `values` for the length of the block."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def new_password(name: str) -> str:
@@ -170,7 +156,8 @@ class World:
 
 
 BATCH_SCRIPT = r"""
-import json, sys
+import json, sys, traceback
+import click
 from dockyard.cli.main import app
 for index, args in enumerate(json.loads(sys.argv[1])):
     for stream in (sys.stdout, sys.stderr):
@@ -180,6 +167,14 @@ for index, args in enumerate(json.loads(sys.argv[1])):
         code = app(args, standalone_mode=False, prog_name="dockyard")
     except SystemExit as exc:
         code = exc.code
+    except click.ClickException as exc:  # what click prints and exits with on the command line
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        code = 1
+    except Exception:  # a crash: the command line would show this traceback
+        traceback.print_exc()
+        code = 99
     sys.stdout.flush()
     sys.stderr.flush()
     sys.stdout.write(f"\n@@exit {index} {code or 0}@@\n")
@@ -187,26 +182,50 @@ for index, args in enumerate(json.loads(sys.argv[1])):
 """
 
 
+@dataclass(frozen=True)
+class CliResult:
+    args: list[str]
+    code: int | None
+    stdout: str
+    stderr: str
+
+    def __str__(self) -> str:
+        return (
+            f"$ dockyard {' '.join(self.args)}\nexit status {self.code}\n"
+            f"--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+        )
+
+
 @dataclass
 class Batch:
     """`dockyard` commands run one after another by the real CLI app, in one subprocess.
 
-    Each command gets the same arguments (and --data-dir) as on the command line; a command
-    that exits non-zero fails the batch with its output.
+    Each command gets the same arguments (and --data-dir) as on the command line. A command
+    that exits non-zero fails the batch, unless queued with `check=False`; `results` holds
+    every command's exit status and output once the batch ran.
     """
 
     world: World
     commands: list[list[str]] = field(default_factory=list)
+    checks: list[bool] = field(default_factory=list)
     stdin: list[str] = field(default_factory=list)
-    after: list[Callable[[str, str], None]] = field(default_factory=list)
+    after: list[Callable[[CliResult], None]] = field(default_factory=list)
+    results: list[CliResult] = field(default_factory=list)
 
     def run(
-        self, *args: str, stdin: str | None = None, then: Callable[[str, str], None] | None = None
-    ) -> None:
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check: bool = True,
+        then: Callable[[CliResult], None] | None = None,
+    ) -> int:
+        """Queue a command; returns its index in `results`."""
         self.commands.append([*args, "--data-dir", str(self.world.data_dir)])
+        self.checks.append(check)
         if stdin is not None:
             self.stdin.append(stdin)
-        self.after.append(then or (lambda out, err: None))
+        self.after.append(then or (lambda result: None))
+        return len(self.commands) - 1
 
     def user(self, name: str, *, admin: bool = False) -> None:
         password = new_password(name)
@@ -215,11 +234,11 @@ class Batch:
         self.world.passwords[name] = password
 
     def pat(self, label: str, user: str, scope: str, *extra: str) -> None:
-        def remember(out: str, err: str) -> None:
-            found = PAT_RE.findall(out)
-            assert len(found) == 1, f"`token create` should print the token once:\n{out}{err}"
-            token_id = PAT_ID_RE.search(err + out)
-            assert token_id is not None, f"`token create` should say the new token's id:\n{err}"
+        def remember(result: CliResult) -> None:
+            found = PAT_RE.findall(result.stdout)
+            assert len(found) == 1, f"`token create` should print the token once:\n{result}"
+            token_id = PAT_ID_RE.search(result.stderr + result.stdout)
+            assert token_id is not None, f"`token create` should say the new token's id:\n{result}"
             self.world.pats[label] = found[0]
             self.world.pat_ids[label] = token_id[1]
 
@@ -240,13 +259,26 @@ class Batch:
         outs = _split(result.stdout, len(self.commands))
         errs = _split(result.stderr, len(self.commands))
         codes = dict(re.findall(r"@@exit (\d+) (\S+)@@", result.stdout))
-        for index, (args, then) in enumerate(zip(self.commands, self.after, strict=True)):
+        for index, args in enumerate(self.commands):
             code = codes.get(str(index))
-            assert code == "0", (
-                f"$ dockyard {' '.join(args)}\nexit status {code} (batch status {result.returncode})\n"
-                f"--- stdout ---\n{outs[index]}\n--- stderr ---\n{errs[index] or result.stderr[-3000:]}"
+            self.results.append(
+                CliResult(args, None if code is None else _int(code), outs[index], errs[index])
             )
-            then(outs[index], errs[index])
+        for result_, check, then in zip(self.results, self.checks, self.after, strict=True):
+            if result_.code is None:
+                raise AssertionError(
+                    f"the CLI batch died before this command\n{result_}\n{result.stderr[-3000:]}"
+                )
+            if check:
+                assert result_.code == 0, str(result_)
+            then(result_)
+
+
+def _int(code: str) -> int:
+    try:
+        return int(code)
+    except ValueError:  # sys.exit("message")
+        return 1
 
 
 def _split(text: str, count: int) -> list[str]:
@@ -258,9 +290,8 @@ def _split(text: str, count: int) -> list[str]:
 @contextlib.contextmanager
 def running_world(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[World]:
     """Start a server on an empty data folder with token auth enforced (plus `env`), stop it after."""
-    server = DockyardServer(data_dir)
-    with patched_environ({"DOCKYARD_AUTH": "token", **(env or {})}):
-        server.start()
+    server = DockyardServer(data_dir, env={"DOCKYARD_AUTH": "token", **(env or {})})
+    server.start()
     world = World(server)
     try:
         yield world
@@ -275,7 +306,7 @@ def running_world(data_dir: Path, env: Mapping[str, str] | None = None) -> Itera
 # ----------------------------------------------------------------------------------------------------
 
 
-def challenge_of(response: httpx.Response) -> dict[str, str]:
+def challenge_of(response: httpx.Response | RawResponse) -> dict[str, str]:
     """The parameters of the response's `WWW-Authenticate: Bearer ...` challenge."""
     header = response.headers.get("www-authenticate")
     assert header is not None, f"{response.status_code} without WWW-Authenticate: {response.text[:300]}"
@@ -309,14 +340,14 @@ def basic_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def error_codes(response: httpx.Response) -> list[str]:
+def error_codes(response: httpx.Response | RawResponse) -> list[str]:
     body: Any = response.json()
     assert isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"], body
     return [entry["code"] for entry in body["errors"]]
 
 
 def assert_unauthorized(
-    response: httpx.Response,
+    response: httpx.Response | RawResponse,
     server: DockyardServer,
     *,
     error: str | None = None,
@@ -347,3 +378,73 @@ def assert_scope_covers(actual: str, expected: str) -> None:
     resource, _, actions = actual.rpartition(":")
     assert resource == expected_resource, (actual, expected)
     assert set(expected_actions.split(",")) <= set(actions.split(",")), (actual, expected)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Raw HTTP: requests no client library would send (bad header whitespace, huge URLs, `..` paths)
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lower-case names; the last value wins
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def status_code(self) -> int:  # the httpx.Response spelling, so the assertions take either
+        return self.status
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def raw_http(
+    server: DockyardServer,
+    method: str,
+    target: str,
+    headers: Mapping[str, str | bytes] | None = None,
+    body: bytes = b"",
+) -> RawResponse | None:
+    """One request over a bare socket, bytes as given; None when the server closed without answering."""
+    lines = [f"{method} {target} HTTP/1.1".encode(), f"Host: {server.host}".encode(), b"Connection: close"]
+    for name, value in (headers or {}).items():
+        raw = value if isinstance(value, bytes) else value.encode("latin-1")
+        lines.append(name.encode() + b": " + raw)
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}".encode())
+    request = b"\r\n".join(lines) + b"\r\n\r\n" + body
+    chunks = []
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+    data = b"".join(chunks)
+    if not data:
+        return None
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parsed = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        parsed[name.strip().lower()] = value.strip()
+    if parsed.get("transfer-encoding", "").lower() == "chunked":
+        rest = _dechunk(rest)
+    return RawResponse(int(status_line.split(" ", 2)[1]), parsed, rest)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out, data = out + data[:size], data[size + 2 :]
+    return out
