@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,8 +17,10 @@ from rich.table import Table
 
 from dockyard.accounts.policy import OWNERS_TEAM
 from dockyard.accounts.records import TOKEN_SCOPES, AccessToken, RepositoryInfo, Team, TeamPermission, User
-from dockyard.accounts.service import AccountService
 from dockyard.cli.common import DataDir, console, fail, out, with_accounts
+
+if TYPE_CHECKING:
+    from dockyard.accounts.service import AccountService
 
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 org_app = typer.Typer(help="Manage organisations.", no_args_is_help=True)

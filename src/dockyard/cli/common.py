@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio
 import typer
@@ -15,8 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from dockyard.accounts.errors import AccountError
-from dockyard.accounts.service import AccountService
 from dockyard.config import Settings
+
+if TYPE_CHECKING:  # imported when a command runs, so `dockyard --help` stays quick
+    from dockyard.accounts.service import AccountService
 
 console = Console(stderr=True, soft_wrap=True)  # messages, one line each however long
 out = Console()  # results: tables, the token of `token create`
@@ -55,6 +57,7 @@ def with_accounts(data_dir: Path | None, work: Callable[[AccountService], Awaita
     """Migrate the database (a no-op when current), then run ``work`` against it.
 
     SQLite in WAL mode with a busy timeout lets this run beside a serving ``dockyard serve``."""
+    from dockyard.accounts.service import AccountService
     from dockyard.db.engine import make_database
     from dockyard.server import prepare
 
