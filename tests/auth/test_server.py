@@ -467,3 +467,17 @@ def test_secrets_never_reach_the_log(server: DockyardServer) -> None:
     log = server.log_path.read_text()
     for secret in (PASSWORD, "a-wrong-secret-value", bearer, bearer.split(".")[2]):
         assert secret not in log
+
+
+def test_workers_share_one_signing_key(tmp_path: Path) -> None:
+    """Every worker makes or loads the key at start; tokens from one verify on all the others."""
+    for server in start_server(tmp_path, workers="3"):
+        tokens = [token(server) for _ in range(12)]
+        assert len({jwt.get_unverified_header(t)["kid"] for t in tokens}) == 1
+        for bearer in tokens:
+            for _ in range(3):  # new connections land on different workers
+                assert (
+                    httpx.get(f"{server.url}/v2/", headers={"Authorization": f"Bearer {bearer}"}).status_code
+                    == 200
+                )
+        assert len(list((server.data_dir / "auth").iterdir())) == 1

@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any, Protocol
 
+from dockyard.accounts.records import Principal
+
 CALLER_KEY = "dockyard.caller"
 
 
 class Caller(Protocol):
+    @property
+    def principal(self) -> Principal | None:
+        """The account behind the request's token; None for anonymous tokens."""
+
     def may_pull(self, repository: str) -> bool:
         """Whether the caller's token grants pull on ``repository`` (any spelling of the name)."""
 
