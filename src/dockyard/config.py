@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=300, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
 
+    # -- hub JSON API ---------------------------------------------------------------------------
+    # Lifetime of the JWT from POST /v2/users/login; the account (and PAT) is re-checked on every use.
+    api_token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+
+    # -- webhook delivery: per attempt at most webhook_timeout_seconds; the first retry waits
+    # webhook_retry_base_seconds, each next one twice as long (capped); then the delivery fails.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
