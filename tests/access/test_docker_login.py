@@ -69,7 +69,7 @@ class Images:
         marker = uuid.uuid4().hex
         tarball = self.workdir / f"{marker}.tar"
         tarball.write_bytes(busybox_rootfs_tar({"marker.txt": marker.encode()}))
-        self.docker("import", "--quiet", str(tarball), reference)
+        self.docker("import", str(tarball), reference)
         tarball.unlink()
         self.references.add(reference)
         return reference
@@ -332,13 +332,15 @@ def test_docker_login_with_a_personal_access_token_then_pull(
     reference = seeded["alice/private"]
     images.pulled(reference)
     assert "Digest: sha256:" in docker("pull", reference).stdout
-    images.forget(reference)
     # repo:read does not push, even into alice's own namespace.
-    docker("tag", reference, f"{world.server.host}/alice/private:pat")
-    images.pulled(f"{world.server.host}/alice/private:pat")
-    pushed = docker("push", f"{world.server.host}/alice/private:pat", check=False)
+    retagged = f"{world.server.host}/alice/private:pat"
+    docker("tag", reference, retagged)
+    images.pulled(retagged)
+    pushed = docker("push", retagged, check=False)
     assert pushed.returncode != 0
     assert PUSH_DENIED in output_of(pushed)
+    images.forget(reference)
+    assert manifest_status(world, "alice/private", "pat", "alice") == 404
 
 
 def test_a_revoked_personal_access_token_no_longer_logs_in(docker: Docker, world: World) -> None:
