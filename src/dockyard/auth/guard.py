@@ -119,6 +119,9 @@ class TokenGuard:
             return
         if method in ("POST", "PUT") and need.route in ("uploads", "manifests"):
             await self.auth.ensure_repository(need.canonical, token.account)
+        if quota is None and method not in ("PUT", "DELETE"):  # the hot path: nothing to add or audit
+            await self.app(scope, receive, send)
+            return
         await self._forward(scope, receive, send, token, need, quota)
 
     async def _forward(
