@@ -1,0 +1,23 @@
+"""Errors of the hub. The hub speaks the accounts domain's error tree, so a caller catches one
+``AccountError`` for both, and adds the one case accounts never needs:
+
+AccountError                  (dockyard.accounts.errors)
+├── InvalidInput              a value breaks a rule (the message says which)
+├── AlreadyExists             the name is taken
+├── NotFound                  no such repository, tag, webhook -- or one the viewer may not see
+├── Conflict                  the change would break an invariant
+└── PermissionDenied          the viewer sees the repository but may not do this to it
+
+A private repository the viewer may not pull raises ``NotFound``, exactly as a missing one.
+Messages are safe to show to the person who caused them.
+"""
+
+from __future__ import annotations
+
+from dockyard.accounts.errors import AccountError, AlreadyExists, Conflict, InvalidInput, NotFound
+
+__all__ = ["AccountError", "AlreadyExists", "Conflict", "InvalidInput", "NotFound", "PermissionDenied"]
+
+
+class PermissionDenied(AccountError):
+    pass

@@ -1,0 +1,669 @@
+"""HubService: what the pages and the JSON API ask of the hub.
+
+Listing, search and detail of repositories as the viewer may see them; the Tags page's data;
+stars; repository settings (descriptions, visibility, team permissions, webhooks, deletion);
+the namespaces a viewer may create repositories in. Every method takes the viewer (a
+``Principal`` or None for anonymous) and applies the access policy of the accounts domain:
+
+    see a repository, its tags, star it            pull
+    create a repository in a namespace            push (on the new name)
+    delete tags, settings, webhooks, delete it     delete (the policy's admin action)
+
+A repository the viewer may not pull raises NotFound, exactly as a missing one. Changes go
+through the service that owns the data (accounts for descriptions, visibility and permissions;
+the registry for tags, so its events fire); the hub's own tables are written here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from dockyard.accounts import names
+from dockyard.accounts.errors import InvalidName
+from dockyard.accounts.records import Principal
+from dockyard.accounts.service import AccountService
+from dockyard.db.engine import Database, offload
+from dockyard.digests import Digest
+from dockyard.hub import webhooks as hooks
+from dockyard.hub.errors import InvalidInput, NotFound, PermissionDenied
+from dockyard.hub.records import (
+    Delivery,
+    Page,
+    RepositoryDetail,
+    RepositoryOrdering,
+    RepositorySummary,
+    TagInfo,
+    TagOrdering,
+    TeamAccess,
+    Webhook,
+)
+from dockyard.hub.tables import (
+    aware,
+    deliveries,
+    links,
+    manifest_activity,
+    manifests,
+    members,
+    namespaces,
+    now,
+    organizations,
+    references,
+    repositories,
+    repository_stats,
+    stars,
+    tag_activity,
+    tags,
+    team_permissions,
+    teams,
+    utc,
+    webhooks,
+)
+from dockyard.hub.tags import TagQueries, TagRow
+from dockyard.registry.errors import RegistryError
+from dockyard.registry.service import Registry
+from dockyard.storage import PathNotFound, paths
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100
+MAX_QUERY = 100
+MAX_CONFIG_BYTES = 1024 * 1024
+PERMISSIONS = ("read", "write", "admin")
+OWNERS = "owners"
+LIBRARY = "library"
+
+_stars_per_repo = (
+    select(stars.c.repository_id, func.count().label("n")).group_by(stars.c.repository_id).subquery()
+)
+SUMMARY = select(
+    repositories.c.id,
+    repositories.c.name,
+    repositories.c.namespace,
+    repositories.c.is_private,
+    repositories.c.description,
+    repositories.c.full_description,
+    repositories.c.created_at,
+    repositories.c.pushed_at,
+    repositories.c.created_by,
+    func.coalesce(_stars_per_repo.c.n, 0).label("star_count"),
+    func.coalesce(repository_stats.c.pull_count, 0).label("pull_count"),
+    repository_stats.c.last_pulled_at,
+).select_from(
+    repositories.outerjoin(_stars_per_repo, _stars_per_repo.c.repository_id == repositories.c.id).outerjoin(
+        repository_stats, repository_stats.c.repository_id == repositories.c.id
+    )
+)
+
+_ORDERINGS: dict[str, tuple[Callable[[RepositorySummary], Any], bool]] = {
+    "name": (lambda r: r.name, False),
+    "-last_pushed": (lambda r: (r.last_pushed_at or r.created_at, r.name), True),
+    "-stars": (lambda r: (r.star_count, r.pull_count), True),
+    "-pulls": (lambda r: (r.pull_count, r.star_count), True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceInfo:
+    name: str
+    kind: str  # "user" | "org" | "library"
+    created_at: datetime | None
+
+
+def canonical(name: str) -> str:
+    """The canonical repository name; an invalid one cannot exist, so it is NotFound."""
+    try:
+        return names.canonical_repository(name)
+    except InvalidName:
+        raise NotFound(f"repository {name!r} not found") from None
+
+
+def _not_found(name: str) -> NotFound:
+    return NotFound(f"repository {name!r} not found")
+
+
+def _page_bounds(page: int, page_size: int) -> tuple[int, int]:
+    page = max(1, page)
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    return page, page_size
+
+
+class HubService:
+    def __init__(
+        self, database: Database, accounts: AccountService, registry: Registry, *, base_url: str
+    ) -> None:
+        self.db = database
+        self.accounts = accounts
+        self.registry = registry
+        self.base_url = base_url.rstrip("/")
+        self.tag_queries = TagQueries(database)
+        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
+        self._platforms: dict[str, tuple[str | None, str | None, str | None]] = {}
+
+    # -- access ---------------------------------------------------------------------------------
+
+    async def actions(self, viewer: Principal | None, name: str) -> frozenset[str]:
+        return await self.accounts.repository_actions(viewer, canonical(name))
+
+    async def _require(self, viewer: Principal | None, name: str, action: str) -> str:
+        """The canonical name when the repository exists, the viewer sees it and may do ``action``."""
+        name = canonical(name)
+        allowed = await self.accounts.repository_actions(viewer, name)
+        if "pull" not in allowed or not await self._exists(name):
+            raise _not_found(name)
+        if action not in allowed:
+            if viewer is None:
+                raise PermissionDenied("log in to do this")
+            raise PermissionDenied(f"you do not have {action!r} rights on {name}")
+        return name
+
+    @offload
+    def _exists(self, name: str) -> bool:
+        with self.db.read.connect() as conn:
+            query = select(repositories.c.id).where(repositories.c.name == name)
+            return conn.execute(query).first() is not None
+
+    # -- namespaces -----------------------------------------------------------------------------
+
+    async def namespace(self, name: str) -> NamespaceInfo:
+        if name == LIBRARY:
+            return NamespaceInfo(LIBRARY, "library", None)
+        user = await self.accounts.get_user(name)
+        if user is not None:
+            return NamespaceInfo(user.username, "user", user.created_at)
+        org = await self.accounts.get_org(name)
+        if org is not None:
+            return NamespaceInfo(org.name, "org", org.created_at)
+        raise NotFound(f"no user or organisation named {name!r}")
+
+    @offload
+    def writable_namespaces(self, viewer: Principal | None) -> list[str]:
+        """Where the viewer may create repositories: their own namespace and the organisations whose
+        owners team holds them (the policy's rule for names that do not exist yet); everything for
+        site administrators, library included."""
+        if viewer is None:
+            return []
+        if viewer.token_scopes is not None and not viewer.token_scopes & {"repo:admin", "repo:write"}:
+            return []
+        with self.db.read.connect() as conn:
+            if viewer.is_admin:
+                found = conn.execute(
+                    select(namespaces.c.name).join(organizations).order_by(namespaces.c.name)
+                ).scalars()
+                orgs = list(found)
+                return [viewer.username, *orgs, LIBRARY]
+            owned = conn.execute(
+                select(namespaces.c.name)
+                .select_from(namespaces.join(organizations).join(teams).join(members))
+                .where(teams.c.name == OWNERS, members.c.user_id == viewer.user_id)
+                .order_by(namespaces.c.name)
+            ).scalars()
+            return [viewer.username, *owned]
+
+    # -- listing and search ---------------------------------------------------------------------
+
+    async def namespace_repositories(
+        self,
+        viewer: Principal | None,
+        namespace: str,
+        *,
+        page: int = 1,
+        page_size: int = 25,
+        ordering: RepositoryOrdering = "-last_pushed",
+    ) -> Page[RepositorySummary]:
+        found = await self._summaries(repositories.c.namespace == namespace)
+        return await self._visible_page(viewer, found, page, page_size, _ORDERINGS[ordering])
+
+    async def search(
+        self,
+        viewer: Principal | None,
+        query: str,
+        *,
+        page: int = 1,
+        page_size: int = 25,
+        ordering: RepositoryOrdering | None = None,
+    ) -> Page[RepositorySummary]:
+        """Repositories whose name or short description contains ``query`` (case-insensitive), that
+        the viewer may pull. Default order: exact name, then name prefix, then stars and pulls.
+        An empty query lists everything visible (the explore page)."""
+        text = query.strip().lower()[:MAX_QUERY]
+        condition: Any = true()
+        if text:
+            condition = or_(
+                func.lower(repositories.c.name).contains(text, autoescape=True),
+                func.lower(repositories.c.description).contains(text, autoescape=True),
+            )
+        found = await self._summaries(condition)
+        order = _ORDERINGS[ordering] if ordering else _relevance(text)
+        return await self._visible_page(viewer, found, page, page_size, order)
+
+    async def _visible_page(
+        self,
+        viewer: Principal | None,
+        found: list[RepositorySummary],
+        page: int,
+        page_size: int,
+        order: tuple[Callable[[RepositorySummary], Any], bool],
+    ) -> Page[RepositorySummary]:
+        page, page_size = _page_bounds(page, page_size)
+        readable = set(await self.accounts.readable_repositories(viewer, [r.name for r in found]))
+        visible = [r for r in found if r.name in readable]
+        key, reverse = order
+        visible.sort(key=lambda r: r.name)  # ties keep name order: the sorts are stable
+        visible.sort(key=key, reverse=reverse)
+        start = (page - 1) * page_size
+        return Page(visible[start : start + page_size], len(visible), page, page_size)
+
+    @offload
+    def _summaries(self, condition: Any) -> list[RepositorySummary]:
+        with self.db.read.connect() as conn:
+            return [_summary(row) for row in conn.execute(SUMMARY.where(condition)).all()]
+
+    # -- one repository -------------------------------------------------------------------------
+
+    async def repository(self, viewer: Principal | None, name: str) -> RepositoryDetail:
+        name = canonical(name)
+        allowed = await self.accounts.repository_actions(viewer, name)
+        if "pull" not in allowed:
+            raise _not_found(name)
+        detail = await self._detail(name, viewer.user_id if viewer else None, allowed)
+        if detail is None:
+            raise _not_found(name)
+        return detail
+
+    @offload
+    def _detail(self, name: str, user_id: int | None, allowed: frozenset[str]) -> RepositoryDetail | None:
+        with self.db.read.connect() as conn:
+            row = conn.execute(SUMMARY.where(repositories.c.name == name)).first()
+            if row is None:
+                return None
+            starred = user_id is not None and self._starred(conn, row.id, user_id)
+        return RepositoryDetail(
+            summary=_summary(row),
+            full_description=row.full_description,
+            created_by=row.created_by,
+            last_pulled_at=aware(row.last_pulled_at),
+            starred=starred,
+            actions=allowed,
+        )
+
+    @staticmethod
+    def _starred(conn: Connection, repo_id: int, user_id: int) -> bool:
+        query = select(stars.c.user_id).where(stars.c.repository_id == repo_id, stars.c.user_id == user_id)
+        return conn.execute(query).first() is not None
+
+    async def create_repository(
+        self,
+        viewer: Principal | None,
+        namespace: str,
+        name: str,
+        *,
+        description: str = "",
+        full_description: str = "",
+        private: bool | None = None,
+    ) -> RepositoryDetail:
+        """A new, empty repository; ``private`` None takes the namespace's default."""
+        if viewer is None:
+            raise PermissionDenied("log in to create repositories")
+        name = name.strip()
+        if not name or "/" in name:
+            raise InvalidInput(
+                "a repository name is one path component: lowercase letters, digits, '.', '_', '-'"
+            )
+        full = names.canonical_repository(f"{namespace}/{name}")
+        if "push" not in await self.accounts.repository_actions(viewer, full):
+            raise PermissionDenied(f"you cannot create repositories in {namespace!r}")
+        await self.accounts.create_repository(
+            full,
+            private=private,
+            description=description,
+            full_description=full_description,
+            created_by=viewer,
+        )
+        return await self.repository(viewer, full)
+
+    async def update_repository(
+        self,
+        viewer: Principal | None,
+        name: str,
+        *,
+        description: str | None = None,
+        full_description: str | None = None,
+        private: bool | None = None,
+    ) -> RepositoryDetail:
+        name = await self._require(viewer, name, "delete")
+        actor = viewer.username if viewer else None
+        if description is not None or full_description is not None:
+            if description is None:
+                description = (await self.repository(viewer, name)).summary.description
+            await self.accounts.set_description(name, description, full_description, actor=actor)
+        if private is not None:
+            await self.accounts.set_visibility(name, private, actor=actor)
+        return await self.repository(viewer, name)
+
+    async def delete_repository(self, viewer: Principal | None, name: str) -> None:
+        """The repository with its tags, manifests, blob links, permissions, stars, statistics and
+        webhooks. Blob bytes stay in storage for garbage collection, as on a manifest delete."""
+        name = await self._require(viewer, name, "delete")
+        await self._delete_repository(name)
+        actor = viewer.username if viewer else None
+        await self.accounts.record_event("repository.deleted", actor=actor, target=name, detail={})
+
+    @offload
+    def _delete_repository(self, name: str) -> None:
+        with self.db.write.begin() as conn:
+            repo_id = conn.execute(
+                select(repositories.c.id).where(repositories.c.name == name)
+            ).scalar_one_or_none()
+            if repo_id is None:
+                raise _not_found(name)
+            # Children first and explicitly, so it holds where the database ignores ON DELETE CASCADE.
+            hook_ids = select(webhooks.c.id).where(webhooks.c.repository_id == repo_id)
+            manifest_ids = select(manifests.c.id).where(manifests.c.repository_id == repo_id)
+            conn.execute(delete(deliveries).where(deliveries.c.webhook_id.in_(hook_ids)))
+            for table in (
+                webhooks,
+                stars,
+                repository_stats,
+                tag_activity,
+                manifest_activity,
+                team_permissions,
+            ):
+                conn.execute(delete(table).where(table.c.repository_id == repo_id))
+            conn.execute(delete(tags).where(tags.c.repository_id == repo_id))
+            conn.execute(delete(references).where(references.c.manifest_id.in_(manifest_ids)))
+            conn.execute(delete(manifests).where(manifests.c.repository_id == repo_id))
+            conn.execute(delete(links).where(links.c.repository_id == repo_id))
+            conn.execute(delete(repositories).where(repositories.c.id == repo_id))
+
+    # -- tags -----------------------------------------------------------------------------------
+
+    async def tags(
+        self,
+        viewer: Principal | None,
+        name: str,
+        *,
+        ordering: TagOrdering = "-last_pushed",
+        contains: str = "",
+        page: int = 1,
+        page_size: int = 25,
+    ) -> Page[TagInfo]:
+        name = await self._require(viewer, name, "pull")
+        page, page_size = _page_bounds(page, page_size)
+        found = await self.tag_queries.page(
+            name,
+            ordering=ordering,
+            contains=contains.strip()[:128],
+            exact=None,
+            offset=(page - 1) * page_size,
+            limit=page_size,
+        )
+        if found is None:
+            raise _not_found(name)
+        items = [await self._finish(row) for row in found.rows]
+        return Page(items, found.count, page, page_size)
+
+    async def tag(self, viewer: Principal | None, name: str, tag: str) -> TagInfo:
+        name = await self._require(viewer, name, "pull")
+        found = await self.tag_queries.page(name, ordering="name", contains="", exact=tag, offset=0, limit=1)
+        if found is None or not found.rows:
+            raise NotFound(f"tag {tag!r} not found in {name}")
+        return await self._finish(found.rows[0])
+
+    async def delete_tag(self, viewer: Principal | None, name: str, tag: str) -> None:
+        """Untag through the registry, so its ManifestDeleted event fires; the manifest stays."""
+        name = await self._require(viewer, name, "delete")
+        actor = viewer.username if viewer else None
+        try:
+            await self.registry.delete_manifest(name, tag, actor=actor)
+        except RegistryError:
+            raise NotFound(f"tag {tag!r} not found in {name}") from None
+        await self.accounts.record_event(
+            "delete", actor=actor, target=name, detail={"tag": tag, "via": "hub"}
+        )
+
+    async def _finish(self, row: TagRow) -> TagInfo:
+        """The tag with single images' platforms read from their config blobs."""
+        images = []
+        for image_row in row.images:
+            image = image_row.image
+            if image_row.config_digest is not None:
+                os, arch, variant = await self._platform(image_row.config_digest)
+                image = replace(image, os=os, architecture=arch, variant=variant)
+            images.append(image)
+        return replace(row.tag, images=tuple(images))
+
+    async def _platform(self, config_digest: str) -> tuple[str | None, str | None, str | None]:
+        """os, architecture, variant from an image config (immutable, so cached by digest)."""
+        cached = self._platforms.get(config_digest)
+        if cached is not None:
+            return cached
+        platform: tuple[str | None, str | None, str | None] = (None, None, None)
+        try:
+            path = paths.blob_data(Digest.parse(config_digest))
+            info = await self.registry.storage.stat(path)
+            if info.size <= MAX_CONFIG_BYTES:
+                config = json.loads(await self.registry.storage.get_content(path))
+                platform = (
+                    _text(config.get("os")),
+                    _text(config.get("architecture")),
+                    _text(config.get("variant")),
+                )
+        except (PathNotFound, ValueError, AttributeError):
+            return platform  # unreadable now; not cached, a later look may succeed
+        if len(self._platforms) > 10_000:
+            self._platforms.clear()
+        self._platforms[config_digest] = platform
+        return platform
+
+    # -- stars ----------------------------------------------------------------------------------
+
+    async def star(self, viewer: Principal | None, name: str, starred: bool = True) -> int:
+        """Star (or unstar) a repository the viewer sees; returns its star count."""
+        if viewer is None:
+            raise PermissionDenied("log in to star repositories")
+        name = await self._require(viewer, name, "pull")
+        return await self._set_star(name, viewer.user_id, starred)
+
+    @offload
+    def _set_star(self, name: str, user_id: int, starred: bool) -> int:
+        with self.db.write.begin() as conn:
+            repo_id = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar_one()
+            if starred:
+                stmt = self._insert(stars).values(user_id=user_id, repository_id=repo_id, created_at=now())
+                conn.execute(stmt.on_conflict_do_nothing())
+            else:
+                conn.execute(
+                    delete(stars).where(stars.c.user_id == user_id, stars.c.repository_id == repo_id)
+                )
+            count = conn.execute(select(func.count()).where(stars.c.repository_id == repo_id)).scalar_one()
+        return int(count)
+
+    # -- team permissions -----------------------------------------------------------------------
+
+    async def team_access(self, viewer: Principal | None, name: str) -> list[TeamAccess]:
+        """Each team of the owning organisation and its permission here (owners hold everything and
+        are not listed); empty outside organisations."""
+        name = await self._require(viewer, name, "delete")
+        org = names.namespace_of(name)
+        if await self.accounts.get_org(org) is None:
+            return []
+        granted = {
+            p.team: p.permission
+            for p in await self.accounts.list_team_permissions(org)
+            if p.repository == name
+        }
+        return [
+            TeamAccess(team.name, granted.get(team.name))
+            for team in await self.accounts.list_teams(org)
+            if team.name != OWNERS
+        ]
+
+    async def set_team_access(
+        self, viewer: Principal | None, name: str, team: str, permission: str | None
+    ) -> None:
+        """Give a team read, write or admin here, or (None) take its permission away."""
+        name = await self._require(viewer, name, "delete")
+        org = names.namespace_of(name)
+        actor = viewer.username if viewer else None
+        if permission is None:
+            with contextlib.suppress(NotFound):  # already none
+                await self.accounts.remove_team_permission(org, team, name, actor=actor)
+            return
+        if permission not in PERMISSIONS:
+            raise InvalidInput(f"permission must be one of {', '.join(PERMISSIONS)}")
+        await self.accounts.set_team_permission(org, team, name, permission, actor=actor)
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    async def webhooks(self, viewer: Principal | None, name: str) -> list[Webhook]:
+        name = await self._require(viewer, name, "delete")
+        return await self._webhooks(name)
+
+    @offload
+    def _webhooks(self, name: str) -> list[Webhook]:
+        query = (
+            select(webhooks, repositories.c.name.label("repository"))
+            .select_from(webhooks.join(repositories))
+            .where(repositories.c.name == name)
+            .order_by(webhooks.c.id)
+        )
+        with self.db.read.connect() as conn:
+            return [_webhook(row) for row in conn.execute(query).all()]
+
+    async def add_webhook(
+        self, viewer: Principal | None, name: str, hook_name: str, url: str, secret: str | None = None
+    ) -> Webhook:
+        """A new active webhook; without a secret one is generated (the caller shows it once)."""
+        name = await self._require(viewer, name, "delete")
+        hook_name, url = hooks.validate_webhook(hook_name, url)
+        secret = (secret or "").strip() or secrets.token_urlsafe(32)
+        if len(secret) > 200:
+            raise InvalidInput("webhook secrets are at most 200 characters")
+        return await self._add_webhook(name, hook_name, url, secret, viewer.username if viewer else None)
+
+    @offload
+    def _add_webhook(self, name: str, hook_name: str, url: str, secret: str, actor: str | None) -> Webhook:
+        with self.db.write.begin() as conn:
+            repo_id = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar_one()
+            result = conn.execute(
+                webhooks.insert().values(
+                    repository_id=repo_id,
+                    name=hook_name,
+                    url=url,
+                    secret=secret,
+                    active=True,
+                    created_by=actor,
+                    created_at=now(),
+                )
+            )
+            assert result.inserted_primary_key is not None
+            hook_id = int(result.inserted_primary_key[0])
+            row = conn.execute(
+                select(webhooks, repositories.c.name.label("repository"))
+                .select_from(webhooks.join(repositories))
+                .where(webhooks.c.id == hook_id)
+            ).one()
+        return _webhook(row)
+
+    async def remove_webhook(self, viewer: Principal | None, name: str, webhook_id: int) -> None:
+        name = await self._require(viewer, name, "delete")
+        if not await self._remove_webhook(name, webhook_id):
+            raise NotFound(f"no webhook {webhook_id} on {name}")
+
+    @offload
+    def _remove_webhook(self, name: str, webhook_id: int) -> bool:
+        with self.db.write.begin() as conn:
+            repo_id = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar_one()
+            where = (webhooks.c.id == webhook_id) & (webhooks.c.repository_id == repo_id)
+            if conn.execute(select(webhooks.c.id).where(where)).first() is None:
+                return False
+            conn.execute(delete(deliveries).where(deliveries.c.webhook_id == webhook_id))
+            conn.execute(delete(webhooks).where(where))
+            return True
+
+    async def deliveries(self, viewer: Principal | None, name: str, *, limit: int = 50) -> list[Delivery]:
+        """The repository's webhook deliveries, newest first."""
+        name = await self._require(viewer, name, "delete")
+        return await self._deliveries(name, max(1, min(limit, 500)))
+
+    @offload
+    def _deliveries(self, name: str, limit: int) -> list[Delivery]:
+        query = (
+            select(deliveries, webhooks.c.name.label("webhook_name"))
+            .select_from(deliveries.join(webhooks).join(repositories))
+            .where(repositories.c.name == name)
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        with self.db.read.connect() as conn:
+            return [_delivery(row) for row in conn.execute(query).all()]
+
+
+# -- rows to records ----------------------------------------------------------------------------
+
+
+def _summary(row: Any) -> RepositorySummary:
+    return RepositorySummary(
+        name=row.name,
+        namespace=row.namespace or names.namespace_of(row.name),
+        is_private=bool(row.is_private),
+        description=row.description,
+        star_count=int(row.star_count),
+        pull_count=int(row.pull_count),
+        created_at=utc(row.created_at),
+        last_pushed_at=aware(row.pushed_at),
+    )
+
+
+def _webhook(row: Any) -> Webhook:
+    return Webhook(
+        id=row.id,
+        repository=row.repository,
+        name=row.name,
+        url=row.url,
+        active=bool(row.active),
+        created_at=utc(row.created_at),
+        created_by=row.created_by,
+        secret=row.secret,
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    return Delivery(
+        id=row.id,
+        webhook_id=row.webhook_id,
+        webhook_name=row.webhook_name,
+        event=row.event,
+        status=row.status,
+        attempts=row.attempts,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        created_at=utc(row.created_at),
+        next_attempt_at=aware(row.next_attempt_at),
+        delivered_at=aware(row.delivered_at),
+        payload=payload,
+    )
+
+
+def _relevance(text: str) -> tuple[Callable[[RepositorySummary], Any], bool]:
+    def key(r: RepositorySummary) -> Any:
+        short = r.short_name.lower()
+        return (short == text, short.startswith(text), r.is_official, r.star_count, r.pull_count)
+
+    return key, True
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
