@@ -67,7 +67,12 @@ async def test_search_orders_exact_name_first_then_popularity(hub: HubService, w
     await hub.create_repository(bobby, "bobby", "cache", description="a Redis cache")
     await hub.star(bobby, "alice/myredis")
     found = await hub.search(None, "redis")
-    assert [r.name for r in found.items] == ["alice/redis", "alice/redis-tools", "alice/myredis", "bobby/cache"]
+    assert [r.name for r in found.items] == [
+        "alice/redis",
+        "alice/redis-tools",
+        "alice/myredis",
+        "bobby/cache",
+    ]
     assert found.items[2].star_count == 1
     paged = await hub.search(None, "redis", page=2, page_size=3)
     assert [r.name for r in paged.items] == ["bobby/cache"] and paged.count == 4 and paged.pages == 2
@@ -93,7 +98,9 @@ async def test_tags_of_a_single_image(hub: HubService, world: Hub, recorder: Act
         await hub.tag(None, "alice/app", "v2")
 
 
-async def test_tags_of_a_multi_platform_index(hub: HubService, world: Hub, recorder: ActivityRecorder) -> None:
+async def test_tags_of_a_multi_platform_index(
+    hub: HubService, world: Hub, recorder: ActivityRecorder
+) -> None:
     alice = await world.user("alice")
     await hub.create_repository(alice, "alice", "multi")
     digest, images = await world.index(
@@ -164,7 +171,12 @@ async def test_push_queues_docker_hub_webhook_payloads(
     await recorder.flush()
 
     [delivery] = await hub.deliveries(alice, "alice/app")
-    assert (delivery.webhook_name, delivery.status, delivery.attempts, delivery.tag) == ("ci", "pending", 0, "v1")
+    assert (delivery.webhook_name, delivery.status, delivery.attempts, delivery.tag) == (
+        "ci",
+        "pending",
+        0,
+        "v1",
+    )
     payload = delivery.payload
     assert payload["callback_url"].startswith("https://hub.example.com/r/alice/app/hook/")
     push = payload["push_data"]
