@@ -477,6 +477,16 @@ def test_token_access_claim_holds_only_what_the_account_has(
     assert claims["exp"] > time.time()
 
 
+def test_pull_rate_limits_are_off_by_default(matrix: Matrix) -> None:
+    with matrix.client("anonymous", ORG_PUBLIC) as client:
+        responses = [
+            client.get(f"/v2/{ORG_PUBLIC}/manifests/v1", headers={"Accept": ACCEPT}) for _ in range(3)
+        ]
+
+    assert [response.status_code for response in responses] == [200, 200, 200]
+    assert all("ratelimit-limit" not in response.headers for response in responses)
+
+
 # ----------------------------------------------------------------------------------------------------
 # /v2/ and _catalog
 # ----------------------------------------------------------------------------------------------------

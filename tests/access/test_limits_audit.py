@@ -1,0 +1,239 @@
+"""Pull rate limits (Docker Hub's headers, HEAD not counted, 429 past the limit), login throttling,
+and the audit log of security events (issue 3, deliverables 6 and 7).
+
+One server with low limits. Anonymous pulls are counted per IP (all of them come from 127.0.0.1
+here), so only one test makes them; login failures lock the IP out for a few seconds, so the
+throttling test waits the lockout out before it ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.access.helpers import CliResult, World, error_codes, request_token, running_world
+from tests.registry.helpers import Image, push_image, sha256
+
+ANONYMOUS_LIMIT = 4
+ACCOUNT_LIMIT = 5
+WINDOW = 21600  # Docker Hub's six hours, the default
+MAX_FAILURES = 5
+LOCKOUT = 3
+LIMITS_ENV = {
+    "DOCKYARD_PULL_LIMIT_ANONYMOUS": str(ANONYMOUS_LIMIT),
+    "DOCKYARD_PULL_LIMIT_AUTHENTICATED": str(ACCOUNT_LIMIT),
+    "DOCKYARD_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
+    "DOCKYARD_LOGIN_FAILURE_WINDOW_SECONDS": "60",
+    "DOCKYARD_LOGIN_LOCKOUT_SECONDS": str(LOCKOUT),
+}
+ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+PUBLIC = "acme/public"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with running_world(tmp_path_factory.mktemp("access-limits") / "data", LIMITS_ENV) as world:
+        with world.batch() as cli:
+            for user in ("alice", "puller1", "puller2", "victim", "bystander"):
+                cli.user(user)
+            cli.run("org", "create", "acme", "--owner", "alice")
+            cli.run("team", "create", "acme", "readers")
+            cli.run("repo", "create", PUBLIC, "--public")
+        yield world
+
+
+@pytest.fixture(scope="module")
+def image(world: World) -> Image:
+    with world.client(world.token(f"repository:{PUBLIC}:pull,push", user="alice")) as alice:
+        return push_image(alice, PUBLIC, "v1")
+
+
+def quota(response: httpx.Response) -> tuple[str | None, str | None]:
+    return response.headers.get("ratelimit-limit"), response.headers.get("ratelimit-remaining")
+
+
+def manifest(client: httpx.Client, method: str = "GET") -> httpx.Response:
+    return client.request(method, f"/v2/{PUBLIC}/manifests/v1", headers={"Accept": ACCEPT})
+
+
+# ----------------------------------------------------------------------------------------------------
+# Pull rate limits
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_account_pull_limit_counts_manifest_gets_not_heads(world: World, image: Image) -> None:
+    token = world.token(f"repository:{PUBLIC}:pull", user="puller1")
+    with world.client(token) as client:
+        head = manifest(client, "HEAD")
+        assert head.status_code == 200
+        assert quota(head) == (f"{ACCOUNT_LIMIT};w={WINDOW}", f"{ACCOUNT_LIMIT};w={WINDOW}")
+
+        for remaining in range(ACCOUNT_LIMIT - 1, -1, -1):
+            response = manifest(client)
+            assert response.status_code == 200, response.text
+            assert quota(response) == (f"{ACCOUNT_LIMIT};w={WINDOW}", f"{remaining};w={WINDOW}")
+            assert quota(manifest(client, "HEAD"))[1] == f"{remaining};w={WINDOW}", "a HEAD was counted"
+
+        refused = manifest(client)
+        assert refused.status_code == 429, (refused.status_code, refused.text)
+        assert error_codes(refused) == ["TOOMANYREQUESTS"]
+        assert quota(refused) == (f"{ACCOUNT_LIMIT};w={WINDOW}", f"0;w={WINDOW}")
+
+        # HEAD still answers (it is how clients check their quota); GET by digest is a pull too;
+        # blobs are not limited.
+        assert manifest(client, "HEAD").status_code == 200
+        by_digest = client.get(f"/v2/{PUBLIC}/manifests/{image.digest}", headers={"Accept": ACCEPT})
+        assert by_digest.status_code == 429
+        config = client.get(f"/v2/{PUBLIC}/blobs/{sha256(image.config)}")
+        assert config.status_code == 200
+        assert "ratelimit-limit" not in config.headers
+
+    # The count belongs to the account, not the token: a new token does not reset it.
+    with world.client(world.token(f"repository:{PUBLIC}:pull", user="puller1")) as again:
+        assert manifest(again).status_code == 429
+    # And to this account only.
+    with world.client(world.token(f"repository:{PUBLIC}:pull", user="puller2")) as other:
+        response = manifest(other)
+        assert response.status_code == 200
+        assert quota(response)[1] == f"{ACCOUNT_LIMIT - 1};w={WINDOW}"
+
+
+def test_anonymous_pull_limit_is_per_address(world: World, image: Image) -> None:
+    with world.client(world.token(f"repository:{PUBLIC}:pull")) as anonymous:
+        first = manifest(anonymous)
+        assert first.status_code == 200
+        limit, remaining = quota(first)
+        assert limit == f"{ANONYMOUS_LIMIT};w={WINDOW}"
+        assert remaining is not None
+        left = int(remaining.split(";")[0])
+        assert left == ANONYMOUS_LIMIT - 1, "no other test in this module pulls anonymously"
+        for expected in range(left - 1, -1, -1):
+            response = manifest(anonymous)
+            assert response.status_code == 200
+            assert quota(response)[1] == f"{expected};w={WINDOW}"
+
+        refused = manifest(anonymous)
+        assert refused.status_code == 429
+        assert error_codes(refused) == ["TOOMANYREQUESTS"]
+
+    # A fresh anonymous token from the same address is the same anonymous puller.
+    with world.client(world.token(f"repository:{PUBLIC}:pull")) as again:
+        assert manifest(again).status_code == 429
+    # Logging in gets the account's own allowance.
+    with world.client(world.token(f"repository:{PUBLIC}:pull", user="alice")) as alice:
+        response = manifest(alice)
+        assert response.status_code == 200
+        assert quota(response)[0] == f"{ACCOUNT_LIMIT};w={WINDOW}"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Audit log (before the throttling test, whose failures lock 127.0.0.1 out for a few seconds)
+# ----------------------------------------------------------------------------------------------------
+
+
+def audit_rows(result: CliResult) -> list[str]:
+    return [line for line in result.stdout.splitlines() if "│" in line or "|" in line]
+
+
+def test_audit_log_records_security_events_without_secrets(world: World) -> None:
+    alice_password = world.passwords["alice"]
+    with world.batch() as cli:
+        cli.pat("audited", "alice", "repo:write")
+        cli.run("repo", "create", "alice/app", "--public")
+        cli.run("team", "grant", "acme", "readers", PUBLIC, "--permission", "read")
+        cli.run("repo", "visibility", "alice/app", "--private")
+    pat = world.pats["audited"]
+
+    wrong = request_token(world.server, [], auth=("alice", alice_password + "-typo"))
+    assert wrong.status_code == 401
+    token = world.token("repository:alice/app:pull,push,delete", user="alice")
+    assert request_token(world.server, [], auth=("alice", pat)).status_code == 200
+    with world.client(token) as client:
+        image = push_image(client, "alice/app", "v1")
+        assert client.delete(f"/v2/alice/app/manifests/{image.digest}").status_code == 202
+
+    kinds = [
+        "login.success",
+        "login.failure",
+        "token.created",
+        "token.revoked",
+        "push",
+        "delete",
+        "permission.changed",
+        "visibility.changed",
+    ]
+    with world.batch() as cli:
+        cli.run("token", "revoke", "alice", world.pat_ids["audited"])
+        queries = {kind: cli.run("audit", "--kind", kind, "--limit", "1000") for kind in kinds}
+        everything = cli.run("audit", "--limit", "10000")
+
+    rows = {kind: audit_rows(cli.results[index]) for kind, index in queries.items()}
+    for kind in kinds:
+        assert rows[kind], f"no {kind} event in the audit log:\n{cli.results[queries[kind]].stdout}"
+        assert all(kind in row for row in rows[kind]), rows[kind]
+
+    def has(kind: str, *words: str) -> bool:
+        return any(all(word in row for word in words) for row in rows[kind])
+
+    assert has("login.success", "alice", "127.0.0.1")
+    assert has("login.failure", "alice", "127.0.0.1")
+    assert has("token.created", "alice")
+    assert has("token.revoked", "alice")
+    assert has("push", "alice", "alice/app")
+    assert has("delete", "alice", "alice/app", image.digest)
+    assert has("permission.changed", PUBLIC, "read")
+    assert has("visibility.changed", "alice/app")
+
+    log = cli.results[everything].stdout
+    for secret in (alice_password, alice_password + "-typo", pat, token, *world.passwords.values()):
+        assert secret not in log, f"a secret ({secret[:12]}...) is in the audit log"
+
+
+def test_personal_access_token_listing_never_shows_the_token(world: World) -> None:
+    token = world.create_pat("listed", "alice", "repo:read")
+    with world.batch() as cli:
+        listing = cli.run("token", "list", "alice")
+
+    output = cli.results[listing].stdout
+    assert token not in output
+    assert token[: len("dckr_pat_") + 8] in output, "the non-secret hint identifies the token"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Login throttling (keep last: it locks 127.0.0.1 out, then waits the lockout out)
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_repeated_wrong_passwords_are_throttled_per_account_and_address(world: World) -> None:
+    statuses = []
+    for _ in range(MAX_FAILURES + 1):
+        response = request_token(world.server, [], auth=("victim", "wrong-password-123"))
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            break
+    assert statuses[-1] == 429, f"no 429 after {len(statuses)} wrong passwords: {statuses}"
+    assert set(statuses[:-1]) == {401}, statuses
+    assert error_codes(response) == ["TOOMANYREQUESTS"]
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= LOCKOUT
+
+    # Locked: even the right password gets no token, by either grant, nor does another account
+    # from the same address.
+    right = request_token(world.server, [], auth=world.basic("victim"))
+    assert right.status_code == 429, right.text
+    assert "token" not in right.json()
+    oauth = httpx.post(
+        f"{world.server.url}/token",
+        data={"grant_type": "password", "username": "victim", "password": world.passwords["victim"],
+              "service": world.service},
+        timeout=30,
+    )  # fmt: skip
+    assert oauth.status_code == 429, oauth.text
+    assert request_token(world.server, [], auth=world.basic("bystander")).status_code == 429
+
+    time.sleep(LOCKOUT + 0.5)
+    reopened = request_token(world.server, [], auth=world.basic("victim"))
+    assert reopened.status_code == 200, reopened.text
