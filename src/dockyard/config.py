@@ -52,8 +52,10 @@ class Settings(BaseSettings):
     pull_limit_authenticated: int = Field(default=0, ge=0)
     pull_limit_window_seconds: int = Field(default=21600, ge=1)
 
-    # -- login throttling: this many failures within the window lock the account or IP out -
+    # -- login throttling: this many failures within the window lock the account (or the IP,
+    # which gets more, as people behind one NAT or proxy share it) out for the lockout ----
     login_max_failures: int = Field(default=10, ge=1)
+    login_ip_max_failures: int = Field(default=100, ge=1)
     login_failure_window_seconds: int = Field(default=300, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
 

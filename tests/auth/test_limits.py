@@ -17,35 +17,47 @@ class Clock:
 def test_failures_lock_a_key_out_for_the_lockout() -> None:
     clock = Clock()
     throttle = LoginThrottle(3, window_seconds=60, lockout_seconds=120, clock=clock)
-    throttle.failed("user:a", "ip:1")
-    throttle.failed("user:a", "ip:1")
-    assert throttle.retry_after("user:a") is None
-    throttle.failed("user:a", "ip:1")
-    assert throttle.retry_after("user:a") == 120
-    assert throttle.retry_after("user:b", "ip:1") == 120
-    assert throttle.retry_after("user:b", "ip:2") is None
+    throttle.failed("a", "1")
+    throttle.failed("A", "1")
+    assert throttle.retry_after("a", None) is None
+    throttle.failed("a", "1")
+    assert throttle.retry_after("a", None) == 120
+    assert throttle.retry_after("a", "2") == 120
+    assert throttle.retry_after("b", "1") == 120
+    assert throttle.retry_after("b", "2") is None
     clock.now += 119
-    assert throttle.retry_after("user:a") == 1
+    assert throttle.retry_after("a", None) == 1
     clock.now += 2
-    assert throttle.retry_after("user:a", "ip:1") is None
+    assert throttle.retry_after("a", "1") is None
+
+
+def test_an_ip_gets_a_larger_allowance_than_an_account() -> None:
+    throttle = LoginThrottle(2, 60, 60, clock=Clock(), ip_max_failures=4)
+    throttle.failed("a", "1")
+    throttle.failed("a", "1")
+    assert throttle.retry_after("a", "2") is not None
+    assert throttle.retry_after("b", "1") is None
+    throttle.failed("c", "1")
+    throttle.failed("d", "1")
+    assert throttle.retry_after("b", "1") is not None
 
 
 def test_failures_outside_the_window_are_forgotten() -> None:
     clock = Clock()
     throttle = LoginThrottle(3, window_seconds=60, lockout_seconds=120, clock=clock)
     for _ in range(2):
-        throttle.failed("user:a")
+        throttle.failed("a", None)
     clock.now += 61
-    throttle.failed("user:a")
-    assert throttle.retry_after("user:a") is None
+    throttle.failed("a", None)
+    assert throttle.retry_after("a", None) is None
 
 
 def test_success_clears_the_account() -> None:
     throttle = LoginThrottle(2, 60, 60, clock=Clock())
-    throttle.failed("user:a")
-    throttle.succeeded("user:a")
-    throttle.failed("user:a")
-    assert throttle.retry_after("user:a") is None
+    throttle.failed("a", None)
+    throttle.succeeded("a")
+    throttle.failed("a", None)
+    assert throttle.retry_after("a", None) is None
 
 
 def test_pull_limit_counts_gets_not_heads() -> None:

@@ -83,8 +83,7 @@ class AuthService:
 
     async def login(self, username: str, secret: str, ip: str | None) -> Principal:
         """Password or personal access token; throttled per account and per IP."""
-        keys = (f"user:{username.lower()}", f"ip:{ip}")
-        retry_after = self.throttle.retry_after(*keys)
+        retry_after = self.throttle.retry_after(username, ip)
         if retry_after is not None:
             await self._audit("login.throttled", username, ip, {"retry_after": retry_after})
             raise RegistryError(
@@ -96,10 +95,10 @@ class AuthService:
         if 0 < len(username) <= MAX_USERNAME and 0 < len(secret) <= MAX_SECRET:
             principal = await self.accounts.authenticate(username, secret)
         if principal is None:
-            self.throttle.failed(*keys)
+            self.throttle.failed(username, ip)
             await self._audit("login.failure", username[:MAX_USERNAME], ip, {})
             raise RegistryError(ErrorCode.UNAUTHORIZED, message=BAD_CREDENTIALS)
-        self.throttle.succeeded(keys[0])
+        self.throttle.succeeded(username)
         detail = {"via": "token" if principal.token_id is not None else "password"}
         await self._audit("login.success", principal.username, ip, detail)
         return principal

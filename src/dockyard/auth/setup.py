@@ -23,7 +23,10 @@ def build_auth(settings: Settings, accounts: Accounts) -> AuthService:
         leeway=settings.token_leeway_seconds,
     )
     throttle = LoginThrottle(
-        settings.login_max_failures, settings.login_failure_window_seconds, settings.login_lockout_seconds
+        settings.login_max_failures,
+        settings.login_failure_window_seconds,
+        settings.login_lockout_seconds,
+        ip_max_failures=settings.login_ip_max_failures,
     )
     limiter = PullRateLimiter(
         settings.pull_limit_anonymous, settings.pull_limit_authenticated, settings.pull_limit_window_seconds
