@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from dockyard.accounts.service import AccountService
 from dockyard.auth.handlers import token_routes
 from dockyard.auth.setup import build_auth, guard_middleware
+from dockyard.builds import setup as builds
 from dockyard.config import Settings
 from dockyard.db.engine import make_database
 from dockyard.registry.app import APIVersionHeader, http_error, registry_error
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.registry = registry
     app.state.accounts = accounts
+    builds.install(app, settings, database, accounts)
     if settings.auth == "token":
         app.state.auth = auth
     return app

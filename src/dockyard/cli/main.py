@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import accounts
+from dockyard.cli import accounts, builds
 from dockyard.cli.common import DataDir, console, load_settings
 from dockyard.config import Settings
 
@@ -64,6 +64,7 @@ def migrate(data_dir: DataDir = None) -> None:
 
 
 accounts.register(app)  # after serve and migrate, so they lead the help
+builds.register(app)
 
 if __name__ == "__main__":
     app()

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from dockyard.db.models import Base
+from dockyard.builds import models as _build_models  # noqa: F401  (registers the builds' tables)
 from dockyard.hub import models as _hub_models  # noqa: F401  (registers the hub's tables)
 
 config = context.config

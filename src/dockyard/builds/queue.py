@@ -1,0 +1,174 @@
+"""The persistent build queue: jobs are rows of ``builds``, claimed under a lease.
+
+Claiming is one conditional UPDATE (``... WHERE id = :id AND state = 'queued'``): of any number
+of workers, in any number of processes, exactly one sees a row count of 1. The claimant holds a
+lease (``lease_owner``, ``lease_expires_at``) and renews it while the build runs; every state
+change after that is conditional on still holding it, so a worker that lost its lease cannot
+overwrite what happened since. A lease that runs out (a worker killed mid-build) is reaped: the
+build is queued again while it has attempts left, else failed.
+
+    queued --claim--> building --> pushing --> success
+       ^                 |            |
+       +---lease expired-+------------+-----> failed | canceled
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from dockyard.builds.models import Build, BuildLink, BuildLogLine
+from dockyard.builds.records import ACTIVE, Job, State
+from dockyard.builds.rules import Variable
+from dockyard.builds.secrets import SecretBox
+from dockyard.builds.service import build_info
+from dockyard.db.engine import Database, offload
+from dockyard.db.models import utcnow
+
+CANDIDATES = 8
+
+
+class LeaseLost(Exception):
+    """Another worker (or the reaper) took the build over; stop working on it."""
+
+
+class BuildQueue:
+    def __init__(self, database: Database, box: SecretBox, lease_seconds: int, max_attempts: int) -> None:
+        self.db = database
+        self.box = box
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+
+    @offload
+    def claim(self, owner: str) -> Job | None:
+        """The oldest queued build, now ours, or None when the queue is empty."""
+        with Session(self.db.read) as session:
+            candidates = session.scalars(
+                select(Build.id).where(Build.state == "queued").order_by(Build.id).limit(CANDIDATES)
+            ).all()
+        for build_id in candidates:
+            now = utcnow()
+            with Session(self.db.write) as session, session.begin():
+                claimed = _count(
+                    session.execute(
+                        update(Build)
+                        .where(Build.id == build_id, Build.state == "queued")
+                        .values(
+                            state="building",
+                            lease_owner=owner,
+                            lease_expires_at=now + self.lease,
+                            attempts=Build.attempts + 1,
+                            started_at=now,
+                            error=None,
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+                if claimed != 1:
+                    continue
+                row = session.get(Build, build_id)
+                link = session.get(BuildLink, row.link_id) if row else None
+                if row is None or link is None:
+                    continue
+                return Job(
+                    build_info(row),
+                    link.source_url,
+                    self.box.open(link.credentials, {}),
+                    row.build_cache,
+                    tuple(Variable(**v) for v in self.box.open(row.variables, [])),
+                    owner,
+                    link.created_by,
+                )
+        return None
+
+    @offload
+    def renew(self, build_id: int, owner: str) -> bool:
+        """Extend the lease; True when a cancel was asked for. Raises LeaseLost if it is gone."""
+        with Session(self.db.write) as session, session.begin():
+            held = _count(
+                session.execute(
+                    update(Build)
+                    .where(*self._held(build_id, owner))
+                    .values(lease_expires_at=utcnow() + self.lease)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            if held != 1:
+                raise LeaseLost(f"build {build_id} is no longer leased to {owner}")
+            return bool(session.scalar(select(Build.cancel_requested).where(Build.id == build_id)))
+
+    @offload
+    def advance(self, build_id: int, owner: str, state: State, **values: object) -> None:
+        """Move a leased build to ``state``; a finished state ends the lease."""
+        now = utcnow()
+        stamps: dict[str, object] = {"pushing_at": now} if state == "pushing" else {}
+        if state in ("success", "failed", "canceled"):
+            stamps = {"finished_at": now, "lease_owner": None, "lease_expires_at": None}
+        with Session(self.db.write) as session, session.begin():
+            moved = _count(
+                session.execute(
+                    update(Build)
+                    .where(*self._held(build_id, owner))
+                    .values(state=state, **stamps, **values)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        if moved != 1:
+            raise LeaseLost(f"build {build_id} is no longer leased to {owner}")
+
+    @offload
+    def reap(self) -> int:
+        """Requeue or fail builds whose lease ran out; how many were reaped."""
+        now = utcnow()
+        expired = and_(Build.state.in_(ACTIVE), Build.lease_expires_at < now)
+        with Session(self.db.write) as session, session.begin():
+            requeued = _count(
+                session.execute(
+                    update(Build)
+                    .where(expired, Build.attempts < self.max_attempts, Build.cancel_requested.is_(False))
+                    .values(
+                        state="queued", lease_owner=None, lease_expires_at=None, error="worker lost; retried"
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            failed = _count(
+                session.execute(
+                    update(Build)
+                    .where(expired)
+                    .values(
+                        state="failed",
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        finished_at=now,
+                        error="the worker running this build was lost and no attempts are left",
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        return requeued + failed
+
+    @offload
+    def append_log(self, build_id: int, lines: list[str]) -> None:
+        if not lines:
+            return
+        now = utcnow()
+        with Session(self.db.write) as session, session.begin():
+            last = session.scalar(select(func.max(BuildLogLine.seq)).where(BuildLogLine.build_id == build_id))
+            session.add_all(
+                BuildLogLine(build_id=build_id, seq=(last or 0) + i, at=now, text=text)
+                for i, text in enumerate(lines, start=1)
+            )
+
+    @staticmethod
+    def _held(build_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
+        return (Build.id == build_id, Build.lease_owner == owner, Build.state.in_(ACTIVE))
+
+
+def _count(result: Any) -> int:
+    """Rows an UPDATE matched (every UPDATE returns a CursorResult)."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

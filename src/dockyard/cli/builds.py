@@ -1,0 +1,266 @@
+"""Automated builds: ``dockyard build link|unlink|trigger|list|log|cancel|retry`` and ``dockyard worker``.
+
+Commands migrate the database first and work beside a running ``dockyard serve``; ``trigger``
+queues builds that any worker (the one inside ``serve`` or a ``dockyard worker``) then runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from dockyard.cli.common import DataDir, console, fail, load_settings, out
+
+if TYPE_CHECKING:
+    from dockyard.builds.context import BuildsContext
+    from dockyard.config import Settings
+
+T = TypeVar("T")
+build_app = typer.Typer(help="Automated builds: link a git repository, trigger and follow builds.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(build_app, name="build")
+    app.command("worker")(worker)
+
+
+@contextmanager
+def _build_errors() -> Iterator[None]:
+    from dockyard.builds.errors import BuildError
+    from dockyard.builds.rules import RuleError
+
+    try:
+        yield
+    except (BuildError, RuleError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _run(data_dir: Path | None, work: Callable[[BuildsContext, Settings], Awaitable[T]]) -> T:
+    import anyio
+
+    from dockyard.accounts.service import AccountService
+    from dockyard.builds import setup
+    from dockyard.db.engine import make_database
+    from dockyard.server import prepare
+
+    settings = load_settings(data_dir=data_dir)
+    prepare(settings)
+    database = make_database(settings.resolved_database_url)
+    try:
+        with _build_errors():
+            ctx = setup.context(settings, database, AccountService(database))
+            return anyio.run(work, ctx, settings)
+    finally:
+        database.dispose()
+
+
+def _base_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return settings.public_url or f"http://{host}:{settings.port}"
+
+
+@build_app.command()
+def link(
+    repository: Annotated[str, typer.Argument(help="NAMESPACE/REPOSITORY")],
+    source: Annotated[str, typer.Argument(help="Git URL (https, ssh) or a local path")],
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(help="TYPE:NAME=TAG, e.g. branch:main=latest or 'tag:/^v([0-9.]+)$/={\\1}'; repeatable"),
+    ] = None,
+    dockerfile: Annotated[
+        str, typer.Option(help="Dockerfile path in the source, for every rule")
+    ] = "Dockerfile",
+    context: Annotated[str, typer.Option(help="Build context in the source, for every rule")] = ".",
+    build_arg: Annotated[list[str] | None, typer.Option(help="NAME=VALUE build argument; repeatable")] = None,
+    secret_arg: Annotated[
+        list[str] | None, typer.Option(help="NAME=VALUE build argument masked in logs; repeatable")
+    ] = None,
+    username: Annotated[str | None, typer.Option(help="Username for an https source")] = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="Name of the environment variable holding the https password")
+    ] = None,
+    deploy_key: Annotated[Path | None, typer.Option(help="SSH private key file for an ssh source")] = None,
+    created_by: Annotated[str | None, typer.Option(help="Account whose rights the builds push with")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Link a repository to a git source; prints the webhook URLs, the secret and the trigger URL."""
+    import dataclasses
+    import os
+
+    from dockyard.builds.rules import DEFAULT_RULES, Variable, parse_rule
+
+    with _build_errors():
+        variables = tuple(
+            Variable(*_pair(spec), secret=secret)
+            for specs, secret in ((build_arg, False), (secret_arg, True))
+            for spec in specs or []
+        )
+        rules = [
+            dataclasses.replace(r, dockerfile=dockerfile, context=context, variables=variables)
+            for r in ([parse_rule(spec) for spec in rule or []] or list(DEFAULT_RULES))
+        ]
+    credentials: dict[str, str] = {}
+    if username or password_env:
+        credentials = {"username": username or "", "password": os.environ.get(password_env or "", "")}
+    if deploy_key:
+        credentials["ssh_key"] = deploy_key.read_text()
+    if "://" not in source and ":" not in source.split("/", 1)[0]:
+        source = str(Path(source).expanduser().resolve())
+
+    async def work(ctx: BuildsContext, settings: Settings) -> None:
+        made = await ctx.service.create_link(
+            repository, source, rules, credentials=credentials or None, created_by=created_by
+        )
+        base = _base_url(settings)
+        out.print(f"link:            {made.link.id}", highlight=False)
+        out.print(f"github webhook:  {base}/api/build/hooks/{made.link.id}/github", highlight=False)
+        out.print(f"gitlab webhook:  {base}/api/build/hooks/{made.link.id}/gitlab", highlight=False)
+        out.print(f"webhook secret:  {made.webhook_secret}", highlight=False)
+        out.print(
+            f"trigger URL:     {base}/api/build/trigger/{made.link.id}/{made.trigger_token}", highlight=False
+        )
+        for r in made.link.rules:
+            out.print(f"rule:            {r.source_type} {r.source_name} -> {r.docker_tag}", highlight=False)
+
+    _run(data_dir, work)
+
+
+def _pair(spec: str) -> tuple[str, str]:
+    name, sep, value = spec.partition("=")
+    if not sep or not name:
+        raise fail(f"{spec!r} is not NAME=VALUE")
+    return name, value
+
+
+@build_app.command()
+def unlink(repository: str, data_dir: DataDir = None) -> None:
+    """Remove a repository's link, its rules and its build history."""
+
+    async def work(ctx: BuildsContext, _: Settings) -> None:
+        await ctx.service.unlink(repository)
+
+    _run(data_dir, work)
+    console.print(f"{repository} is no longer linked.")
+
+
+@build_app.command()
+def trigger(
+    repository: str,
+    ref: Annotated[
+        str | None, typer.Option(help="Branch or tag (or refs/heads/X, refs/tags/X); default: every rule")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Queue builds now, for one ref or for every literal rule."""
+
+    async def work(ctx: BuildsContext, _: Settings) -> None:
+        found = await ctx.service.link_for(repository)
+        wanted: dict[str, str] = {}
+        if ref:
+            kind, _slash, name = ref.removeprefix("refs/").partition("/")
+            if kind in ("heads", "tags") and name:
+                wanted = {"source_type": "branch" if kind == "heads" else "tag", "source_name": name}
+            else:
+                wanted = {"source_name": ref}
+        for build in await ctx.trigger(found.id, wanted, "manual"):
+            out.print(
+                f"build {build.id}: {build.source_type} {build.source_ref} @ {build.commit[:12]} "
+                f"-> {', '.join(build.tags)}",
+                highlight=False,
+            )
+
+    _run(data_dir, work)
+
+
+@build_app.command("list")
+def list_builds(repository: str, limit: int = 20, data_dir: DataDir = None) -> None:
+    """A repository's builds, newest first."""
+
+    async def work(ctx: BuildsContext, _: Settings) -> None:
+        table = Table("ID", "STATE", "REF", "COMMIT", "TAGS", "QUEUED", "DIGEST")
+        for b in await ctx.service.builds(repository, limit):
+            table.add_row(
+                str(b.id), b.state, f"{b.source_type} {escape(b.source_ref)}", b.commit[:12],
+                escape(", ".join(b.tags)), b.queued_at.strftime("%Y-%m-%d %H:%M:%S"), b.digest or "-",
+            )  # fmt: skip
+        out.print(table)
+
+    _run(data_dir, work)
+
+
+@build_app.command()
+def log(build_id: int, data_dir: DataDir = None) -> None:
+    """A build's log so far."""
+
+    async def work(ctx: BuildsContext, _: Settings) -> None:
+        build = await ctx.service.build(build_id)
+        for line in await ctx.service.log(build_id, 0, limit=1_000_000):
+            print(line.text)
+        console.print(f"state: {build.state}" + (f" ({build.error})" if build.error else ""), highlight=False)
+
+    _run(data_dir, work)
+
+
+@build_app.command()
+def cancel(build_id: int, data_dir: DataDir = None) -> None:
+    """Cancel a queued or running build."""
+
+    async def work(ctx: BuildsContext, _: Settings) -> None:
+        build = await ctx.service.cancel(build_id)
+        console.print(f"build {build.id}: {build.state}", highlight=False)
+
+    _run(data_dir, work)
+
+
+@build_app.command()
+def retry(build_id: int, data_dir: DataDir = None) -> None:
+    """Queue a finished build again (same commit, same settings) as a new build."""
+
+    async def work(ctx: BuildsContext, _: Settings) -> None:
+        build = await ctx.service.retry(build_id)
+        out.print(f"build {build.id}: queued", highlight=False)
+
+    _run(data_dir, work)
+
+
+def worker(
+    data_dir: DataDir = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the Dockyard to push to [env DOCKYARD_PORT]")
+    ] = None,
+) -> None:
+    """Run builds from the queue until SIGINT or SIGTERM (DOCKYARD_BUILD_* settings apply)."""
+    import signal
+
+    import anyio
+
+    from dockyard.accounts.service import AccountService
+    from dockyard.builds import setup
+    from dockyard.db.engine import make_database
+    from dockyard.server import prepare
+
+    settings = load_settings(data_dir=data_dir, port=port)
+    prepare(settings)
+    database = make_database(settings.resolved_database_url)
+    build_worker = setup.make_worker(settings, database, AccountService(database))
+    console.print(f"Build worker {build_worker.name} started (data in {settings.data_dir}).", highlight=False)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(build_worker.run)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    tasks.cancel_scope.cancel()
+                    return
+
+    try:
+        anyio.run(main)
+    finally:
+        database.dispose()
+    console.print("Build worker stopped.")

@@ -1,0 +1,204 @@
+"""Fixtures for the automated-builds suite (issue 5): a real `dockyard serve` with its embedded
+build worker, real git repositories on disk whose post-receive hook sends GitHub-format push
+events, and the real Docker engine doing the builds.
+
+    GitSource(root, git)          a bare repository plus a working clone
+        .hook(url, secret)        install a post-receive hook that POSTs signed push events
+        .commit(files, message)   commit in the clone; returns the commit id
+        .push(*refs)              push to the bare repository (runs the hook)
+    link(server, repo, source, *rules, env=...) -> Link   `dockyard build link` through the CLI
+    wait_for(server, repo, count) -> list[dict]          the builds once `count` have finished
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import OPEN_REGISTRY, Cli, DockyardServer, require_tool
+
+BUILD_TIMEOUT = 120.0
+FINISHED = {"success", "failed", "canceled"}
+
+# Builds have no network: the test base image is local, and the CI engine runs without a bridge.
+BUILD_ENV = {"DOCKYARD_BUILD_NETWORK": "none", "DOCKYARD_BUILD_POLL_SECONDS": "0.2"}
+
+HOOK = """\
+#!{python}
+# post-receive: one GitHub-format push event per updated ref, signed with the link's secret.
+import hashlib, hmac, json, subprocess, sys, urllib.request
+
+URL, SECRET = {url!r}, {secret!r}
+for line in sys.stdin:
+    before, after, ref = line.split()
+    message = ""
+    if set(after) != {{"0"}}:
+        message = subprocess.run(["git", "log", "-1", "--format=%B", after],
+                                 capture_output=True, text=True).stdout
+    body = json.dumps({{
+        "ref": ref, "before": before, "after": after, "deleted": set(after) == {{"0"}},
+        "head_commit": {{"id": after, "message": message}},
+        "repository": {{"clone_url": {clone_url!r}}},
+    }}).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(URL, data=body, method="POST", headers={{
+        "Content-Type": "application/json", "X-GitHub-Event": "push",
+        "X-Hub-Signature-256": signature,
+    }})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        print("dockyard:", response.status, response.read().decode())
+"""
+
+
+class GitSource:
+    def __init__(self, root: Path, git: str) -> None:
+        self.git = git
+        self.bare = root / "source.git"
+        self.clone = root / "work"
+        self._run("init", "-q", "--bare", "-b", "main", str(self.bare), cwd=root)
+        self._run("clone", "-q", str(self.bare), str(self.clone), cwd=root)
+        self._run("checkout", "-q", "-b", "main")
+
+    def _run(self, *args: str, cwd: Path | None = None) -> str:
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+            "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(self.clone.parent),
+        }  # fmt: skip
+        result = subprocess.run(
+            [self.git, *args], cwd=cwd or self.clone, env=env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"git {' '.join(args)}: {result.stdout}{result.stderr}"
+        return result.stdout + result.stderr
+
+    def hook(self, url: str, secret: str) -> None:
+        path = self.bare / "hooks" / "post-receive"
+        path.write_text(HOOK.format(python=sys.executable, url=url, secret=secret, clone_url=str(self.bare)))
+        path.chmod(0o755)
+
+    def commit(self, files: Mapping[str, str], message: str) -> str:
+        for name, content in files.items():
+            (self.clone / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.clone / name).write_text(content)
+        self._run("add", "-A")
+        self._run("commit", "-q", "-m", message)
+        return self._run("rev-parse", "HEAD").strip()
+
+    def tag(self, name: str) -> None:
+        self._run("tag", "-a", name, "-m", f"release {name}")
+
+    def push(self, *refs: str) -> str:
+        """Push and return git's output, which includes what the hook printed."""
+        return self._run("push", "-q", "origin", *(refs or ("main",)))
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int
+    secret: str
+    github_url: str
+    trigger_url: str
+
+
+def dockyard_cli(server: DockyardServer, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "dockyard"), *args, "--data-dir", str(server.data_dir)]
+    env = {**os.environ, **server.env, "DOCKYARD_PORT": str(server.port), "DOCKYARD_HOST": "127.0.0.1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    if check:
+        assert result.returncode == 0, f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def link(
+    server: DockyardServer, repository: str, source: GitSource, *rules: str, extra: tuple[str, ...] = ()
+) -> Link:
+    args = ["build", "link", repository, str(source.bare), *(a for r in rules for a in ("--rule", r)), *extra]
+    fields = {}
+    for line in dockyard_cli(server, *args).stdout.splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    made = Link(
+        int(fields["link"]), fields["webhook secret"], fields["github webhook"], fields["trigger URL"]
+    )
+    source.hook(made.github_url, made.secret)
+    return made
+
+
+def builds(server: DockyardServer, repository: str) -> list[dict[str, object]]:
+    response = httpx.get(f"{server.url}/api/build/repositories/{repository}/builds", timeout=10)
+    assert response.status_code == 200, response.text
+    found: list[dict[str, object]] = response.json()["builds"]
+    return found
+
+
+def wait_for(
+    server: DockyardServer, repository: str, count: int, timeout: float = BUILD_TIMEOUT
+) -> list[dict[str, object]]:
+    """The repository's builds, oldest first, once at least `count` of them have finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = builds(server, repository)
+        if sum(b["state"] in FINISHED for b in found) >= count:
+            return sorted(found, key=lambda b: int(str(b["id"])))
+        assert time.monotonic() < deadline, f"builds did not finish within {timeout:.0f}s: {found}"
+        time.sleep(0.3)
+
+
+def log_text(server: DockyardServer, build_id: object) -> str:
+    response = httpx.get(f"{server.url}/api/build/builds/{build_id}/log", timeout=10)
+    assert response.status_code == 200, response.text
+    return "\n".join(line["text"] for line in response.json()["lines"])
+
+
+def tags(server: DockyardServer, repository: str) -> list[str]:
+    response = httpx.get(f"{server.url}/v2/{repository}/tags/list", timeout=10)
+    if response.status_code == 404:
+        return []
+    found: list[str] = response.json().get("tags") or []
+    return sorted(found)
+
+
+def manifest_digest(server: DockyardServer, repository: str, tag: str) -> str | None:
+    accept = (
+        "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+    )
+    response = httpx.head(
+        f"{server.url}/v2/{repository}/manifests/{tag}", headers={"Accept": accept}, timeout=10
+    )
+    return response.headers.get("docker-content-digest") if response.status_code == 200 else None
+
+
+def dockerfile(*lines: str, base: str) -> str:
+    return textwrap.dedent("\n".join([f"FROM {base}", *lines])) + "\n"
+
+
+@pytest.fixture(scope="module")
+def build_server(
+    tmp_path_factory: pytest.TempPathFactory, docker_cli: Cli, base_image: str
+) -> Iterator[DockyardServer]:
+    """An open Dockyard with its embedded build worker, shared by a module's tests."""
+    require_tool("git")
+    data = tmp_path_factory.mktemp("builds") / "data"
+    with DockyardServer(data, env={**OPEN_REGISTRY, **BUILD_ENV}) as server:
+        yield server
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> GitSource:
+    return GitSource(tmp_path, require_tool("git"))
+
+
+@pytest.fixture
+def repository() -> str:
+    return f"builds/app-{uuid.uuid4().hex[:8]}"
