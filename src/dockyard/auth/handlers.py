@@ -83,7 +83,11 @@ async def post_token(request: Request) -> Response:
     else:
         raise BadTokenRequest("unsupported grant_type: use password or refresh_token")
     grant = await auth.issue(principal, parse_scopes([form.get("scope", "")]), offline=offline)
-    body = {"token": grant.token, **_common(grant), "scope": " ".join(str(s) for s in grant.scopes)}
+    body = {
+        "token": grant.token,
+        **_common(grant),
+        "scope": " ".join(str(s) for s in grant.scopes if s.actions),
+    }
     return JSONResponse(body, headers=NO_STORE)
 
 
