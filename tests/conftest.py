@@ -230,7 +230,7 @@ def dockyard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServe
 
 @pytest.fixture
 def fresh_dockyard(tmp_path: Path) -> Iterator[DockyardServer]:
-    """An open server with an empty data dir of its own, stopped (and checked for a clean exit) after the test."""
+    """An open server with an empty data dir of its own, stopped (checked for a clean exit) after it."""
     with DockyardServer(tmp_path / "dockyard-data", env=OPEN_REGISTRY) as server:
         yield server
 
