@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/run.py [--size-mib 256] [--quick] [--only distribution|dockyard]
 
-Both registries get the same workload, one after the other (never at once: they would share the two
-cores), each on fresh storage. Every workload checks its own result and aborts on a wrong status,
-size or digest. Results go to ``bench/results/`` as JSON and Markdown; see ``bench/README.md``.
-This is a benchmark, not a test: CI never runs it.
+Both registries run at once, each on fresh storage, and every workload runs on one, then the other,
+repetition by repetition: whatever else the machine is doing then hits both alike. Every workload
+checks its own result and aborts on a wrong status, size or digest. Results go to
+``bench/results/`` as JSON and Markdown; see ``bench/README.md``. This is a benchmark, not a
+test: CI never runs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import shlex
@@ -18,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +44,7 @@ from rich.console import Console
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 MIB = 1 << 20
-IDLE_CORES = 0.25  # "idle" for --wait-idle: fewer busy cores than this, outside the benchmark
+IDLE_CORES = 0.25  # "idle" for --wait-idle: fewer busy cores than this
 console = Console(stderr=True)
 
 
@@ -50,8 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size-mib", type=int, default=256, help="blob size for push/pull rates")
     p.add_argument("--chunk-mib", type=int, default=8, help="PATCH size for the chunked push")
     p.add_argument("--rss-mib", type=int, default=1024, help="blob size for the peak-RSS workload")
-    p.add_argument("--reps", type=int, default=3, help="blob push/pull repetitions (median reported)")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    p.add_argument("--reps", type=int, default=3, help="repetitions of blob and tag workloads (median kept)")
+    p.add_argument("--rate-reps", type=int, default=1, help="repetitions of each manifest rate run")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per manifest rate run")
     p.add_argument("--tags", type=int, default=1000, help="tag PUTs")
     p.add_argument("--tag-workers", type=int, default=8, help="threads (connections) for tag PUTs")
     p.add_argument("--quick", action="store_true", help="small sizes and short runs: a smoke test")
@@ -63,14 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "token with every request, to measure what auth costs")
     p.add_argument("--registry-bin", default="/usr/bin/docker-registry")
     p.add_argument("--workdir", type=Path, help="where test data and server storage go (default: a temp dir)")
-    p.add_argument("--wait-idle", type=float, default=300, metavar="SECONDS",
-                   help="before each server, wait up to this long for the machine to be idle (0: don't)")
+    p.add_argument("--wait-idle", type=float, default=60, metavar="SECONDS",
+                   help="before each workload, wait up to this long for the machine to be idle (0: don't)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
     args = p.parse_args(argv)
     if args.quick:
         args.size_mib, args.rss_mib, args.reps = min(args.size_mib, 32), min(args.rss_mib, 128), 1
-        args.duration, args.tags = min(args.duration, 2.0), min(args.tags, 200)
+        args.duration, args.tags, args.wait_idle = min(args.duration, 2.0), min(args.tags, 200), 0
     return args
 
 
@@ -89,15 +93,18 @@ def median_sample(samples: list[Sample]) -> Sample:
 
 
 class Run:
-    """One server's pass over every workload, collecting metrics and CPU shares."""
+    """One server's side of the benchmark: its client, and the metrics and CPU shares it collects."""
 
-    def __init__(self, target: Target, args: argparse.Namespace, data: Data, workdir: Path,
-                 loadgen: Path) -> None:
-        self.t, self.args, self.data, self.workdir, self.loadgen = target, args, data, workdir, loadgen
+    def __init__(self, target: Target) -> None:
+        self.t = target
         self.c: Client = target.client()
         self.metrics: dict[str, float] = {}
         self.cpu: dict[str, dict[str, float]] = {}
         self.extra: dict[str, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return self.t.name
 
     def record(self, key: str, samples: list[Sample]) -> None:
         s = median_sample(samples)
@@ -106,70 +113,105 @@ class Run:
                          "wall": s.wall}
         self.extra[key] = [x.value for x in samples]
         spread = ", ".join(f"{x.value:,.1f}" for x in samples)
-        console.log(f"[{self.t.name}] {key}: {s.value:,.1f} ({spread}); cores: server {s.server_cpu:.2f}, "
+        console.log(f"[{self.name}] {key}: {s.value:,.1f} ({spread}); cores: server {s.server_cpu:.2f}, "
                     f"client {s.client_cpu:.2f}, machine {s.machine_cpu:.2f}", markup=False)
 
-    def all(self) -> dict[str, Any]:
-        self.blobs()
-        self.manifests()
-        self.tag_puts()
-        self.memory()
-        self.c.close()
+    def record_rate(self, key: str, results: list[rates.RateResult]) -> None:
+        r = sorted(results, key=lambda x: x.rps)[len(results) // 2]
+        self.metrics |= {f"{key}_rps": r.rps, f"{key}_p50": r.p50_ms, f"{key}_p99": r.p99_ms}
+        self.cpu[f"{key}_rps"] = {"server": r.server_cpu, "client": r.client_cpu,
+                                  "machine": r.machine_cpu, "wall": r.wall}
+        self.extra[f"{key}_rps"] = [vars(x) for x in results]
+
+    def summary(self) -> dict[str, Any]:
         return {"metrics": self.metrics, "cpu": self.cpu, "extra": self.extra}
 
-    def blobs(self) -> None:
-        repo, chunk = "bench/blobs", self.args.chunk_mib * MIB
-        self.record("push_mono", [push_monolithic(self.t, self.c, repo, b) for b in self.data.mono])
-        self.record("push_chunked", [push_chunked(self.t, self.c, repo, b, chunk) for b in self.data.chunked])
-        blob = self.data.mono[0]
-        self.record("pull", [pull(self.t, self.c, repo, blob) for _ in range(self.args.reps)])
-        for b in [*self.data.mono, *self.data.chunked]:
-            verify_pull(self.t, self.c, repo, b)
+
+def log_rate(name: str, method: str, conc: int, r: rates.RateResult) -> None:
+    console.log(f"[{name}] {r.tool} {method} c={conc}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, "
+                f"p99 {r.p99_ms:.2f} ms ({r.requests} requests); cores: server {r.server_cpu:.2f}, "
+                f"client {r.client_cpu:.2f}, machine {r.machine_cpu:.2f}", markup=False)
+
+
+class Bench:
+    """Every workload, run on each server in turn, repetition by repetition."""
+
+    def __init__(self, runs: list[Run], args: argparse.Namespace, data: Data, workdir: Path,
+                 loadgen: Path) -> None:
+        self.runs, self.args, self.data, self.workdir, self.loadgen = runs, args, data, workdir, loadgen
+
+    def quiet(self) -> None:
+        if self.args.wait_idle <= 0:
+            return
+        busy = procstat.wait_until_idle(IDLE_CORES, self.args.wait_idle)
+        if busy >= IDLE_CORES:
+            console.log(f"warning: the machine stayed busy ({busy:.2f} cores) for "
+                        f"{self.args.wait_idle:.0f}s; going on, expect noise (see the CPU table)", markup=False)
+
+    def interleaved(self, key: str, reps: int, one: Callable[[Run, int], Sample]) -> None:
+        samples: dict[str, list[Sample]] = {r.name: [] for r in self.runs}
+        self.quiet()
+        for i in range(reps):
+            for r in self.runs:
+                samples[r.name].append(one(r, i))
+        for r in self.runs:
+            r.record(key, samples[r.name])
+
+    def all(self) -> None:
+        a, d = self.args, self.data
+        blobs, chunk = "bench/blobs", a.chunk_mib * MIB
+        self.interleaved("push_mono", a.reps, lambda r, i: push_monolithic(r.t, r.c, blobs, d.mono[i]))
+        self.interleaved("push_chunked", a.reps,
+                         lambda r, i: push_chunked(r.t, r.c, blobs, d.chunked[i], chunk))
+        self.interleaved("pull", a.reps, lambda r, i: pull(r.t, r.c, blobs, d.mono[0]))
+        for r in self.runs:
+            for b in [*d.mono, *d.chunked]:
+                verify_pull(r.t, r.c, blobs, b)
+        self.manifests()
+        manifests = {r.name: push_test_image(r.t, r.c, "bench/tags", "seed") for r in self.runs}
+        self.interleaved("tag_put", a.reps, lambda r, i: put_tags(
+            r.t, r.c, "bench/tags", manifests[r.name], a.tags, a.tag_workers, prefix=f"rep{i}"))
+        for r in self.runs:
+            self.quiet()
+            self.memory(r)
 
     def manifests(self) -> None:
         """HEAD (loadgen) and GET (wrk) by tag at c=1 and c=16; loadgen GET is logged as calibration."""
-        repo, tag = "bench/manifests", "latest"
-        push_test_image(self.t, self.c, repo, tag)
-        path, seconds = f"/v2/{repo}/manifests/{tag}", self.args.duration
+        repo, tag, seconds = "bench/manifests", "latest", self.args.duration
+        path = f"/v2/{repo}/manifests/{tag}"
+        for r in self.runs:
+            push_test_image(r.t, r.c, repo, tag)
         for conc in (1, 16):
             for method in ("HEAD", "GET"):
-                self.rate(method, path, conc, 1.0)  # warm-up, discarded
-                r = self.rate(method, path, conc, seconds)
-                key = f"manifest_{method.lower()}_c{conc}"
-                self.metrics |= {f"{key}_rps": r.rps, f"{key}_p50": r.p50_ms, f"{key}_p99": r.p99_ms}
-                self.cpu[f"{key}_rps"] = {"server": r.server_cpu, "client": r.client_cpu,
-                                          "machine": r.machine_cpu, "wall": r.wall}
-            cal = rates.loadgen(self.t, self.loadgen, "GET", path, conc, max(1.0, seconds / 2))
-            self.log_rate(cal, "GET", conc)
-            self.extra[f"loadgen_get_c{conc}"] = vars(cal)
+                results: dict[str, list[rates.RateResult]] = {r.name: [] for r in self.runs}
+                self.quiet()
+                for _ in range(self.args.rate_reps):
+                    for r in self.runs:
+                        self.rate(r, method, path, conc, 1.0)  # warm-up, discarded
+                        results[r.name].append(self.rate(r, method, path, conc, seconds))
+                for r in self.runs:
+                    r.record_rate(f"manifest_{method.lower()}_c{conc}", results[r.name])
+            for r in self.runs:
+                cal = rates.loadgen(r.t, self.loadgen, "GET", path, conc, max(1.0, seconds / 2))
+                log_rate(r.name, "GET", conc, cal)
+                r.extra[f"loadgen_get_c{conc}"] = vars(cal)
 
-    def rate(self, method: str, path: str, conc: int, seconds: float) -> rates.RateResult:
+    def rate(self, r: Run, method: str, path: str, conc: int, seconds: float) -> rates.RateResult:
         if method == "HEAD":
-            r = rates.loadgen(self.t, self.loadgen, method, path, conc, seconds)
+            result = rates.loadgen(r.t, self.loadgen, method, path, conc, seconds)
         else:
-            r = rates.wrk(self.t, self.workdir, method, path, conc, seconds)
-        self.log_rate(r, method, conc)
-        return r
+            result = rates.wrk(r.t, self.workdir, method, path, conc, seconds)
+        log_rate(r.name, method, conc, result)
+        return result
 
-    def log_rate(self, r: rates.RateResult, method: str, conc: int) -> None:
-        console.log(f"[{self.t.name}] {r.tool} {method} c={conc}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, "
-                    f"p99 {r.p99_ms:.2f} ms ({r.requests} requests); cores: server {r.server_cpu:.2f}, "
-                    f"client {r.client_cpu:.2f}, machine {r.machine_cpu:.2f}", markup=False)
-
-    def tag_puts(self) -> None:
-        repo = "bench/tags"
-        manifest = push_test_image(self.t, self.c, repo, "seed")
-        self.record("tag_put", [put_tags(self.t, self.c, repo, manifest, self.args.tags,
-                                         self.args.tag_workers)])
-
-    def memory(self) -> None:
-        s = peak_rss(self.t, self.c, "bench/memory", self.data.big)
-        self.metrics["peak_rss"] = s.value
-        self.extra["peak_rss"] = s.extra
+    def memory(self, r: Run) -> None:
+        s = peak_rss(r.t, r.c, "bench/memory", self.data.big)
+        r.metrics["peak_rss"] = s.value
+        r.extra["peak_rss"] = s.extra
         x = s.extra or {}
         procs = "; ".join(f"pid {p['pid']} {p['rss_mb']:.0f} MB (peak {p['hwm_mb']:.0f}) {p['cmd'][:60]}"
                           for p in x["processes_after"])
-        console.log(f"[{self.t.name}] peak RSS {s.value:,.1f} MB (PSS {x['peak_pss_mb']:.1f}, idle RSS "
+        console.log(f"[{r.name}] peak RSS {s.value:,.1f} MB (PSS {x['peak_pss_mb']:.1f}, idle RSS "
                     f"{x['idle_rss_mb']:.1f}) during {self.args.rss_mib} MiB push at {x['push_mb_s']:.0f} "
                     f"MB/s + pull at {x['pull_mb_s']:.0f} MB/s; {procs}", markup=False)
 
@@ -186,27 +228,31 @@ def headers_for(name: str, args: argparse.Namespace, base: str) -> dict[str, str
     return {}
 
 
-def bench_one(name: str, args: argparse.Namespace, data: Data, workdir: Path,
-              loadgen: Path) -> dict[str, Any]:
-    if args.wait_idle > 0:
-        busy = procstat.wait_until_idle(IDLE_CORES, args.wait_idle)
-        if busy >= IDLE_CORES:
-            console.log(f"warning: the machine stayed busy ({busy:.2f} cores) for {args.wait_idle:.0f}s; "
-                        f"benchmarking {name} anyway, expect noise", markup=False)
-    server = make_server(name, args, workdir)
-    console.log(f"starting {name}: {shlex.join(server.argv)}")
-    server.start()
+@contextlib.contextmanager
+def running(names: list[str], args: argparse.Namespace, workdir: Path) -> Iterator[list[Run]]:
+    """Start every server, yield a Run for each; on a failure, show the failing server's log tail."""
+    started: list[servers.Server] = []
     try:
-        target = Target(name, server.base, server.pid, headers_for(name, args, server.base))
+        for name in names:
+            server = make_server(name, args, workdir)
+            console.log(f"starting {name}: {shlex.join(server.argv)}", markup=False)
+            server.start()
+            started.append(server)
+        runs = [Run(Target(s.name, s.base, s.pid, headers_for(s.name, args, s.base))) for s in started]
         try:
-            return Run(target, args, data, workdir, loadgen).all()
+            yield runs
         except (OSError, http.client.HTTPException) as exc:
-            raise WorkloadFailed(name, "a request", f"{type(exc).__name__}: {exc}") from exc
-    except WorkloadFailed:
-        console.log(f"[{name}] server log tail:\n{server.log_tail()}", markup=False)
+            raise WorkloadFailed("?", "a request", f"{type(exc).__name__}: {exc}") from exc
+        for run in runs:
+            run.c.close()
+    except WorkloadFailed as exc:
+        for s in started:
+            if s.name == exc.server or exc.server == "?":
+                console.log(f"[{s.name}] server log tail:\n{s.log_tail()}", markup=False)
         raise
     finally:
-        server.stop()
+        for s in started:
+            s.stop()
 
 
 def write_results(results: dict[str, Any], md: str, out_dir: Path) -> tuple[Path, Path]:
@@ -234,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         loadgen = rates.build_loadgen(workdir)
         data = Data(workdir, args)
         console.log(f"generated and hashed test data in {time.perf_counter() - t0:.1f}s under {workdir}")
-        for name in names:
-            results["servers"][name] = bench_one(name, args, data, workdir, loadgen)
+        with running(names, args, workdir) as runs:
+            Bench(runs, args, data, workdir, loadgen).all()
+            results["servers"] = {r.name: r.summary() for r in runs}
     except WorkloadFailed as exc:
         console.print("[bold red]ABORTED: a workload failed, no numbers reported.[/]")
         console.print(str(exc), markup=False)

@@ -146,7 +146,7 @@ def machine_line(machine: dict[str, Any], params: dict[str, Any]) -> str:
 
 
 def print_rich(defs: list[Metric], results: dict[str, Any], console: Console) -> None:
-    table = Table(title="Dockyard vs distribution (loopback, one run)")
+    table = Table(title="Dockyard vs distribution 2.8.2 on loopback (>1: Dockyard better)")
     for i, h in enumerate(HEADER):
         table.add_column(h, justify="left" if i == 0 else "right")
     for r in rows(defs, results):

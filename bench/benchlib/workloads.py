@@ -209,12 +209,12 @@ def check_manifest(t: Target, c: Client, repo: str, ref: str, manifest: bytes) -
 
 
 def put_tags(t: Target, c: Client, repo: str, manifest: bytes,
-             count: int, workers: int) -> Sample:
+             count: int, workers: int, prefix: str = "bench") -> Sample:
     """``count`` manifest PUTs by distinct tag from ``workers`` threads, each on its own connection."""
     clients = [t.client() for _ in range(workers)]
     for w in clients:
         expect(w.request("GET", "/v2/"), t.name, "GET /v2/ (warm-up)", 200, 401)
-    tags = [f"bench-{i:05d}" for i in range(count)]
+    tags = [f"{prefix}-{i:05d}" for i in range(count)]
     ticket = itertools.count()
     failures: list[Response] = []
 
