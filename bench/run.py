@@ -146,7 +146,8 @@ class Bench:
         busy = procstat.wait_until_idle(IDLE_CORES, self.args.wait_idle)
         if busy >= IDLE_CORES:
             console.log(f"warning: the machine stayed busy ({busy:.2f} cores) for "
-                        f"{self.args.wait_idle:.0f}s; going on, expect noise (see the CPU table)", markup=False)
+                        f"{self.args.wait_idle:.0f}s; going on, expect noise (see the CPU table)",
+                        markup=False)
 
     def interleaved(self, key: str, reps: int, one: Callable[[Run, int], Sample]) -> None:
         samples: dict[str, list[Sample]] = {r.name: [] for r in self.runs}
