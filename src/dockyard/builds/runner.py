@@ -36,6 +36,7 @@ from dockyard.builds.records import Job
 
 PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 MASK = "********"
+DECLARED_ARG = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE | re.MULTILINE)
 HOOKS = ("pre_build", "build", "post_build", "pre_push", "push", "post_push")
 
 LogWriter = Callable[[str], None]
@@ -158,7 +159,10 @@ class Runner:
             command += ["--no-cache", "--pull"]
         if self.settings.network:
             command += ["--network", self.settings.network]
-        names = [*DOCKER_HUB_VARIABLES, *(v.name for v in job.variables if v.kind == "arg")]
+        # Docker Hub's variables go in where the Dockerfile declares them (no "not consumed" warning).
+        declared = set(DECLARED_ARG.findall(dockerfile.read_text(errors="replace")))
+        names = [*(n for n in DOCKER_HUB_VARIABLES if n in declared)]
+        names += [v.name for v in job.variables if v.kind == "arg"]
         for name in dict.fromkeys(names):
             command += ["--build-arg", name]
         command.append(str(context))

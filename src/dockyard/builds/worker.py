@@ -25,6 +25,7 @@ from dockyard.builds.runner import Masker, Runner, StepFailed, secret_values
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.3
+CANCEL_CHECK_SECONDS = 2.0
 PushToken = Callable[[Job], Awaitable[str | None]]
 
 
@@ -125,7 +126,8 @@ class BuildWorker:
         return outcome
 
     async def _heartbeat(self, job: Job, outcome: Outcome, build: anyio.CancelScope) -> None:
-        interval = self.settings.lease_seconds / 3
+        # Renewing often also notices a cancel soon; a lease outlives two missed renewals.
+        interval = min(self.settings.lease_seconds / 3, CANCEL_CHECK_SECONDS)
         while True:
             await anyio.sleep(interval)
             try:

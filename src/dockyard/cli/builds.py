@@ -118,15 +118,15 @@ def link(
             repository, source, rules, credentials=credentials or None, created_by=created_by
         )
         base = _base_url(settings)
-        out.print(f"link:            {made.link.id}", highlight=False)
-        out.print(f"github webhook:  {base}/api/build/hooks/{made.link.id}/github", highlight=False)
-        out.print(f"gitlab webhook:  {base}/api/build/hooks/{made.link.id}/gitlab", highlight=False)
-        out.print(f"webhook secret:  {made.webhook_secret}", highlight=False)
-        out.print(
-            f"trigger URL:     {base}/api/build/trigger/{made.link.id}/{made.trigger_token}", highlight=False
-        )
-        for r in made.link.rules:
-            out.print(f"rule:            {r.source_type} {r.source_name} -> {r.docker_tag}", highlight=False)
+        lines = [
+            f"link:            {made.link.id}",
+            f"github webhook:  {base}/api/build/hooks/{made.link.id}/github",
+            f"gitlab webhook:  {base}/api/build/hooks/{made.link.id}/gitlab",
+            f"webhook secret:  {made.webhook_secret}",
+            f"trigger URL:     {base}/api/build/trigger/{made.link.id}/{made.trigger_token}",
+            *(f"rule:            {r.source_type} {r.source_name} -> {r.docker_tag}" for r in made.link.rules),
+        ]
+        print("\n".join(lines))  # plain: URLs must not be wrapped
 
     _run(data_dir, work)
 
