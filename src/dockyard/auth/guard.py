@@ -9,8 +9,8 @@ Docker turns ``insufficient_scope`` into ``denied: requested access to the resou
 denied`` on push and into ``pull access denied for NAME, repository does not exist or may
 require 'docker login'`` on pull; a private repository answers exactly as a missing one.
 
-The needed action follows from the method: GET/HEAD pull; POST/PUT/PATCH (uploads,
-manifests) and cancelling an upload pull+push; DELETE of a manifest or blob delete.
+The needed actions: every upload route pull+push (as distribution asks), other GET/HEAD
+pull, PUT of a manifest pull+push, DELETE of a manifest or blob delete.
 ``/v2/`` needs any valid token (anonymous ones included), ``/v2/_catalog`` the
 ``registry:catalog:*`` scope. A pure ASGI middleware: a verified token is cached, so the
 hot manifest GET pays a dict lookup, not an ECDSA verification.
@@ -74,9 +74,11 @@ def need_for(method: str, path: str) -> Need | None:
         if match is None:
             continue
         name = match["name"]
-        if method in ("GET", "HEAD"):
+        if route in ("uploads", "upload"):  # an upload session, even its status, is the pusher's
+            actions = PUSH
+        elif method in ("GET", "HEAD"):
             actions = PULL
-        elif method == "DELETE" and route in ("manifests", "blobs"):
+        elif method == "DELETE":
             actions = DELETE
         else:
             actions = PUSH
