@@ -1,0 +1,1 @@
+"""Page handlers, one module per area; each handler parses, calls one service, renders."""

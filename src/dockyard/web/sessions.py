@@ -1,0 +1,101 @@
+"""Server-side browser sessions, revocable: the cookie holds a random id, the table its SHA-256.
+
+Logging out deletes the row, so a stolen cookie dies with it. Each session carries its own CSRF
+token; visitors without a session get one from a short cookie of their own (double submit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from dockyard.accounts.records import Principal
+from dockyard.db.engine import Database, lookup, offload
+from dockyard.hub.tables import namespaces, now, users, utc, web_sessions
+
+SESSION_COOKIE = "dockyard_session"
+CSRF_COOKIE = "dockyard_csrf"
+SESSION_TTL = timedelta(days=14)
+MAX_COOKIE = 128
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    principal: Principal
+    csrf_token: str
+    expires_at: datetime
+
+
+def _hash(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class SessionStore:
+    def __init__(self, database: Database, ttl: timedelta = SESSION_TTL) -> None:
+        self.db = database
+        self.ttl = ttl
+        self.inline_lookups = database.dialect == "sqlite"
+
+    @offload
+    def create(self, user_id: int, ip: str | None, user_agent: str | None) -> tuple[str, WebSession]:
+        """A new session; returns the cookie value (shown to nobody else) and the session."""
+        cookie, csrf, created = new_token(), new_token(), now()
+        with self.db.write.begin() as conn:
+            conn.execute(
+                web_sessions.insert().values(
+                    id_hash=_hash(cookie),
+                    user_id=user_id,
+                    csrf_token=csrf,
+                    created_at=created,
+                    expires_at=created + self.ttl,
+                    ip=ip[:64] if ip else None,
+                    user_agent=user_agent[:255] if user_agent else None,
+                )
+            )
+        session = self._get(cookie)
+        assert session is not None
+        return cookie, session
+
+    @lookup
+    def get(self, cookie: str) -> WebSession | None:
+        return self._get(cookie)
+
+    def _get(self, cookie: str) -> WebSession | None:
+        if not cookie or len(cookie) > MAX_COOKIE:
+            return None
+        query = (
+            select(
+                web_sessions.c.user_id,
+                web_sessions.c.csrf_token,
+                web_sessions.c.expires_at,
+                namespaces.c.name,
+                users.c.is_admin,
+            )
+            .select_from(web_sessions.join(users, web_sessions.c.user_id == users.c.id).join(namespaces))
+            .where(web_sessions.c.id_hash == _hash(cookie))
+        )
+        with self.db.read.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or utc(row.expires_at) <= now():
+            return None
+        principal = Principal(username=row.name, user_id=row.user_id, is_admin=bool(row.is_admin))
+        return WebSession(principal, row.csrf_token, utc(row.expires_at))
+
+    @offload
+    def delete(self, cookie: str) -> None:
+        with self.db.write.begin() as conn:
+            conn.execute(delete(web_sessions).where(web_sessions.c.id_hash == _hash(cookie)))
+
+    @offload
+    def purge_expired(self) -> int:
+        with self.db.write.begin() as conn:
+            result = conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= now()))
+            return int(result.rowcount or 0)
