@@ -1,0 +1,89 @@
+"""What every handler may ask for: the services (``Context``), the caller, and page parameters.
+
+The caller comes from ``Authorization: Bearer <hub token>`` (or ``JWT <hub token>``, as older
+Docker Hub clients send it). No header is an anonymous caller; a header that does not verify,
+or names an account or access token that is gone, is 401 -- never silently anonymous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPBearer
+
+from dockyard.accounts.records import Principal
+from dockyard.accounts.service import AccountService
+from dockyard.auth.service import AuthService
+from dockyard.config import Settings
+from dockyard.hub.service import HubService
+from dockyard.web.api.errors import Forbidden, Unauthorized
+from dockyard.web.api.store import ApiStore
+from dockyard.web.api.tokens import HubTokens, InvalidHubToken
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="dockyard-hub"'}
+SCHEMES = ("bearer", "jwt")
+MAX_PAGE = 100_000
+MAX_PAGE_SIZE = 100
+
+# Documents the bearer scheme in the OpenAPI document; the header itself is read below.
+bearer = HTTPBearer(auto_error=False, description="the token from POST /v2/users/login")
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    accounts: AccountService
+    hub: HubService
+    auth: AuthService
+    tokens: HubTokens
+    store: ApiStore
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.context
+    return ctx
+
+
+Ctx = Annotated[Context, Depends(context)]
+
+
+async def viewer(
+    request: Request, ctx: Ctx, _: Annotated[object, Depends(bearer)] = None
+) -> Principal | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _sep, raw = header.partition(" ")
+    if scheme.lower() not in SCHEMES or not raw.strip():
+        raise Unauthorized("use Authorization: Bearer <token from POST /v2/users/login>", CHALLENGE)
+    try:
+        identity = ctx.tokens.verify(raw.strip())
+    except InvalidHubToken:
+        raise Unauthorized("invalid or expired token", CHALLENGE) from None
+    principal = await ctx.accounts.principal_for(identity.username, token_id=identity.token_id)
+    if principal is None or principal.user_id != identity.user_id:
+        raise Unauthorized("the account or access token behind this token is gone", CHALLENGE)
+    return principal
+
+
+async def user(caller: Annotated[Principal | None, Depends(viewer)]) -> Principal:
+    if caller is None:
+        raise Unauthorized("authentication required", CHALLENGE)
+    return caller
+
+
+async def password_user(caller: Annotated[Principal, Depends(user)]) -> Principal:
+    """A caller logged in with a password: access tokens cannot manage access tokens."""
+    if caller.token_id is not None:
+        raise Forbidden("log in with your password to manage access tokens, not with an access token")
+    return caller
+
+
+Viewer = Annotated[Principal | None, Depends(viewer)]
+User = Annotated[Principal, Depends(user)]
+PasswordUser = Annotated[Principal, Depends(password_user)]
+
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="results per page")]
