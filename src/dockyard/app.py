@@ -22,6 +22,8 @@ from dockyard.registry.routes import registry_routes
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
 from dockyard.storage import create_driver
+from dockyard.web import setup as web_pages
+from dockyard.web.api import setup as web_api
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -56,6 +58,16 @@ def create_app(settings: Settings) -> Starlette:
     builds.install(app, settings, database, accounts)
     if settings.auth == "token":
         app.state.auth = auth
+    hub = web_pages.install(app, settings, database, accounts, registry)
+    web_api.install(
+        app,
+        settings,
+        database=database,
+        accounts=accounts,
+        registry=registry,
+        hub=hub,
+        auth=app.state.auth if settings.auth == "token" else None,
+    )
     return app
 
 

@@ -1,0 +1,139 @@
+"""Wiring: the hub API app, the dispatcher that puts it in front of the registry, the delivery worker.
+
+    request ──> ApiDispatch ──(an API route matches)──> FastAPI app (web/api/app.py)
+                    │
+                    └──(anything else)──> registry middleware (API version header, token guard) ──> routes
+
+The registry's guard demands a registry token on every ``/v2/`` path; the hub API authenticates
+with its own tokens, so its requests must not reach the guard. Rather than teach the guard a
+list of exceptions, the dispatcher takes exactly the requests an API route matches before the
+guard sees them: what the guard protects is unchanged, and a path the API does not own (say
+``/v2/repositories/x/manifests/latest`` for a namespace named so) still goes through the guard.
+A registry request pays one ``str.startswith`` against the API's static prefixes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dockyard.accounts.service import AccountService
+from dockyard.auth import keys
+from dockyard.auth.service import AuthService
+from dockyard.auth.setup import build_auth
+from dockyard.config import Settings
+from dockyard.db.engine import Database
+from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
+from dockyard.hub.service import HubService
+from dockyard.registry.service import Registry
+from dockyard.web.api.app import build_api
+from dockyard.web.api.deps import Context
+from dockyard.web.api.store import ApiStore
+from dockyard.web.api.tokens import HubTokens
+
+
+def install(
+    app: Starlette,
+    settings: Settings,
+    *,
+    database: Database,
+    accounts: AccountService,
+    registry: Registry,
+    hub: HubService | None = None,
+    auth: AuthService | None = None,
+) -> FastAPI:
+    """Serve the hub API and ``docker search`` in front of ``app``'s routes, and run webhook
+    delivery for as long as ``app`` runs. ``hub`` is the pages' HubService when there is one.
+    ``auth`` is the token server's, when it has one: logins then share its throttle; an open
+    registry (auth = "none") gets one of its own."""
+    hub = hub or HubService(database, accounts, registry, base_url=settings.public_url)
+    api = build_api(_context(settings, database, accounts, hub, auth))
+    app.add_middleware(ApiDispatch, api=api)  # outermost: the guard never sees API requests
+    _run_during_lifespan(app, DeliveryWorker(DeliveryQueue(database), retry_policy(settings)))
+    return api
+
+
+def _context(
+    settings: Settings,
+    database: Database,
+    accounts: AccountService,
+    hub: HubService,
+    auth: AuthService | None,
+) -> Context:
+    auth = auth or build_auth(settings, accounts)
+    tokens = HubTokens(
+        keys.load_or_create(settings.data_dir),
+        issuer=settings.token_issuer,
+        service=settings.token_service,
+        ttl=settings.api_token_ttl_seconds,
+        leeway=settings.token_leeway_seconds,
+    )
+    return Context(settings, accounts, hub, auth, tokens, ApiStore(database))
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        retry_base=settings.webhook_retry_base_seconds,
+        retry_max=settings.webhook_retry_max_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        poll_interval=settings.webhook_poll_seconds,
+    )
+
+
+class ApiDispatch:
+    """Sends a request to the API app when one of its routes matches it (any method: a wrong one
+    gets the API's 405), everything else down the stack."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+        self.routes: list[BaseRoute] = list(api.router.routes)
+        self.prefixes = tuple(sorted(_static_prefixes(self.routes)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefixes) and self._owns(scope):
+            await self.api(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _owns(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is not Match.NONE for route in self.routes)
+
+
+def _static_prefixes(routes: list[BaseRoute], prefix: str = "") -> set[str]:
+    """The constant start of every route's path, e.g. "/v2/repositories/" for
+    "/v2/repositories/{namespace}/"; routers included into the app are walked too."""
+    found: set[str] = set()
+    for route in routes:
+        path = getattr(route, "path", None)
+        included = getattr(route, "original_router", None)  # FastAPI's include_router, newer versions
+        if isinstance(path, str):
+            found.add((prefix + path).split("{", 1)[0])
+        elif included is not None:
+            context = getattr(route, "include_context", None)
+            found |= _static_prefixes(included.routes, prefix + getattr(context, "prefix", ""))
+        else:
+            found.add("/")  # a route we cannot see into: check every path against it
+    return found
+
+
+def _run_during_lifespan(app: Starlette, worker: DeliveryWorker) -> None:
+    """Start ``worker`` inside the app's own lifespan, stop it before that lifespan ends."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(target: Any) -> AsyncIterator[Any]:
+        async with inner(target) as state, anyio.create_task_group() as tasks:
+            tasks.start_soon(worker.run)
+            yield state
+            tasks.cancel_scope.cancel()
+
+    app.router.lifespan_context = lifespan
