@@ -183,11 +183,11 @@ def dockerfile(*lines: str, base: str) -> str:
     return textwrap.dedent("\n".join([f"FROM {base}", *lines])) + "\n"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def build_server(
     tmp_path_factory: pytest.TempPathFactory, docker_cli: Cli, base_image: str
 ) -> Iterator[DockyardServer]:
-    """An open Dockyard with its embedded build worker, shared by a module's tests."""
+    """An open Dockyard with its embedded build worker, shared by the suite (each test its own repository)."""
     require_tool("git")
     data = tmp_path_factory.mktemp("builds") / "data"
     with DockyardServer(data, env={**OPEN_REGISTRY, **BUILD_ENV}) as server:

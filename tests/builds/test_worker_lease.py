@@ -1,0 +1,73 @@
+"""A worker killed mid-build: after its lease runs out the build is retried elsewhere, never stuck."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.builds.conftest import BUILD_ENV, GitSource, builds, dockerfile, link, log_text, wait_for
+from tests.conftest import OPEN_REGISTRY, Cli, DockyardServer, require_tool
+
+pytestmark = pytest.mark.docker
+
+LEASE = {"DOCKYARD_BUILD_LEASE_SECONDS": "3", "DOCKYARD_BUILD_MAX_ATTEMPTS": "2"}
+
+
+@pytest.fixture
+def queue_only_server(tmp_path: Path, docker_cli: Cli, base_image: str) -> Iterator[DockyardServer]:
+    """A server that queues builds but runs none: `dockyard worker` processes do."""
+    require_tool("git")
+    env = {**OPEN_REGISTRY, **BUILD_ENV, **LEASE, "DOCKYARD_BUILD_EMBEDDED_WORKER": "false"}
+    with DockyardServer(tmp_path / "data", env=env) as server:
+        yield server
+
+
+def start_worker(server: DockyardServer, log: Path) -> subprocess.Popen[bytes]:
+    command = [str(Path(sys.executable).parent / "dockyard"), "worker", "--data-dir", str(server.data_dir)]
+    env = {
+        **os.environ,
+        **server.env,
+        "DOCKYARD_PORT": str(server.port),
+        "DOCKYARD_BUILD_EMBEDDED_WORKER": "true",
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, process_group=0)
+
+
+def test_killed_worker_build_is_retried_after_the_lease(
+    queue_only_server: DockyardServer, tmp_path: Path, base_image: str
+) -> None:
+    server, repository = queue_only_server, "builds/lease"
+    source = GitSource(tmp_path, require_tool("git"))
+    link(server, repository, source)
+    slow = dockerfile("RUN for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done", base=base_image)
+    commit = source.commit({"Dockerfile": slow}, "slow")
+    source.push("main")
+
+    first = start_worker(server, tmp_path / "worker-1.log")
+    try:
+        while not (found := builds(server, repository)) or "tick-1" not in log_text(server, found[0]["id"]):
+            assert first.poll() is None, (tmp_path / "worker-1.log").read_text()
+            time.sleep(0.1)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the worker and its docker client die mid-build
+        first.wait()
+    assert builds(server, repository)[0]["state"] == "building"
+
+    second = start_worker(server, tmp_path / "worker-2.log")
+    try:
+        [build] = wait_for(server, repository, 1, timeout=90)
+        log = log_text(server, build["id"])
+        assert build["state"] == "success", log
+        assert build["attempts"] == 2 and build["commit"] == commit
+        assert "attempt 1" in log and "attempt 2" in log
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0, (tmp_path / "worker-2.log").read_text()
