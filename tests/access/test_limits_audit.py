@@ -8,6 +8,7 @@ throttling test waits the lockout out before it ends.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -21,11 +22,13 @@ ANONYMOUS_LIMIT = 4
 ACCOUNT_LIMIT = 5
 WINDOW = 21600  # Docker Hub's six hours, the default
 MAX_FAILURES = 5
+IP_MAX_FAILURES = 9
 LOCKOUT = 3
 LIMITS_ENV = {
     "DOCKYARD_PULL_LIMIT_ANONYMOUS": str(ANONYMOUS_LIMIT),
     "DOCKYARD_PULL_LIMIT_AUTHENTICATED": str(ACCOUNT_LIMIT),
     "DOCKYARD_LOGIN_MAX_FAILURES": str(MAX_FAILURES),
+    "DOCKYARD_LOGIN_IP_MAX_FAILURES": str(IP_MAX_FAILURES),
     "DOCKYARD_LOGIN_FAILURE_WINDOW_SECONDS": "60",
     "DOCKYARD_LOGIN_LOCKOUT_SECONDS": str(LOCKOUT),
 }
@@ -42,6 +45,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             cli.run("org", "create", "acme", "--owner", "alice")
             cli.run("team", "create", "acme", "readers")
             cli.run("repo", "create", PUBLIC, "--public")
+            # For the audit test: a token to revoke, a grant and a visibility change to find.
+            cli.pat("audited", "alice", "repo:write")
+            cli.pat("listed", "alice", "repo:read")
+            cli.run("repo", "create", "alice/app", "--public")
+            cli.run("team", "grant", "acme", "readers", PUBLIC, "--permission", "read")
+            cli.run("repo", "visibility", "alice/app", "--private")
         yield world
 
 
@@ -140,11 +149,6 @@ def audit_rows(result: CliResult) -> list[str]:
 
 def test_audit_log_records_security_events_without_secrets(world: World) -> None:
     alice_password = world.passwords["alice"]
-    with world.batch() as cli:
-        cli.pat("audited", "alice", "repo:write")
-        cli.run("repo", "create", "alice/app", "--public")
-        cli.run("team", "grant", "acme", "readers", PUBLIC, "--permission", "read")
-        cli.run("repo", "visibility", "alice/app", "--private")
     pat = world.pats["audited"]
 
     wrong = request_token(world.server, [], auth=("alice", alice_password + "-typo"))
@@ -193,7 +197,7 @@ def test_audit_log_records_security_events_without_secrets(world: World) -> None
 
 
 def test_personal_access_token_listing_never_shows_the_token(world: World) -> None:
-    token = world.create_pat("listed", "alice", "repo:read")
+    token = world.pats["listed"]
     with world.batch() as cli:
         listing = cli.run("token", "list", "alice")
 
@@ -203,26 +207,33 @@ def test_personal_access_token_listing_never_shows_the_token(world: World) -> No
 
 
 # ----------------------------------------------------------------------------------------------------
-# Login throttling (keep last: it locks 127.0.0.1 out, then waits the lockout out)
+# Login throttling (keep last: it locks accounts and 127.0.0.1 out, then waits the lockouts out)
 # ----------------------------------------------------------------------------------------------------
 
 
-def test_repeated_wrong_passwords_are_throttled_per_account_and_address(world: World) -> None:
+def fail_until_throttled(world: World, usernames: Iterator[str], most: int) -> httpx.Response:
+    """Wrong passwords until a 429 (which must come within `most` attempts, after only 401s)."""
     statuses = []
-    for _ in range(MAX_FAILURES + 1):
-        response = request_token(world.server, [], auth=("victim", "wrong-password-123"))
+    for username in usernames:
+        response = request_token(
+            world.server, [], auth=(username, "wrong-password-123"), service=world.service
+        )
         statuses.append(response.status_code)
-        if response.status_code == 429:
+        if response.status_code == 429 or len(statuses) > most:
             break
     assert statuses[-1] == 429, f"no 429 after {len(statuses)} wrong passwords: {statuses}"
     assert set(statuses[:-1]) == {401}, statuses
     assert error_codes(response) == ["TOOMANYREQUESTS"]
     retry_after = int(response.headers["retry-after"])
     assert 1 <= retry_after <= LOCKOUT
+    return response
 
-    # Locked: even the right password gets no token, by either grant, nor does another account
-    # from the same address.
-    right = request_token(world.server, [], auth=world.basic("victim"))
+
+def test_repeated_wrong_passwords_lock_the_account_but_not_its_neighbours(world: World) -> None:
+    fail_until_throttled(world, itertools.repeat("victim"), MAX_FAILURES + 1)
+
+    # Locked: even the right password gets no token, by either grant...
+    right = request_token(world.server, [], auth=world.basic("victim"), service=world.service)
     assert right.status_code == 429, right.text
     assert "token" not in right.json()
     oauth = httpx.post(
@@ -232,8 +243,28 @@ def test_repeated_wrong_passwords_are_throttled_per_account_and_address(world: W
         timeout=30,
     )  # fmt: skip
     assert oauth.status_code == 429, oauth.text
-    assert request_token(world.server, [], auth=world.basic("bystander")).status_code == 429
+    # ... while another account at the same address is not locked (its allowance is larger).
+    assert (
+        request_token(world.server, [], auth=world.basic("bystander"), service=world.service).status_code
+        == 200
+    )
 
     time.sleep(LOCKOUT + 0.5)
-    reopened = request_token(world.server, [], auth=world.basic("victim"))
+    reopened = request_token(world.server, [], auth=world.basic("victim"), service=world.service)
     assert reopened.status_code == 200, reopened.text
+
+
+def test_wrong_passwords_from_one_address_lock_the_address(world: World) -> None:
+    """Guessing across many names: the per-address allowance stops it (keep last: locks 127.0.0.1)."""
+    fail_until_throttled(world, (f"guess{i}" for i in itertools.count()), IP_MAX_FAILURES + 1)
+
+    assert (
+        request_token(world.server, [], auth=world.basic("bystander"), service=world.service).status_code
+        == 429
+    )
+
+    time.sleep(LOCKOUT + 0.5)
+    assert (
+        request_token(world.server, [], auth=world.basic("bystander"), service=world.service).status_code
+        == 200
+    )
