@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchlib import auth, procstat, rates, report, servers
+from benchlib import auth, procstat, profile, rates, report, servers
 from benchlib.errors import WorkloadFailed
 from benchlib.http import Client
 from benchlib.workloads import (
@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, help="where test data and server storage go (default: a temp dir)")
     p.add_argument("--wait-idle", type=float, default=60, metavar="SECONDS",
                    help="before each workload, wait up to this long for the machine to be idle (0: don't)")
+    p.add_argument("--py-spy", metavar="PATH", help="py-spy binary: after measuring, profile each Dockyard "
+                   "workload once more into SVG flame graphs in the results directory")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
     args = p.parse_args(argv)
@@ -176,6 +178,34 @@ class Bench:
             self.quiet()
             self.memory(r)
 
+    def profiles(self, out_dir: Path, stamp: str) -> None:
+        """Each Dockyard workload once more under py-spy (fresh blobs; numbers only logged)."""
+        r = next((r for r in self.runs if r.name == "dockyard"), None)
+        if r is None or not self.args.py_spy:
+            return
+        a, blobs, size = self.args, "bench/blobs", self.args.size_mib * MIB
+        mono, chunked = (make_blob(self.workdir / f"profile-{k}.bin", size) for k in ("mono", "chunked"))
+        path = "/v2/bench/manifests/manifests/latest"
+        seed = push_test_image(r.t, r.c, "bench/tags", "seed")
+        workloads: list[tuple[str, Callable[[], object]]] = [
+            ("push_mono", lambda: push_monolithic(r.t, r.c, blobs, mono)),
+            ("push_chunked", lambda: push_chunked(r.t, r.c, blobs, chunked, a.chunk_mib * MIB)),
+            ("pull", lambda: [pull(r.t, r.c, blobs, mono) for _ in range(3)]),
+            ("manifest_head_c16", lambda: rates.loadgen(r.t, self.loadgen, "HEAD", path, 16, a.duration)),
+            ("manifest_get_c16", lambda: rates.wrk(r.t, self.workdir, "GET", path, 16, a.duration)),
+            ("tag_put", lambda: put_tags(r.t, r.c, "bench/tags", seed, a.tags, a.tag_workers, prefix="prof")),
+        ]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for key, work in workloads:
+            svg = out_dir / f"profile-{stamp}-{key}.svg"
+            try:
+                with profile.py_spy(a.py_spy, r.t.pid, svg):
+                    work()
+            except RuntimeError as exc:  # e.g. no Python frames at all: the work ran in native code
+                console.log(f"no py-spy profile of dockyard {key}: {exc}".splitlines()[0], markup=False)
+                continue
+            console.log(f"py-spy profile of dockyard {key}: {svg}", markup=False)
+
     def manifests(self) -> None:
         """HEAD (loadgen) and GET (wrk) by tag at c=1 and c=16; loadgen GET is logged as calibration."""
         repo, tag, seconds = "bench/manifests", "latest", self.args.duration
@@ -256,9 +286,8 @@ def running(names: list[str], args: argparse.Namespace, workdir: Path) -> Iterat
             s.stop()
 
 
-def write_results(results: dict[str, Any], md: str, out_dir: Path) -> tuple[Path, Path]:
+def write_results(results: dict[str, Any], md: str, out_dir: Path, stamp: str) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     suffix = "-quick" if results["params"]["quick"] else ""
     js, mdp = out_dir / f"bench-{stamp}{suffix}.json", out_dir / f"bench-{stamp}{suffix}.md"
     js.write_text(json.dumps(results, indent=2) + "\n")
@@ -266,8 +295,19 @@ def write_results(results: dict[str, Any], md: str, out_dir: Path) -> tuple[Path
     return js, mdp
 
 
+def emit(results: dict[str, Any], args: argparse.Namespace, stamp: str) -> None:
+    """Print the table (Rich, then Markdown) and write the JSON and Markdown files."""
+    defs = report.metrics(args.size_mib, args.chunk_mib, args.rss_mib, args.tags, args.tag_workers)
+    report.print_rich(defs, results, Console(width=max(Console().width, 130)))
+    md = report.markdown(defs, results)
+    js, mdp = write_results(results, md, args.results_dir, stamp)
+    print("\n" + md, flush=True)
+    console.log(f"wrote {js} and {mdp}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     names = [args.only] if args.only else ["distribution", "dockyard"]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -282,21 +322,19 @@ def main(argv: list[str] | None = None) -> int:
         data = Data(workdir, args)
         console.log(f"generated and hashed test data in {time.perf_counter() - t0:.1f}s under {workdir}")
         with running(names, args, workdir) as runs:
-            Bench(runs, args, data, workdir, loadgen).all()
+            bench = Bench(runs, args, data, workdir, loadgen)
+            bench.all()
             results["servers"] = {r.name: r.summary() for r in runs}
+            emit(results, args, stamp)
+            bench.profiles(args.results_dir, stamp)
     except WorkloadFailed as exc:
-        console.print("[bold red]ABORTED: a workload failed, no numbers reported.[/]")
+        console.print("[bold red]ABORTED: a workload failed" + (", no numbers reported." if not
+                      results["servers"] else " while profiling; the numbers above stand.") + "[/]")
         console.print(str(exc), markup=False)
         return 2
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    defs = report.metrics(args.size_mib, args.chunk_mib, args.rss_mib, args.tags, args.tag_workers)
-    report.print_rich(defs, results, Console(width=max(Console().width, 130)))
-    md = report.markdown(defs, results)
-    js, mdp = write_results(results, md, args.results_dir)
-    print("\n" + md)
-    console.log(f"wrote {js} and {mdp}")
     return 0
 
 
