@@ -49,9 +49,13 @@ class Docker:
         return self("logout", self.server.host)
 
     def stored_hosts(self) -> set[str]:
+        return set(self.stored_auths())
+
+    def stored_auths(self) -> dict[str, dict[str, str]]:
         if not self.config_file.exists():
-            return set()
-        return set(json.loads(self.config_file.read_text()).get("auths", {}))
+            return {}
+        auths: dict[str, dict[str, str]] = json.loads(self.config_file.read_text()).get("auths", {})
+        return auths
 
 
 class Images:
@@ -156,6 +160,10 @@ def test_docker_login_succeeds_and_stores_credentials_for_host_and_port(docker: 
 
     assert LOGIN_SUCCEEDED in result.stdout
     assert world.server.host in docker.stored_hosts()
+    # The token server gave docker a refresh token (offline_token=true), which docker keeps as an
+    # identity token instead of the password: the password is not on disk.
+    assert docker.stored_auths()[world.server.host].get("identitytoken")
+    assert world.passwords["alice"] not in docker.config_file.read_text()
 
 
 def test_docker_login_with_a_wrong_password_is_refused_with_dockers_message(
@@ -343,12 +351,23 @@ def test_docker_login_with_a_personal_access_token_then_pull(
     assert manifest_status(world, "alice/private", "pat", "alice") == 404
 
 
-def test_a_revoked_personal_access_token_no_longer_logs_in(docker: Docker, world: World) -> None:
+def test_a_revoked_personal_access_token_stops_working_at_once(
+    docker: Docker, world: World, images: Images, seeded: dict[str, str]
+) -> None:
     token = world.create_pat("docker-revoked", "alice", "repo:write")
     assert LOGIN_SUCCEEDED in docker.login("alice", token).stdout
+    reference = seeded["alice/private"]
+    images.pulled(reference)
+    assert "Digest: sha256:" in docker("pull", reference).stdout
+    images.forget(reference)
 
     world.cli("token", "revoke", "alice", world.pat_ids["docker-revoked"])
 
+    # The identity token docker stored at login came from the PAT, and dies with it...
+    denied = docker("pull", reference, check=False)
+    assert denied.returncode != 0
+    assert reference not in docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    # ... and the PAT no longer logs in.
     result = docker.login("alice", token, check=False)
     assert result.returncode != 0
     assert WRONG_PASSWORD in output_of(result)
