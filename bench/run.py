@@ -132,7 +132,9 @@ class Run:
 def log_rate(name: str, method: str, conc: int, r: rates.RateResult) -> None:
     console.log(f"[{name}] {r.tool} {method} c={conc}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, "
                 f"p99 {r.p99_ms:.2f} ms ({r.requests} requests); cores: server {r.server_cpu:.2f}, "
-                f"client {r.client_cpu:.2f}, machine {r.machine_cpu:.2f}", markup=False)
+                f"client {r.client_cpu:.2f}, machine {r.machine_cpu:.2f}"
+                + (f"; {r.reconnects} connections closed by the server" if r.reconnects else ""),
+                markup=False)
 
 
 class Bench:
@@ -325,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(runs, args, data, workdir, loadgen)
             bench.all()
             results["servers"] = {r.name: r.summary() for r in runs}
+            results["machine"]["loadavg_end"] = report.loadavg()
             emit(results, args, stamp)
             bench.profiles(args.results_dir, stamp)
     except WorkloadFailed as exc:

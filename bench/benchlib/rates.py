@@ -33,6 +33,7 @@ class RateResult:
     server_cpu: float  # cores used by the server tree
     machine_cpu: float  # cores busy on the whole machine
     wall: float
+    reconnects: int = 0  # connections the server closed mid-run (then connect time is measured too)
 
 
 def build_loadgen(workdir: Path) -> Path:
@@ -69,7 +70,7 @@ def loadgen(t: Target, binary: Path, method: str, path: str, connections: int, s
     if out.returncode or not r["requests"] or r["non2xx"] or r["errors"] or r["over_10s"] or r["unfinished"]:
         raise WorkloadFailed(t.name, what, f"bad run (non-2xx answers, errors or stuck requests): {r}")
     return RateResult("loadgen", r["rps"], r["p50_ms"], r["p99_ms"], r["requests"],
-                      client / cpu.wall, cpu.share, cpu.machine, cpu.wall)
+                      client / cpu.wall, cpu.share, cpu.machine, cpu.wall, r["reconnects"])
 
 
 WRK_SCRIPT = """\

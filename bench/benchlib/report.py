@@ -163,6 +163,11 @@ def _first_line(argv: list[str]) -> str:
     return text[0] if text else "?"
 
 
+def loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def machine_info(repo: Path, registry_bin: str) -> dict[str, Any]:
     model = "?"
     with open("/proc/cpuinfo") as f:
@@ -175,6 +180,7 @@ def machine_info(repo: Path, registry_bin: str) -> dict[str, Any]:
     rev = _first_line(["git", "-C", str(repo), "describe", "--always", "--dirty"])
     return {
         "nproc": len(os.sched_getaffinity(0)),
+        "loadavg_start": loadavg(),
         "cpu_model": model,
         "mem_gib": mem_kib / 2**20,
         "kernel": platform.release(),
