@@ -63,6 +63,7 @@ for line in sys.stdin:
 class GitSource:
     def __init__(self, root: Path, git: str) -> None:
         self.git = git
+        root.mkdir(parents=True, exist_ok=True)
         self.bare = root / "source.git"
         self.clone = root / "work"
         self._run("init", "-q", "--bare", "-b", "main", str(self.bare), cwd=root)
@@ -111,10 +112,14 @@ class Link:
     trigger_url: str
 
 
-def dockyard_cli(server: DockyardServer, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def dockyard_cli(
+    server: DockyardServer, *args: str, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [str(Path(sys.executable).parent / "dockyard"), *args, "--data-dir", str(server.data_dir)]
     env = {**os.environ, **server.env, "DOCKYARD_PORT": str(server.port), "DOCKYARD_HOST": "127.0.0.1"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=120, check=False, input=input
+    )
     if check:
         assert result.returncode == 0, f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}"
     return result
@@ -135,28 +140,31 @@ def link(
     return made
 
 
-def builds(server: DockyardServer, repository: str) -> list[dict[str, object]]:
-    response = httpx.get(f"{server.url}/api/build/repositories/{repository}/builds", timeout=10)
+Auth = tuple[str, str] | None
+
+
+def builds(server: DockyardServer, repository: str, auth: Auth = None) -> list[dict[str, object]]:
+    response = httpx.get(f"{server.url}/api/build/repositories/{repository}/builds", auth=auth, timeout=10)
     assert response.status_code == 200, response.text
     found: list[dict[str, object]] = response.json()["builds"]
     return found
 
 
 def wait_for(
-    server: DockyardServer, repository: str, count: int, timeout: float = BUILD_TIMEOUT
+    server: DockyardServer, repository: str, count: int, timeout: float = BUILD_TIMEOUT, auth: Auth = None
 ) -> list[dict[str, object]]:
     """The repository's builds, oldest first, once at least `count` of them have finished."""
     deadline = time.monotonic() + timeout
     while True:
-        found = builds(server, repository)
+        found = builds(server, repository, auth)
         if sum(b["state"] in FINISHED for b in found) >= count:
             return sorted(found, key=lambda b: int(str(b["id"])))
         assert time.monotonic() < deadline, f"builds did not finish within {timeout:.0f}s: {found}"
         time.sleep(0.3)
 
 
-def log_text(server: DockyardServer, build_id: object) -> str:
-    response = httpx.get(f"{server.url}/api/build/builds/{build_id}/log", timeout=10)
+def log_text(server: DockyardServer, build_id: object, auth: Auth = None) -> str:
+    response = httpx.get(f"{server.url}/api/build/builds/{build_id}/log", auth=auth, timeout=10)
     assert response.status_code == 200, response.text
     return "\n".join(line["text"] for line in response.json()["lines"])
 

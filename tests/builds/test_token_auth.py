@@ -1,0 +1,54 @@
+"""Under token auth the worker pushes with a token it signs for the one repository it builds,
+with the rights of the account that linked it; nobody else's rights, no stored password."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile, dockyard_cli, link, log_text, wait_for
+from tests.conftest import Cli, DockyardServer, require_tool
+
+pytestmark = pytest.mark.docker
+
+PASSWORD = "builds-password-123"
+
+
+@pytest.fixture
+def token_server(tmp_path: Path, docker_cli: Cli, base_image: str) -> Iterator[DockyardServer]:
+    require_tool("git")
+    with DockyardServer(tmp_path / "data", env=BUILD_ENV) as server:
+        for name in ("alice", "bobby"):
+            dockyard_cli(server, "user", "create", name, "--password-stdin", input=PASSWORD + "\n")
+        yield server
+
+
+def test_build_pushes_with_the_linking_accounts_rights(
+    token_server: DockyardServer, tmp_path: Path, docker_cli: Cli, base_image: str
+) -> None:
+    alice = ("alice", PASSWORD)
+    own = GitSource(tmp_path / "own", require_tool("git"))
+    link(token_server, "alice/app", own, extra=("--created-by", "alice"))
+    own.commit({"Dockerfile": dockerfile('CMD ["echo", "built by dockyard"]', base=base_image)}, "one")
+    own.push("main")
+    [build] = wait_for(token_server, "alice/app", 1, auth=alice)
+    assert build["state"] == "success", log_text(token_server, build["id"], auth=alice)
+
+    image = f"{token_server.host}/alice/app:latest"  # public: an anonymous pull works
+    docker_cli("rmi", image, check=False)
+    docker_cli("pull", image)
+    try:
+        assert docker_cli("run", "--rm", "--network=none", image).stdout.strip() == "built by dockyard"
+    finally:
+        docker_cli("rmi", image, check=False)
+
+    other = GitSource(tmp_path / "other", require_tool("git"))
+    link(token_server, "alice/stolen", other, extra=("--created-by", "bobby"))
+    other.commit({"Dockerfile": dockerfile(base=base_image)}, "not bobby's to push")
+    other.push("main")
+    [refused] = wait_for(token_server, "alice/stolen", 1, auth=alice)  # its namespace owner
+    assert refused["state"] == "failed" and "bobby may not push to alice/stolen" in str(refused["error"])
+    assert httpx.get(f"{token_server.url}/v2/alice/stolen/tags/list").status_code in (401, 404)
