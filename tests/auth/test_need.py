@@ -20,7 +20,7 @@ from dockyard.auth.guard import need_for
         ("POST", "/v2/alice/app/blobs/uploads", "repository:alice/app:pull,push"),
         ("PATCH", "/v2/alice/app/blobs/uploads/u1", "repository:alice/app:pull,push"),
         ("PUT", "/v2/alice/app/blobs/uploads/u1", "repository:alice/app:pull,push"),
-        ("GET", "/v2/alice/app/blobs/uploads/u1", "repository:alice/app:pull,push"),
+        ("GET", "/v2/alice/app/blobs/uploads/u1", "repository:alice/app:pull"),
         ("DELETE", "/v2/alice/app/blobs/uploads/u1", "repository:alice/app:pull,push"),
         ("GET", "/v2/a/b/c/tags/list", "repository:a/b/c:pull"),
         ("GET", "/v2/rockylinux/referrers/sha256:ab", "repository:rockylinux:pull"),

@@ -9,8 +9,9 @@ Docker turns ``insufficient_scope`` into ``denied: requested access to the resou
 denied`` on push and into ``pull access denied for NAME, repository does not exist or may
 require 'docker login'`` on pull; a private repository answers exactly as a missing one.
 
-The needed actions: every upload route pull+push (as distribution asks), other GET/HEAD
-pull, PUT of a manifest pull+push, DELETE of a manifest or blob delete.
+The needed actions follow the method, as in distribution: GET/HEAD pull; POST/PUT/PATCH
+pull+push; DELETE of a manifest or blob delete. Cancelling an upload (DELETE) needs
+pull+push like the rest of the upload, so a pusher without delete rights can clean up.
 ``/v2/`` needs any valid token (anonymous ones included), ``/v2/_catalog`` the
 ``registry:catalog:*`` scope. A pure ASGI middleware: a verified token is cached, so the
 hot manifest GET pays a dict lookup, not an ECDSA verification.
@@ -74,11 +75,9 @@ def need_for(method: str, path: str) -> Need | None:
         if match is None:
             continue
         name = match["name"]
-        if route in ("uploads", "upload"):  # an upload session, even its status, is the pusher's
-            actions = PUSH
-        elif method in ("GET", "HEAD"):
+        if method in ("GET", "HEAD"):
             actions = PULL
-        elif method == "DELETE":
+        elif method == "DELETE" and route in ("manifests", "blobs"):
             actions = DELETE
         else:
             actions = PUSH
