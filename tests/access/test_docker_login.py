@@ -104,6 +104,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             cli.run("repo", "create", "bobby/public", "--public")
             cli.run("repo", "create", "alice/private", "--private")
             cli.run("repo", "create", "acme/secret", "--private")
+            cli.run("repo", "create", "acme/granted", "--private")
+            cli.pat("docker-read", "alice", "repo:read")
+            cli.pat("docker-revoked", "alice", "repo:write")
         yield world
 
 
@@ -295,10 +298,9 @@ def test_anonymous_docker_pull_of_a_private_repository_is_denied_like_a_missing_
 
 
 def test_docker_pull_of_a_private_repository_is_denied_then_allowed_after_a_team_grant(
-    docker: Docker, world: World, images: Images, docker_cli: Cli, tmp_path: Path, unique: str
+    docker: Docker, world: World, images: Images, docker_cli: Cli, tmp_path: Path
 ) -> None:
-    repository = f"acme/granted-{unique}"
-    world.cli("repo", "create", repository, "--private")
+    repository = "acme/granted"
     bob = Docker(docker_cli, tmp_path / "bob-config", world.server)
     bob.login("bobby", world.passwords["bobby"])
     reference = images.make(repository, "1")
@@ -332,7 +334,7 @@ def test_docker_pull_of_a_private_repository_is_denied_then_allowed_after_a_team
 def test_docker_login_with_a_personal_access_token_then_pull(
     docker: Docker, world: World, images: Images, seeded: dict[str, str]
 ) -> None:
-    token = world.create_pat("docker-read", "alice", "repo:read")
+    token = world.pats["docker-read"]
 
     result = docker.login("alice", token)
 
@@ -354,7 +356,7 @@ def test_docker_login_with_a_personal_access_token_then_pull(
 def test_a_revoked_personal_access_token_stops_working_at_once(
     docker: Docker, world: World, images: Images, seeded: dict[str, str]
 ) -> None:
-    token = world.create_pat("docker-revoked", "alice", "repo:write")
+    token = world.pats["docker-revoked"]
     assert LOGIN_SUCCEEDED in docker.login("alice", token).stdout
     reference = seeded["alice/private"]
     images.pulled(reference)

@@ -180,6 +180,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
             cli.pat("read", "alice", "repo:read")
             cli.pat("public-read", "alice", "repo:public_read")
             cli.pat("admin", "alice", "repo:admin")
+            cli.run("repo", "default-visibility", "bobby", "--private")
         state = Matrix(world)
         for repository in REPOSITORIES:
             with state.admin(repository) as admin:
@@ -635,3 +636,67 @@ def test_cross_repository_mount_from_a_private_repository_is_refused(matrix: Mat
     assert with_from.status_code in (202, 401, 403, 404), (with_from.status_code, with_from.text)
     assert without_from.status_code in (202, 401, 403, 404), (without_from.status_code, without_from.text)
     assert after.status_code == 404, (after.status_code, after.content[:100])
+
+
+# ----------------------------------------------------------------------------------------------------
+# Repositories made by a push; the library namespace; first start
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("owner", "private"), [("alice", False), ("bobby", True)])
+def test_a_push_creates_the_repository_with_the_namespaces_default_visibility(
+    matrix: Matrix, owner: str, private: bool
+) -> None:
+    repository = f"{owner}/pushed-{uuid.uuid4().hex[:8]}"
+    token = matrix.world.token(f"repository:{repository}:pull,push", user=owner)
+    with matrix.world.client(token) as client:
+        push_image(client, repository, "v1")
+
+    anonymous = matrix.world.token(f"repository:{repository}:pull")
+    with matrix.world.client(anonymous) as client:
+        response = client.get(f"/v2/{repository}/manifests/v1", headers={"Accept": ACCEPT})
+    if private:
+        assert_unauthorized(response, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+    else:
+        assert response.status_code == 200, (response.status_code, response.text)
+    # Someone else still may not push into it.
+    outsider = "bobby" if owner == "alice" else "alice"
+    token = matrix.world.token(f"repository:{repository}:pull,push", user=outsider)
+    with matrix.world.client(token) as client:
+        denied = client.post(f"/v2/{repository}/blobs/uploads/")
+    assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+
+
+@pytest.mark.parametrize("spelling", ["tools", "library/tools"])
+def test_the_library_namespace_is_writable_by_site_administrators_only(matrix: Matrix, spelling: str) -> None:
+    for user in ("alice", "bobby"):
+        token = matrix.world.token(f"repository:{spelling}:pull,push,delete", user=user)
+        assert "push" not in actions_in(matrix, token, spelling), user
+        with matrix.world.client(token) as client:
+            denied = client.post(f"/v2/{spelling}/blobs/uploads/")
+        assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+
+    name = f"{spelling}-{uuid.uuid4().hex[:8]}"
+    admin = matrix.world.token(f"repository:{name}:pull,push", user=ADMIN)
+    with matrix.world.client(admin) as client:
+        image = push_image(client, name, "v1")
+    # Official images are for everyone to pull, under either spelling.
+    other = name.removeprefix("library/") if name.startswith("library/") else f"library/{name}"
+    for pulled_as in (name, other):
+        anonymous = matrix.world.token(f"repository:{pulled_as}:pull")
+        with matrix.world.client(anonymous) as client:
+            response = client.get(f"/v2/{pulled_as}/manifests/v1", headers={"Accept": ACCEPT})
+        assert response.status_code == 200, (pulled_as, response.status_code, response.text)
+        assert response.headers["docker-content-digest"] == image.digest
+
+
+def actions_in(matrix: Matrix, token: str, name: str) -> set[str]:
+    claims = decode(token, matrix.world.data_dir)
+    return {a for e in claims.get("access", []) if e["name"] == name for a in e["actions"]}
+
+
+def test_first_start_says_how_to_create_the_first_administrator(matrix: Matrix) -> None:
+    log = matrix.world.server.log_path.read_text()
+
+    assert "dockyard user create" in log
+    assert "--admin" in log
