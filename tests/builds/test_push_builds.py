@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import shutil
+from pathlib import Path
+
+import httpx
 import pytest
 
 from tests.builds.conftest import (
@@ -112,3 +119,53 @@ def test_skip_marker_builds_nothing(
     output = source.push("main")
     assert "skipped by the commit message" in output, output
     assert builds(build_server, repository) == []
+
+
+def test_secret_build_argument_is_masked_in_the_log(
+    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+) -> None:
+    link(
+        build_server,
+        repository,
+        source,
+        extra=("--secret-arg", "API_TOKEN=s3cr3t-value-42", "--build-arg", "MODE=fast"),
+    )
+    lines = ("ARG API_TOKEN", "ARG MODE", 'RUN echo "token=$API_TOKEN mode=$MODE"')
+    source.commit({"Dockerfile": dockerfile(*lines, base=base_image)}, "uses a secret")
+    source.push("main")
+    [build] = wait_for(build_server, repository, 1)
+    log = log_text(build_server, build["id"])
+    assert build["state"] == "success", log
+    assert "token=******** mode=fast" in log and "s3cr3t-value-42" not in log
+
+
+def test_missing_commit_and_unreachable_source_fail_with_the_reason(
+    build_server: DockyardServer, source: GitSource, repository: str, tmp_path: Path, base_image: str
+) -> None:
+    made = link(build_server, repository, source)
+    source.commit({"Dockerfile": dockerfile(base=base_image)}, "exists")
+    source._run("push", "-q", "--no-verify", "origin", "main")  # post-receive runs anyway: one real build
+    missing = "1234567" * 5 + "89abc"
+    body = json.dumps(
+        {"ref": "refs/heads/main", "after": missing, "head_commit": {"message": "gone"}}
+    ).encode()
+    signature = "sha256=" + hmac.new(made.secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature}
+    assert httpx.post(made.github_url, content=body, headers=headers).status_code == 202
+
+    done = wait_for(build_server, repository, 2)
+    [failed] = [b for b in done if b["commit"] == missing]
+    assert failed["state"] == "failed" and "git checkout failed" in str(failed["error"])
+    assert missing in log_text(build_server, failed["id"])
+
+    elsewhere = f"{repository}-gone"
+    gone = GitSource(tmp_path / "gone", source.git)
+    again = link(build_server, elsewhere, gone)
+    shutil.rmtree(gone.bare)
+    body = json.dumps({"ref": "refs/heads/main", "after": missing, "head_commit": {"message": "x"}}).encode()
+    signature = "sha256=" + hmac.new(again.secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature}
+    assert httpx.post(again.github_url, content=body, headers=headers).status_code == 202
+    [unreachable] = wait_for(build_server, elsewhere, 1)
+    assert unreachable["state"] == "failed" and "git fetch failed" in str(unreachable["error"])
+    assert "does not appear to be a git repository" in log_text(build_server, unreachable["id"])

@@ -124,6 +124,9 @@ class BuildQueue:
         """Requeue or fail builds whose lease ran out; how many were reaped."""
         now = utcnow()
         expired = and_(Build.state.in_(ACTIVE), Build.lease_expires_at < now)
+        with Session(self.db.read) as session:  # the common case writes nothing, taking no lock
+            if session.scalar(select(Build.id).where(expired).limit(1)) is None:
+                return 0
         with Session(self.db.write) as session, session.begin():
             requeued = _count(
                 session.execute(
@@ -150,6 +153,24 @@ class BuildQueue:
                 )
             )
         return requeued + failed
+
+    @offload
+    def release(self, build_id: int, owner: str) -> None:
+        """Give a build back to the queue (its worker is shutting down), the attempt not counted."""
+        with Session(self.db.write) as session, session.begin():
+            session.execute(
+                update(Build)
+                .where(*self._held(build_id, owner))
+                .values(
+                    state="queued",
+                    attempts=Build.attempts - 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    pushing_at=None,
+                    error="its worker shut down; queued again",
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     @offload
     def append_log(self, build_id: int, lines: list[str]) -> None:

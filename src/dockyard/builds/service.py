@@ -53,22 +53,21 @@ class BuildService:
         credentials: dict[str, str] | None = None,
         created_by: str | None = None,
     ) -> NewLink:
-        """Link a repository to a git source (replacing any link it had) with a fresh secret."""
+        """Link a repository to a git source, with a fresh secret and trigger token. Linking it
+        again changes the link in place: its build history stays."""
         if not source_url.strip():
             raise InvalidRequest("the source URL is empty")
         secret, trigger = secrets.token_hex(20), secrets.token_urlsafe(24)
         with Session(self.db.write) as session, session.begin():
-            session.execute(delete(BuildLink).where(BuildLink.repository == repository))
-            row = BuildLink(
-                repository=repository,
-                source_url=source_url.strip(),
-                credentials=self.box.seal(credentials) if credentials else None,
-                webhook_secret=self.box.seal(secret),
-                trigger_token_hash=token_hash(trigger),
-                created_by=created_by,
-                created_at=utcnow(),
-            )
-            session.add(row)
+            row = session.scalar(select(BuildLink).where(BuildLink.repository == repository))
+            if row is None:
+                row = BuildLink(repository=repository, created_at=utcnow())
+                session.add(row)
+            row.source_url = source_url.strip()
+            row.credentials = self.box.seal(credentials) if credentials else None
+            row.webhook_secret = self.box.seal(secret)
+            row.trigger_token_hash = token_hash(trigger)
+            row.created_by = created_by
             session.flush()
             self._replace_rules(session, row.id, rules)
             link = self._link(session, row)

@@ -97,6 +97,12 @@ class BuildWorker:
                 outcome = await self._attempt(job, buffer)
                 flusher.cancel_scope.cancel()
             await self._finish(job, outcome, buffer)
+        except anyio.get_cancelled_exc_class():  # shutting down: hand the build to another worker now
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                buffer.write("The worker is shutting down; the build goes back to the queue.")
+                await buffer.flush()
+                await self.queue.release(job.build.id, self.name)
+            raise
         finally:
             slots.release()
 
