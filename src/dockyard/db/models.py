@@ -55,7 +55,7 @@ class Timestamp(DateTime):
 
 def _namespace_of(context: DefaultExecutionContext) -> str:
     """The first component of the inserted name, so every insert path fills ``namespace``."""
-    name: str = context.get_current_parameters()["name"]
+    name: str = context.get_current_parameters()["name"]  # type: ignore[no-untyped-call]
     return name.split("/", 1)[0]
 
 
