@@ -30,6 +30,11 @@ def test_build_pushes_with_the_linking_accounts_rights(
     token_server: DockyardServer, tmp_path: Path, docker_cli: Cli, base_image: str
 ) -> None:
     alice = ("alice", PASSWORD)
+    api = f"{token_server.url}/api/build/repositories/alice/app/link"
+    body = {"source_url": "/nowhere"}
+    assert httpx.put(api, json=body).status_code == 401
+    assert httpx.put(api, json=body, auth=("bobby", PASSWORD)).status_code == 404
+    assert httpx.put(api, json=body, auth=("alice", "wrong-password")).status_code == 401
     own = GitSource(tmp_path / "own", require_tool("git"))
     link(token_server, "alice/app", own, extra=("--created-by", "alice"))
     own.commit({"Dockerfile": dockerfile('CMD ["echo", "built by dockyard"]', base=base_image)}, "one")

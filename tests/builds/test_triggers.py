@@ -146,3 +146,31 @@ def test_log_streams_while_the_build_runs_then_badge_and_cancel(
     assert response.status_code == 200, response.text
     done = wait_for(build_server, repository, 2, timeout=30)
     assert done[1]["state"] == "canceled", log_text(build_server, done[1]["id"])
+
+
+def test_link_api_and_build_now(
+    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+) -> None:
+    api = f"{build_server.url}/api/build/repositories/{repository}"
+    assert httpx.get(f"{api}/link").status_code == 404
+    rules = [
+        {"source_type": "branch", "source_name": "main", "docker_tag": "edge",
+         "variables": [{"name": "PASS", "value": "do-not-show", "secret": True}]},
+    ]  # fmt: skip
+    bad = httpx.put(f"{api}/link", json={"source_url": str(source.bare), "rules": [{"source_type": "svn"}]})
+    assert bad.status_code == 400
+    made = httpx.put(f"{api}/link", json={"source_url": str(source.bare), "rules": rules})
+    assert made.status_code == 201, made.text
+    assert made.json()["webhook_secret"] and made.json()["trigger_url"].startswith(build_server.url)
+    shown = httpx.get(f"{api}/link").json()
+    assert "webhook_secret" not in shown and "do-not-show" not in json.dumps(shown)
+    assert shown["rules"][0]["docker_tag"] == "edge"
+
+    commit = source.commit({"Dockerfile": dockerfile("RUN true", base=base_image)}, "build me now")
+    source._run("push", "-q", "origin", "main")  # no hook installed: nothing builds by itself
+    response = httpx.post(f"{api}/trigger", json={"source_type": "branch", "source_name": "main"})
+    assert response.status_code == 202, response.text
+    [build] = wait_for(build_server, repository, 1)
+    assert (build["state"], build["commit"], build["tags"]) == ("success", commit, ["edge"])
+    assert httpx.delete(f"{api}/link").status_code == 204
+    assert httpx.get(f"{api}/link").status_code == 404

@@ -5,6 +5,8 @@
     POST /api/build/trigger/{link}/{token}       trigger URL; body {} | {"source_type", "source_name"}
                                                  | {"docker_tag"}
     GET  /api/build/repositories/{repo}/builds   build history, newest first
+    GET|PUT|DELETE /api/build/repositories/{repo}/link   the source link and its rules
+    POST /api/build/repositories/{repo}/trigger  "Build now" (push rights; body as the trigger URL's)
     GET  /api/build/builds/{id}                  one build
     GET  /api/build/builds/{id}/log?after=N      its log lines after line N
     GET  /api/build/builds/{id}/stream           the log as server-sent events, live
@@ -21,6 +23,7 @@ import base64
 import binascii
 import json
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 import anyio
@@ -30,7 +33,9 @@ from starlette.routing import BaseRoute, Route
 
 from dockyard.builds.context import BuildsContext
 from dockyard.builds.errors import BuildError, InvalidRequest, NotFound, Unauthorized
-from dockyard.builds.records import FINISHED
+from dockyard.builds.records import FINISHED, Link
+from dockyard.builds.rules import Rule, RuleError, Variable
+from dockyard.builds.runner import MASK
 from dockyard.builds.triggers import Push, github_push, gitlab_push, verify_github, verify_gitlab
 
 MAX_BODY = 5 * 1024 * 1024
@@ -115,10 +120,11 @@ async def _queue(ctx: BuildsContext, link_id: int, push: Push | None, trigger: s
 # -- reading builds ---------------------------------------------------------------------------
 
 
-async def _may(request: Request, repository: str, action: str) -> None:
+async def _may(request: Request, repository: str, action: str) -> str | None:
+    """The caller's username once they may do ``action`` on the repository (None if anonymous)."""
     ctx = _context(request)
     if ctx.open_registry:
-        return
+        return None
     principal = None
     header = request.headers.get("authorization", "")
     if header.lower().startswith("basic "):
@@ -135,6 +141,7 @@ async def _may(request: Request, repository: str, action: str) -> None:
             if principal or action == "pull"
             else Unauthorized("authentication required")
         )
+    return principal.username if principal else None
 
 
 async def list_builds(request: Request) -> Response:
@@ -218,6 +225,99 @@ async def change_build(request: Request) -> Response:
         return _error(exc)
 
 
+# -- links and rules -------------------------------------------------------------------------
+
+
+def _rules(payload: Any) -> list[Rule]:
+    if not isinstance(payload, list):
+        raise InvalidRequest("rules must be a list")
+    try:
+        return [
+            Rule(**{**r, "variables": tuple(Variable(**v) for v in r.get("variables") or [])})
+            for r in payload
+        ]
+    except (RuleError, TypeError, AttributeError) as exc:
+        raise InvalidRequest(f"bad rule: {exc}") from None
+
+
+def _link_json(link: Link, request: Request) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    rules = [
+        {
+            **asdict(r),
+            "variables": [{**asdict(v), "value": MASK if v.secret else v.value} for v in r.variables],
+        }
+        for r in link.rules
+    ]
+    return {
+        "id": link.id,
+        "repository": link.repository,
+        "source_url": link.source_url,
+        "created_by": link.created_by,
+        "created_at": link.created_at.isoformat(),
+        "github_webhook": f"{base}/api/build/hooks/{link.id}/github",
+        "gitlab_webhook": f"{base}/api/build/hooks/{link.id}/gitlab",
+        "rules": rules,
+    }
+
+
+async def repository_link(request: Request) -> Response:
+    """GET the link, PUT a new one (its secret and trigger URL are shown in this answer only), DELETE it."""
+    ctx, name = _context(request), request.path_params["name"]
+    try:
+        if request.method == "GET":
+            await _may(request, name, "pull")
+            return JSONResponse(_link_json(await ctx.service.link_for(name), request))
+        username = await _may(request, name, "push")
+        if request.method == "DELETE":
+            await ctx.service.unlink(name)
+            return Response(status_code=204)
+        try:
+            body = json.loads(await _body(request))
+        except ValueError:
+            raise InvalidRequest("the body is not JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("source_url"), str):
+            raise InvalidRequest('the body needs "source_url"')
+        credentials = body.get("credentials")
+        if credentials is not None and not (
+            isinstance(credentials, dict) and all(isinstance(v, str) for v in credentials.values())
+        ):
+            raise InvalidRequest("credentials must be an object of strings")
+        made = await ctx.service.create_link(
+            name,
+            body["source_url"],
+            _rules(body.get("rules", [])),
+            credentials=credentials,
+            created_by=username,
+        )
+        answer = _link_json(made.link, request)
+        answer["webhook_secret"] = made.webhook_secret
+        answer["trigger_url"] = (
+            f"{str(request.base_url).rstrip('/')}/api/build/trigger/{made.link.id}/{made.trigger_token}"
+        )
+        return JSONResponse(answer, status_code=201)
+    except BuildError as exc:
+        return _error(exc)
+
+
+async def build_now(request: Request) -> Response:
+    """ "Build now": body like the trigger URL's; needs push rights instead of the token."""
+    ctx, name = _context(request), request.path_params["name"]
+    try:
+        await _may(request, name, "push")
+        link = await ctx.service.link_for(name)
+        body = await _body(request)
+        wanted = json.loads(body) if body.strip() else {}
+        if not isinstance(wanted, dict):
+            raise InvalidRequest("the body is not a JSON object")
+        builds = await ctx.trigger(link.id, wanted, "manual")
+        return JSONResponse({"builds": [b.as_json() for b in builds]}, status_code=202)
+    except ValueError:
+        return _error(InvalidRequest("the body is not JSON"))
+    except BuildError as exc:
+        return _error(exc)
+
+
 # -- badge --------------------------------------------------------------------------------------
 
 BADGE_COLOURS = {"success": "#4c1", "failed": "#e05d44", "none": "#9f9f9f"}
@@ -253,6 +353,8 @@ def build_routes() -> list[BaseRoute]:
         post("/api/build/hooks/{link_id:int}/gitlab", gitlab_hook),
         post("/api/build/trigger/{link_id:int}/{token}", trigger_url),
         Route("/api/build/repositories/{name:path}/builds", list_builds),
+        Route("/api/build/repositories/{name:path}/link", repository_link, methods=["GET", "PUT", "DELETE"]),
+        post("/api/build/repositories/{name:path}/trigger", build_now),
         Route("/api/build/builds/{build_id:int}", show_build),
         Route("/api/build/builds/{build_id:int}/log", build_log),
         Route("/api/build/builds/{build_id:int}/stream", stream_log),
