@@ -6,11 +6,13 @@ import hashlib
 import hmac
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
 
+from dockyard.builds.config import BuildSettings
 from dockyard.builds.errors import InvalidRequest, QueueFull, Unauthorized
 from dockyard.builds.queue import BuildQueue, LeaseLost
 from dockyard.builds.rules import DEFAULT_RULES, Rule, RuleError, Variable, matches, parse_rule
@@ -18,6 +20,7 @@ from dockyard.builds.runner import Masker
 from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import BuildService
 from dockyard.builds.triggers import github_push, gitlab_push, verify_github, verify_gitlab
+from dockyard.builds.worker import BuildWorker
 from dockyard.db.engine import make_database, upgrade
 
 COMMIT = "a" * 40
@@ -195,5 +198,41 @@ def test_expired_lease_is_retried_then_failed(queue_parts: tuple[BuildService, B
         assert await queue.reap() == 1
         build = await service.build(first.build.id)
         assert build.state == "failed" and build.finished_at is not None and "no attempts" in str(build.error)
+
+    anyio.run(work)
+
+
+class _StuckRunner:
+    """Prints a line, then hangs like a build waiting forever on the network."""
+
+    async def run(self, job: object, token: object, log: Callable[[str], None], advance: object) -> str:
+        log("started")
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+def test_a_build_past_its_timeout_fails(queue_parts: tuple[BuildService, BuildQueue]) -> None:
+    service, queue = queue_parts
+    _queue_one(service)
+    settings = BuildSettings(timeout_seconds=1, lease_seconds=2, poll_seconds=0.05)
+
+    async def no_token(job: object) -> None:
+        return None
+
+    worker = BuildWorker(settings, queue, _StuckRunner(), no_token)  # type: ignore[arg-type]
+
+    async def work() -> None:
+        with anyio.move_on_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(worker.run)
+                while (await service.builds("ns/app"))[0].state != "failed":
+                    await anyio.sleep(0.1)
+                tasks.cancel_scope.cancel()
+        [build] = await service.builds("ns/app")
+        assert build.state == "failed" and build.error == "timed out after 1 seconds"
+        assert [line.text for line in await service.log(build.id)][-2:] == [
+            "started",
+            "Build failed: timed out after 1 seconds",
+        ]
 
     anyio.run(work)

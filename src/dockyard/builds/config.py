@@ -18,7 +18,7 @@ class BuildSettings(BaseSettings):
     concurrency: int = Field(default=2, ge=1, le=64)
     # Queued builds accepted before triggers answer 429.
     queue_limit: int = Field(default=100, ge=1)
-    timeout_seconds: int = Field(default=3600, ge=5)
+    timeout_seconds: int = Field(default=3600, ge=1)
     # A worker renews its lease every lease/3 seconds; a build whose lease ran out is requeued
     # (attempts < max_attempts) or failed.
     lease_seconds: int = Field(default=60, ge=2)
