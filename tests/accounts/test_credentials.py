@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -95,16 +94,18 @@ async def test_unknown_and_known_users_take_similar_time(database: Database) -> 
     await accounts.create_user("alice", "", PASSWORD)
     await accounts.authenticate("nobody", "warm up the dummy hash")
 
-    async def median(username: str) -> float:
+    async def fastest(username: str) -> float:
+        """The least disturbed of several runs: the host may be busy with other work."""
         samples = []
-        for _ in range(5):
+        for _ in range(7):
             start = time.perf_counter()
             assert await accounts.authenticate(username, "wrong password") is None
             samples.append(time.perf_counter() - start)
-        return statistics.median(samples)
+        return min(samples)
 
-    known, unknown = await median("alice"), await median("nobody")
-    assert 0.5 < unknown / known < 2, (known, unknown)
+    known, unknown = await fastest("alice"), await fastest("nobody")
+    # Without the dummy hash an unknown user answers ~25x faster; these bounds catch that, not noise.
+    assert 0.25 < unknown / known < 4, (known, unknown)
 
 
 async def test_oversized_credentials_are_refused_before_hashing(
