@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import cast
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
@@ -92,4 +93,4 @@ async def tags(web: WebRequest) -> Response:
 async def delete_tag(web: WebRequest) -> Response:
     name, tag = repository_name(web), web.path("tag")
     await web.hub.delete_tag(web.viewer, name, tag)
-    return web.redirect(f"{repository_url(name)}/tags?deleted={tag}")
+    return web.redirect(f"{repository_url(name)}/tags?{urlencode({'deleted': tag})}")

@@ -7,6 +7,7 @@ the page with its error next to it (``errors[section]``), keeping what was typed
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
@@ -117,4 +118,4 @@ async def delete_repository(web: WebRequest) -> Response:
     await web.hub.delete_repository(web.viewer, name)
     namespace = name.split("/", 1)[0]
     target = "/" if namespace == "library" else f"/u/{namespace}"
-    return web.redirect(f"{target}?deleted={name}")
+    return web.redirect(f"{target}?{urlencode({'deleted': name})}")
