@@ -41,11 +41,18 @@ def _parser() -> MarkdownIt:
     )
 
 
-def render(source: str) -> str:
-    """Safe HTML for a Markdown description (empty for an empty one)."""
+def render(source: str, *, demote: int = 0) -> str:
+    """Safe HTML for a Markdown description (empty for an empty one). ``demote`` moves headings
+    down (1: ``#`` becomes h2), so a description never competes with the page's own h1."""
     if not source.strip():
         return ""
-    html = _parser().render(source[:MAX_SOURCE])
+    parser = _parser()
+    tokens = parser.parse(source[:MAX_SOURCE])
+    if demote:
+        for token in tokens:
+            if token.type in ("heading_open", "heading_close"):
+                token.tag = f"h{min(6, int(token.tag[1]) + demote)}"
+    html = parser.renderer.render(tokens, parser.options, {})
     return sanitize(html)
 
 

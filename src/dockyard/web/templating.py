@@ -91,7 +91,7 @@ def query_url(path: str, params: dict[str, object], **overrides: object) -> str:
 
 
 def render_markdown(source: str) -> Markup:
-    return Markup(markdown.render(source))  # sanitized by nh3 inside
+    return Markup(markdown.render(source, demote=1))  # sanitized by nh3 inside; under the page's h1
 
 
 def environment() -> Environment:
