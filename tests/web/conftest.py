@@ -1,0 +1,131 @@
+"""Fixtures for the pages: a real server with token auth, one headless Chromium per module, and
+helpers that sign people up and log them in, through the browser or over plain HTTP.
+
+Chromium is Debian's (/usr/bin/chromium): Playwright cannot download browsers here. Without it the
+browser tests skip locally and fail under CI=true (``require_tool``). Screenshots go to
+test-artifacts/screenshots/ at the repository root (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.conftest import DockyardServer, require_tool
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "correct horse battery staple"
+
+
+def unique_name(prefix: str) -> str:
+    """A Docker ID of its own (lowercase letters and digits, 4 to 30)."""
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+    """A server with token auth on (the default), as people run it."""
+    with DockyardServer(tmp_path_factory.mktemp("web") / "data") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    path = require_tool("chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=shutil.which(path) or path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def context(browser: Browser, server: DockyardServer) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_up(page: Page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/signup")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Email").fill(f"{username}@example.com")
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Confirm password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/")
+    assert page.get_by_role("heading", name=f"Welcome, {username}").is_visible()
+
+
+def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+
+
+def create_repository(
+    page: Page, name: str, *, description: str = "", readme: str = "", private: bool = False
+) -> None:
+    page.goto("/repository/create")
+    page.get_by_label("Repository name").fill(name)
+    page.get_by_label("Short description").fill(description)
+    page.get_by_label("Full description (Markdown)").fill(readme)
+    page.get_by_label("Private").check() if private else page.get_by_label("Public").check()
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(f"**/{name}")
+
+
+class WebClient:
+    """The pages over plain HTTP (no browser): for cookies, CSRF and status codes."""
+
+    def __init__(self, server: DockyardServer) -> None:
+        self.http = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
+
+    def csrf(self, path: str) -> str:
+        response = self.http.get(path)
+        match = CSRF_RE.search(response.text)
+        assert match, f"no CSRF token on {path}: {response.status_code}"
+        return match.group(1)
+
+    def post(self, path: str, data: dict[str, str], *, form_page: str | None = None) -> httpx.Response:
+        token = self.csrf(form_page or path)
+        return self.http.post(path, data={**data, "csrf_token": token})
+
+    def sign_up(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        data = {"username": username, "email": "", "password": password, "confirm": password}
+        response = self.post("/signup", data)
+        assert response.status_code == 303, response.text
+        return response
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def web_client(server: DockyardServer) -> Iterator[WebClient]:
+    client = WebClient(server)
+    yield client
+    client.close()
