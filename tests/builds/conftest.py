@@ -31,7 +31,11 @@ BUILD_TIMEOUT = 120.0
 FINISHED = {"success", "failed", "canceled"}
 
 # Builds have no network: the test base image is local, and the CI engine runs without a bridge.
-BUILD_ENV = {"DOCKYARD_BUILD_NETWORK": "none", "DOCKYARD_BUILD_POLL_SECONDS": "0.2"}
+BUILD_ENV = {
+    "DOCKYARD_BUILD_NETWORK": "none",
+    "DOCKYARD_BUILD_POLL_SECONDS": "0.2",
+    "DOCKYARD_BUILD_ALLOW_LOCAL_SOURCES": "true",  # the sources are bare repositories on disk
+}
 
 HOOK = """\
 #!{python}

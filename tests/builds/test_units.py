@@ -18,7 +18,7 @@ from dockyard.builds.queue import BuildQueue, LeaseLost
 from dockyard.builds.rules import DEFAULT_RULES, Rule, RuleError, Variable, matches, parse_rule
 from dockyard.builds.runner import Masker
 from dockyard.builds.secrets import SecretBox
-from dockyard.builds.service import BuildService
+from dockyard.builds.service import BuildService, check_source
 from dockyard.builds.triggers import github_push, gitlab_push, verify_github, verify_gitlab
 from dockyard.builds.worker import BuildWorker
 from dockyard.db.engine import make_database, upgrade
@@ -145,7 +145,10 @@ def _queue_one(service: BuildService, count: int = 1) -> None:
     rule = Rule(variables=(Variable("TOKEN", "sekrit", secret=True),))
 
     async def work() -> None:
-        link = (await service.create_link("ns/app", "/src", [rule], credentials={"password": "pw"})).link
+        made = await service.create_link(
+            "ns/app", "/src", [rule], credentials={"password": "pw"}, allow_local=True
+        )
+        link = made.link
         for _ in range(count):
             await service.enqueue(
                 link, matches(link.rules, "branch", "main"), trigger="manual", source_type="branch",
@@ -236,3 +239,24 @@ def test_a_build_past_its_timeout_fails(queue_parts: tuple[BuildService, BuildQu
         ]
 
     anyio.run(work)
+
+
+@pytest.mark.parametrize(
+    ("url", "local_ok", "accepted"),
+    [
+        ("https://github.com/o/r.git", False, True),
+        ("git@github.com:o/r.git", False, True),
+        ("ssh://git@host:22/o/r.git", False, True),
+        ("/srv/git/r.git", False, False),
+        ("/srv/git/r.git", True, True),
+        ("file:///srv/git/r.git", True, True),
+        ("ext::sh -c touch% /tmp/pwned", True, False),
+        ("", True, False),
+    ],
+)
+def test_source_urls(url: str, local_ok: bool, accepted: bool) -> None:
+    if accepted:
+        check_source(url, allow_local=local_ok)
+    else:
+        with pytest.raises(InvalidRequest):
+            check_source(url, allow_local=local_ok)

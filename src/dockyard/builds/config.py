@@ -32,3 +32,7 @@ class BuildSettings(BaseSettings):
     # `docker build --network`; empty leaves the engine's default.
     network: str = ""
     builder: Literal["classic", "buildkit"] = "classic"
+    # Links made over HTTP may name a path on this server (or file://) only when this is on:
+    # otherwise anyone with push rights could build from any repository on the server's disk.
+    # `dockyard build link` (run by whoever administers the server) may always.
+    allow_local_sources: bool = False

@@ -271,6 +271,7 @@ class Runner:
     def _git_environment(self, credentials: Mapping[str, str], ws: Workspace) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
         env |= {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "/bin/false"}
+        env["GIT_ALLOW_PROTOCOL"] = "https:http:ssh:git:file"  # never ext:: (runs commands)
         if credentials.get("username") or credentials.get("password"):
             basic = f"{credentials.get('username', '')}:{credentials.get('password', '')}"
             # Through the environment, never the command line: other users can read that.

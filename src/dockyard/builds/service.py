@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -31,6 +32,19 @@ COPIED_ON_RETRY = (
 )  # fmt: skip
 
 
+REMOTE_SOURCE = re.compile(r"^(https?|ssh|git)://[^/\s]+|^[\w.-]+@[\w.-]+:[^\s]")
+LOCAL_SOURCE = re.compile(r"^(/|file:///)")
+
+
+def check_source(url: str, *, allow_local: bool) -> None:
+    """https, ssh (URL or scp-like) and git URLs; local paths only when allowed."""
+    if REMOTE_SOURCE.match(url) or (allow_local and LOCAL_SOURCE.match(url)):
+        return
+    if LOCAL_SOURCE.match(url):
+        raise InvalidRequest("local sources are not allowed here (DOCKYARD_BUILD_ALLOW_LOCAL_SOURCES)")
+    raise InvalidRequest(f"not a git URL this server can fetch: {url!r}")
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -52,11 +66,11 @@ class BuildService:
         *,
         credentials: dict[str, str] | None = None,
         created_by: str | None = None,
+        allow_local: bool = False,
     ) -> NewLink:
         """Link a repository to a git source, with a fresh secret and trigger token. Linking it
         again changes the link in place: its build history stays."""
-        if not source_url.strip():
-            raise InvalidRequest("the source URL is empty")
+        check_source(source_url, allow_local=allow_local)
         secret, trigger = secrets.token_hex(20), secrets.token_urlsafe(24)
         with Session(self.db.write) as session, session.begin():
             row = session.scalar(select(BuildLink).where(BuildLink.repository == repository))

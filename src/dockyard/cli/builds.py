@@ -115,7 +115,12 @@ def link(
 
     async def work(ctx: BuildsContext, settings: Settings) -> None:
         made = await ctx.service.create_link(
-            repository, source, rules, credentials=credentials or None, created_by=created_by
+            repository,
+            source,
+            rules,
+            credentials=credentials or None,
+            created_by=created_by,
+            allow_local=True,
         )
         base = _base_url(settings)
         lines = [
