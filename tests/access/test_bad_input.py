@@ -171,6 +171,8 @@ SCOPE_TRICKS = {
     "wildcard": "repository:acme/private:*",
     "class": "repository(plugin):acme/private:pull",
     "registry-type": "registry:acme/private:pull",
+    "trailing-newline": "repository:acme/private\n:pull",
+    "nul": "repository:acme/private\x00:pull",
 }
 
 
@@ -207,6 +209,10 @@ PATH_TRICKS = {
     "upper-case": "/v2/ACME/private/tags/list",
     "double-slash": "/v2/acme//private/tags/list",
     "backslash": "/v2/bobby/x/..%5c..%5cacme/private/tags/list",
+    "trailing-newline": "/v2/acme/private/tags/list%0A",
+    "newline-in-name": "/v2/acme/private%0A/tags/list",
+    "nul-in-name": "/v2/acme/private%00/tags/list",
+    "trailing-slash": "/v2/acme/private/tags/list/",
 }
 
 
@@ -218,7 +224,8 @@ def test_path_tricks_do_not_reach_the_private_repository(
 
     status, body = raw_get(world, path, token)
 
-    assert status in (400, 401, 404), (status, body[:300])
+    # A redirect (Starlette drops a trailing slash) only says where to ask; that answer is checked too.
+    assert status in (400, 401, 404) or (path.endswith("/") and status in (307, 308)), (status, body[:300])
     assert b'"v1"' not in body and b"schemaVersion" not in body, body[:300]
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.access.helpers import World, assert_unauthorized, challenge_of, running_world
+from tests.access.helpers import World, assert_unauthorized, challenge_of, error_codes, running_world
 from tests.access.tokens import Forger, decode
 from tests.registry.helpers import (
     OCI_MANIFEST,
@@ -636,6 +636,51 @@ def test_cross_repository_mount_from_a_private_repository_is_refused(matrix: Mat
     assert with_from.status_code in (202, 401, 403, 404), (with_from.status_code, with_from.text)
     assert without_from.status_code in (202, 401, 403, 404), (without_from.status_code, without_from.text)
     assert after.status_code == 404, (after.status_code, after.content[:100])
+
+
+def test_an_upload_session_of_a_private_repository_is_unknown_under_another_name(matrix: Matrix) -> None:
+    """bobby learns an upload URL of acme/private and replays it under his own repository."""
+    prepared = _prepare_session(matrix, ORG_PRIVATE)
+    hijacked = prepared["location"].replace(f"/v2/{ORG_PRIVATE}/", "/v2/bobby/loot/", 1)
+    assert hijacked != prepared["location"]
+    before = _session_range(matrix, ORG_PRIVATE, prepared["location"])
+    assert before is not None
+    token = matrix.world.token("repository:bobby/loot:pull,push", user="bobby")
+    with matrix.world.client(token) as client:
+        status = client.get(hijacked)
+        patched = client.patch(
+            hijacked, content=prepared["data"], headers={"Content-Type": "application/octet-stream"}
+        )
+        finished = client.put(with_query(hijacked, digest=prepared["digest"]), content=prepared["data"])
+        cancelled = client.delete(hijacked)
+
+    for response in (status, patched, finished, cancelled):
+        assert response.status_code == 404, (response.request.method, response.status_code, response.text)
+        assert error_codes(response) == ["BLOB_UPLOAD_UNKNOWN"]
+    # The session itself is untouched.
+    assert _session_range(matrix, ORG_PRIVATE, prepared["location"]) == before
+
+
+def test_blobs_of_a_private_repository_are_invisible_from_an_outsiders_repository(matrix: Matrix) -> None:
+    """Neither a blob HEAD nor a manifest naming the blobs tells bobby they exist elsewhere."""
+    image = matrix.images[USER_PRIVATE]
+    token = matrix.world.token("repository:bobby/probe:pull,push", user="bobby")
+    with matrix.world.client(token) as client:
+        start_upload(client, "bobby/probe")  # the repository exists from here on
+        heads = [
+            client.head(f"/v2/bobby/probe/blobs/{sha256(blob)}") for blob in (image.config, *image.layers)
+        ]
+        put = client.put(
+            "/v2/bobby/probe/manifests/stolen",
+            content=image.manifest,
+            headers={"Content-Type": image.media_type},
+        )
+        fetched = client.get(f"/v2/bobby/probe/blobs/{sha256(image.layers[0])}")
+
+    assert [head.status_code for head in heads] == [404] * len(heads)
+    assert put.status_code == 400, (put.status_code, put.text)
+    assert error_codes(put) == ["MANIFEST_BLOB_UNKNOWN"]
+    assert fetched.status_code == 404
 
 
 # ----------------------------------------------------------------------------------------------------
