@@ -17,6 +17,7 @@ import http.client
 import json
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -307,8 +308,13 @@ def emit(results: dict[str, Any], args: argparse.Namespace, stamp: str) -> None:
     console.log(f"wrote {js} and {mdp}")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so the servers are stopped and the work dir removed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     names = [args.only] if args.only else ["distribution", "dockyard"]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dockyard-bench-"))

@@ -172,7 +172,7 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
-def wait_until_idle(max_busy: float, timeout: float, window: float = 2.0) -> float:
+def wait_until_idle(max_busy: float, timeout: float, window: float = 5.0) -> float:
     """Wait (up to ``timeout`` s) for a ``window`` in which fewer than ``max_busy`` cores were busy.
 
     Returns the busy cores of the last window, so the caller can warn when the wait ran out.
