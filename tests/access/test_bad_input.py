@@ -224,7 +224,7 @@ def test_path_tricks_do_not_reach_the_private_repository(
 
     status, body = raw_get(world, path, token)
 
-    # A redirect (Starlette drops a trailing slash) only says where to ask; that answer is checked too.
+    # A redirect (Starlette drops a trailing slash) carries no content and is the same for any name.
     assert status in (400, 401, 404) or (path.endswith("/") and status in (307, 308)), (status, body[:300])
     assert b'"v1"' not in body and b"schemaVersion" not in body, body[:300]
 

@@ -25,7 +25,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.access.helpers import World, assert_unauthorized, challenge_of, error_codes, running_world
+from tests.access.helpers import (
+    World,
+    assert_unauthorized,
+    challenge_of,
+    error_codes,
+    request_token,
+    running_world,
+)
 from tests.access.tokens import Forger, decode
 from tests.registry.helpers import (
     OCI_MANIFEST,
@@ -80,6 +87,9 @@ INVALID = (
     "alg-none",
     "hs256-public-key",
     "tampered-access",
+    "refresh-token",
+    "personal-access-token",
+    "password",
     "garbage",
 )
 OUTSIDERS = ("no-token", "anonymous", "other-user", "pat-public-read", "other-repository")
@@ -132,6 +142,20 @@ class Matrix:
     def invalid_token(self, kind: str, repository: str) -> str:
         if kind == "garbage":
             return "not-a-jwt-at-all"
+        if kind == "personal-access-token":  # a PAT is a password for /token, never a bearer token
+            return self.world.pats["admin"]
+        if kind == "password":
+            return self.world.passwords["alice"]
+        if kind == "refresh-token":  # what docker keeps as its identity token: only /token takes it
+            response = request_token(
+                self.world.server,
+                [f"repository:{repository}:pull,push,delete"],
+                auth=("alice", self.world.passwords["alice"]),
+                service=self.world.service,
+                offline_token="true",
+            )
+            assert response.status_code == 200, response.text
+            return str(response.json()["refresh_token"])
         genuine = self.token("owner", repository)
         assert genuine is not None
         forger = Forger(genuine, self.world.data_dir)
@@ -476,6 +500,22 @@ def test_token_access_claim_holds_only_what_the_account_has(
     asked = {repository, SOURCE} if principal != "other-repository" else {ELSEWHERE, SOURCE}
     assert {entry["name"] for entry in claims.get("access", []) if entry["actions"]} <= asked
     assert claims["exp"] > time.time()
+
+
+@pytest.mark.parametrize("skew", [-30, 30], ids=["expired-30s-ago", "valid-from-30s-on"])
+def test_small_clock_skew_between_token_server_and_registry_is_tolerated(matrix: Matrix, skew: int) -> None:
+    """A token whose exp just passed, or whose nbf/iat is just ahead, still works (issue: clock skew)."""
+    genuine = matrix.token("owner", ORG_PRIVATE)
+    assert genuine is not None
+    now = int(time.time())
+    if skew < 0:
+        token = Forger(genuine, matrix.world.data_dir).signed(iat=now - 600, nbf=now - 600, exp=now + skew)
+    else:
+        token = Forger(genuine, matrix.world.data_dir).signed(iat=now + skew, nbf=now + skew, exp=now + 600)
+    with matrix.world.client(token) as client:
+        response = client.get(f"/v2/{ORG_PRIVATE}/tags/list")
+
+    assert response.status_code == 200, (response.status_code, response.text)
 
 
 def test_pull_rate_limits_are_off_by_default(matrix: Matrix) -> None:
