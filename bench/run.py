@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "workload once more into SVG flame graphs in the results directory")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
+    p.add_argument("--render", type=Path, metavar="JSON", help="print the Markdown tables of an earlier "
+                   "results file and exit")
     args = p.parse_args(argv)
     if args.quick:
         args.size_mib, args.rss_mib, args.reps = min(args.size_mib, 32), min(args.rss_mib, 128), 1
@@ -314,6 +316,12 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        earlier = json.loads(args.render.read_text())
+        p = earlier["params"]
+        defs = report.metrics(p["size_mib"], p["chunk_mib"], p["rss_mib"], p["tags"], p["tag_workers"])
+        print(report.markdown(defs, earlier))
+        return 0
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     names = [args.only] if args.only else ["distribution", "dockyard"]

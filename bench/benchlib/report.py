@@ -102,8 +102,39 @@ HEADER = ["Metric", "distribution 2.8.2", "Dockyard", "Ratio (>1: Dockyard bette
 def markdown(defs: list[Metric], results: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows(defs, results)]
-    lines += ["", cpu_markdown(results), "", machine_line(results["machine"], results["params"])]
+    lines += ["", cost_markdown(results), "", cpu_markdown(results), "",
+              machine_line(results["machine"], results["params"])]
     return "\n".join(lines) + "\n"
+
+
+COSTS = [  # metric key, label, scale from "server core-seconds per unit" to the shown unit
+    ("push_mono", "Blob push, monolithic: server CPU ms per MB", 1e3),
+    ("push_chunked", "Blob push, chunks: server CPU ms per MB", 1e3),
+    ("pull", "Blob pull: server CPU ms per MB", 1e3),
+    ("manifest_head_c1_rps", "Manifest HEAD c=1: server CPU µs per request", 1e6),
+    ("manifest_get_c1_rps", "Manifest GET c=1: server CPU µs per request", 1e6),
+    ("manifest_head_c16_rps", "Manifest HEAD c=16: server CPU µs per request", 1e6),
+    ("manifest_get_c16_rps", "Manifest GET c=16: server CPU µs per request", 1e6),
+    ("tag_put", "Tag PUT: server CPU ms per tag", 1e3),
+]
+
+
+def cost_markdown(results: dict[str, Any]) -> str:
+    """Server CPU per unit of work: steadier than rates when the machine is shared, and it shows
+    how much of a core each request costs (Dockyard's one worker has one core to spend)."""
+    names = [n for n in ("distribution", "dockyard") if n in results["servers"]]
+    head = ["CPU cost (lower is better)", *names, "Ratio (>1: Dockyard cheaper)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, label, scale in COSTS:
+        costs: list[float | None] = []
+        for n in names:
+            server = results["servers"][n]
+            cpu, value = server["cpu"].get(key), server["metrics"].get(key)
+            costs.append(cpu["server"] / value * scale if cpu and value else None)
+        ratio = costs[0] / costs[1] if len(costs) == 2 and costs[0] and costs[1] else None
+        lines.append(f"| {label} | " + " | ".join(_fmt(c) for c in costs)
+                     + (f" | {ratio:.2f}x |" if ratio else " | — |"))
+    return "\n".join(lines)
 
 
 def cpu_markdown(results: dict[str, Any]) -> str:
