@@ -330,7 +330,7 @@ def request_token(
     service: str | None = None,
     **params: str,
 ) -> httpx.Response:
-    query: list[tuple[str, str]] = [("service", service or service_of(server))]
+    query: list[tuple[str, str | int | float | bool | None]] = [("service", service or service_of(server))]
     query += [("scope", scope) for scope in scopes]
     query += list(params.items())
     return httpx.get(f"{server.url}/token", params=query, auth=auth, timeout=30)

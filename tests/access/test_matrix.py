@@ -159,7 +159,7 @@ class Matrix:
         genuine = self.token("owner", repository)
         assert genuine is not None
         forger = Forger(genuine, self.world.data_dir)
-        return {
+        makers: dict[str, Callable[[], str]] = {
             "expired": forger.expired,
             "not-yet-valid": forger.not_yet_valid,
             "wrong-audience": forger.wrong_audience,
@@ -168,7 +168,8 @@ class Matrix:
             "alg-none": forger.unsigned,
             "hs256-public-key": forger.hmac_with_public_key,
             "tampered-access": lambda: self._tampered(forger, repository),
-        }[kind]()
+        }
+        return makers[kind]()
 
     def _tampered(self, forger: Forger, repository: str) -> str:
         # carol's genuine read-only token, with its access claim widened to everything.
@@ -291,7 +292,7 @@ def _session_range(matrix: Matrix, repository: str, location: str) -> str | None
     if response.status_code == 404:
         return None
     assert response.status_code == 204, (response.status_code, response.text)
-    return response.headers.get("range", "")
+    return str(response.headers.get("range", ""))
 
 
 def _check_tags(matrix: Matrix, repository: str, response: httpx.Response) -> None:
