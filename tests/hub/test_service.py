@@ -299,3 +299,16 @@ async def test_namespaces(hub: HubService, world: Hub, accounts: AccountService)
     assert (await hub.namespace("library")).kind == "library"
     with pytest.raises(NotFound):
         await hub.namespace("nobody")
+
+
+async def test_official_images_are_created_by_administrators(hub: HubService, world: Hub) -> None:
+    admin, alice = await world.user("admin1", admin=True), await world.user("alice")
+    assert "library" in await hub.writable_namespaces(admin)
+    assert "library" not in await hub.writable_namespaces(alice)
+    with pytest.raises(PermissionDenied):
+        await hub.create_repository(alice, "library", "busybox")
+    made = await hub.create_repository(admin, "library", "busybox", description="The official one")
+    assert made.summary.is_official and made.summary.short_name == "busybox"
+    seen = await hub.repository(None, "busybox")  # a single component is an official image
+    assert seen.name == "library/busybox" and not seen.can_push
+    assert [r.name for r in (await hub.search(None, "busybox")).items] == ["library/busybox"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.access.helpers import run_cli
 from tests.conftest import DockyardServer
 from tests.web.conftest import PASSWORD, WebClient, unique_name
 
@@ -99,3 +100,43 @@ def test_pages_send_security_headers(server: DockyardServer) -> None:
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_team_permissions_on_an_organisation_repository(server: DockyardServer, member: str) -> None:
+    """The settings page's team form grants and takes away access, as the member then sees it."""
+    owner, org = unique_name("boss"), unique_name("org")
+    owner_client, member_client = WebClient(server), WebClient(server)
+    owner_client.sign_up(owner)
+    for args in (("org", "create", org, "--owner", owner), ("team", "create", org, "devs"),
+                 ("team", "add-member", org, "devs", member)):  # fmt: skip
+        run_cli(server.data_dir, *args)
+    create_page = owner_client.http.get("/repository/create").text
+    assert f'<option value="{org}"' in create_page  # owners may create in their organisation
+    created = owner_client.post(
+        "/repository/create", {"namespace": org, "name": "tool", "visibility": "private", "description": ""}
+    )
+    assert created.status_code == 303 and created.headers["location"] == f"/r/{org}/tool"
+    login = member_client.post("/login", {"username": member, "password": PASSWORD})
+    assert login.status_code == 303
+    assert member_client.http.get(f"/r/{org}/tool").status_code == 404
+
+    settings = f"/r/{org}/tool/settings"
+    granted = owner_client.post(
+        f"{settings}/permissions", {"team": "devs", "permission": "write"}, form_page=settings
+    )
+    assert granted.status_code == 303
+    assert member_client.http.get(f"/r/{org}/tool").status_code == 200
+    assert member_client.http.get(settings).status_code == 403  # write is not admin
+
+    revoked = owner_client.post(
+        f"{settings}/permissions", {"team": "devs", "permission": ""}, form_page=settings
+    )
+    assert revoked.status_code == 303
+    assert member_client.http.get(f"/r/{org}/tool").status_code == 404
+    owner_client.close()
+    member_client.close()
+
+
+def test_official_images_live_under_underscore(server: DockyardServer) -> None:
+    missing = httpx.get(f"{server.url}/_/nothing-here/tags", headers={"Accept": "text/html"})
+    assert missing.status_code == 404 and "Page not found" in missing.text
