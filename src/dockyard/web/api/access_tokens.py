@@ -95,7 +95,7 @@ async def _find(ctx: Context, username: str, token_uuid: str) -> TokenRecord:
 def _register(prefix: str, *, documented: bool) -> None:
     many, one = prefix, f"{prefix}/{{uuid}}"
     errors, missing = responses(400, 401, 403), responses(400, 401, 403, 404)
-    router.get(many, response_model=schemas.AccessTokenPage, responses=errors, include_in_schema=documented)(
+    router.get(many, response_model=schemas.AccessTokenPage, responses=missing, include_in_schema=documented)(
         list_tokens
     )
     router.post(

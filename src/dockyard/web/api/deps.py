@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPBearer
 
 from dockyard.accounts.records import Principal
@@ -19,6 +19,7 @@ from dockyard.auth.service import AuthService
 from dockyard.config import Settings
 from dockyard.hub.service import HubService
 from dockyard.web.api.errors import Forbidden, Unauthorized
+from dockyard.web.api.schemas import COMPONENT, DOCKER_ID
 from dockyard.web.api.store import ApiStore
 from dockyard.web.api.tokens import HubTokens, InvalidHubToken
 
@@ -27,7 +28,9 @@ SCHEMES = ("bearer", "jwt")
 MAX_PAGE = 100_000
 MAX_PAGE_SIZE = 100
 
-# Documents the bearer scheme in the OpenAPI document; the header itself is read below.
+# Puts the bearer scheme in the OpenAPI document for the operations that need a login; the header
+# itself is read by ``viewer``. Operations open to anonymous callers declare no security, though a
+# token there shows the caller what the account may see.
 bearer = HTTPBearer(auto_error=False, description="the token from POST /v2/users/login")
 
 
@@ -68,7 +71,9 @@ async def viewer(
     return principal
 
 
-async def user(caller: Annotated[Principal | None, Depends(viewer)]) -> Principal:
+async def user(
+    caller: Annotated[Principal | None, Depends(viewer)], _: Annotated[object, Depends(bearer)] = None
+) -> Principal:
     if caller is None:
         raise Unauthorized("authentication required", CHALLENGE)
     return caller
@@ -84,6 +89,16 @@ async def password_user(caller: Annotated[Principal, Depends(user)]) -> Principa
 Viewer = Annotated[Principal | None, Depends(viewer)]
 User = Annotated[Principal, Depends(user)]
 PasswordUser = Annotated[Principal, Depends(password_user)]
+
+# Names as the accounts and registry grammars allow them (accounts/names.py, registry/reference.py),
+# so the OpenAPI document tells clients (and schemathesis) what a valid one looks like.
+TAG = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
+
+Namespace = Annotated[str, Path(pattern=DOCKER_ID, max_length=30, description="a user or organisation")]
+RepositoryName = Annotated[
+    str, Path(pattern=COMPONENT, max_length=200, description="the name after the namespace")
+]
+Account = Annotated[str, Path(pattern=DOCKER_ID, max_length=30)]
 
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="results per page")]

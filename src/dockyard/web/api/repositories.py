@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request, Response
 from dockyard.accounts.records import Principal
 from dockyard.hub.records import RepositoryDetail, RepositoryOrdering
 from dockyard.web.api import present, schemas
-from dockyard.web.api.deps import Context, Ctx, PageNumber, PageSize, User, Viewer
+from dockyard.web.api.deps import Context, Ctx, Namespace, PageNumber, PageSize, RepositoryName, User, Viewer
 from dockyard.web.api.errors import responses
 from dockyard.web.api.pagination import paginate
 from dockyard.web.api.routing import alias
@@ -47,7 +47,7 @@ class RepositoryPage(schemas.Paginated[schemas.RepositorySummary]):
     responses=responses(400, 401, 404),
 )
 async def list_repositories(
-    namespace: str,
+    namespace: Namespace,
     request: Request,
     ctx: Ctx,
     caller: Viewer,
@@ -91,7 +91,7 @@ async def create_repository(body: schemas.RepositoryCreate, ctx: Ctx, caller: Us
     responses=responses(400, 401, 403, 404, 409),
 )
 async def create_namespace_repository(
-    namespace: str, body: schemas.NamespaceRepositoryCreate, ctx: Ctx, caller: User
+    namespace: Namespace, body: schemas.NamespaceRepositoryCreate, ctx: Ctx, caller: User
 ) -> schemas.Repository:
     return await _create(ctx, caller, namespace, body)
 
@@ -114,14 +114,16 @@ async def _create(
 
 
 @alias(router.get, REPOSITORY, response_model=schemas.Repository, responses=responses(400, 401, 404))
-async def get_repository(namespace: str, repository: str, ctx: Ctx, caller: Viewer) -> schemas.Repository:
+async def get_repository(
+    namespace: Namespace, repository: RepositoryName, ctx: Ctx, caller: Viewer
+) -> schemas.Repository:
     detail = await ctx.hub.repository(caller, f"{namespace}/{repository}")
     return await _present(ctx, detail, caller)
 
 
 @alias(router.patch, REPOSITORY, response_model=schemas.Repository, responses=responses(400, 401, 403, 404))
 async def update_repository(
-    namespace: str, repository: str, body: schemas.RepositoryUpdate, ctx: Ctx, caller: User
+    namespace: Namespace, repository: RepositoryName, body: schemas.RepositoryUpdate, ctx: Ctx, caller: User
 ) -> schemas.Repository:
     """Descriptions and visibility; needs admin rights on the repository."""
     detail = await ctx.hub.update_repository(
@@ -141,7 +143,9 @@ async def update_repository(
     response_class=Response,
     responses={202: {"description": "Deleted"}, **responses(400, 401, 403, 404)},
 )
-async def delete_repository(namespace: str, repository: str, ctx: Ctx, caller: User) -> Response:
+async def delete_repository(
+    namespace: Namespace, repository: RepositoryName, ctx: Ctx, caller: User
+) -> Response:
     """The repository, its tags, stars, statistics and webhooks; needs admin rights."""
     await ctx.hub.delete_repository(caller, f"{namespace}/{repository}")
     return Response(status_code=202)
@@ -153,7 +157,9 @@ async def delete_repository(namespace: str, repository: str, ctx: Ctx, caller: U
     response_model=schemas.StarStatus,
     responses=responses(400, 401, 404),
 )
-async def star(namespace: str, repository: str, ctx: Ctx, caller: User) -> schemas.StarStatus:
+async def star(
+    namespace: Namespace, repository: RepositoryName, ctx: Ctx, caller: User
+) -> schemas.StarStatus:
     count = await ctx.hub.star(caller, f"{namespace}/{repository}", True)
     return schemas.StarStatus(starred=True, star_count=count)
 
@@ -164,7 +170,9 @@ async def star(namespace: str, repository: str, ctx: Ctx, caller: User) -> schem
     response_model=schemas.StarStatus,
     responses=responses(400, 401, 404),
 )
-async def unstar(namespace: str, repository: str, ctx: Ctx, caller: User) -> schemas.StarStatus:
+async def unstar(
+    namespace: Namespace, repository: RepositoryName, ctx: Ctx, caller: User
+) -> schemas.StarStatus:
     count = await ctx.hub.star(caller, f"{namespace}/{repository}", False)
     return schemas.StarStatus(starred=False, star_count=count)
 

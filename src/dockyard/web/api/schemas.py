@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
-Label = Annotated[str, Field(min_length=1, max_length=100)]
+# The name grammars (accounts/names.py, registry/reference.py), so the document says what is valid.
+DOCKER_ID = r"^(library|[a-z0-9]{4,30})$"
+COMPONENT = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$"
+
+Label = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+NamespaceName = Annotated[str, Field(max_length=30, pattern=DOCKER_ID)]
+RepositoryName = Annotated[str, Field(max_length=200, pattern=COMPONENT)]
 ShortDescription = Annotated[str, Field(max_length=100)]
 FullDescription = Annotated[str, Field(max_length=25_000)]
 TokenScope = Literal["repo:admin", "repo:write", "repo:read", "repo:public_read"]
@@ -100,15 +106,15 @@ class Repository(RepositorySummary):
 
 
 class RepositoryCreate(Strict):
-    namespace: Annotated[str, Field(min_length=1, max_length=255)]
-    name: Annotated[str, Field(min_length=1, max_length=255)]
+    namespace: NamespaceName
+    name: RepositoryName
     description: ShortDescription = ""
     full_description: FullDescription = ""
     is_private: bool | None = None
 
 
 class NamespaceRepositoryCreate(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=255)]
+    name: RepositoryName
     description: ShortDescription = ""
     full_description: FullDescription = ""
     is_private: bool | None = None
@@ -239,7 +245,7 @@ class Webhook(BaseModel):
 
 class WebhookCreate(Strict):
     name: Label
-    hook_url: Annotated[str, Field(min_length=1, max_length=2000)]
+    hook_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s/@]+", description="http(s) URL")]
     secret: Annotated[str, Field(max_length=200)] | None = Field(
         default=None, description="HMAC-SHA256 key for X-Dockyard-Signature-256; generated when absent"
     )

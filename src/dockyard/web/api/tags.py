@@ -15,7 +15,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from dockyard.hub.records import TagOrdering
 from dockyard.web.api import present, schemas
-from dockyard.web.api.deps import Context, Ctx, PageNumber, PageSize, User, Viewer
+from dockyard.web.api.deps import TAG as TAG_PATTERN
+from dockyard.web.api.deps import Context, Ctx, Namespace, PageNumber, PageSize, RepositoryName, User, Viewer
 from dockyard.web.api.errors import NotFound, responses
 from dockyard.web.api.pagination import paginate
 from dockyard.web.api.routing import alias
@@ -30,7 +31,7 @@ ORDERINGS: dict[str, TagOrdering] = {
 }
 TAGS = "/v2/repositories/{namespace}/{repository}/tags"
 TAG = "/v2/repositories/{namespace}/{repository}/tags/{tag}"
-TagName = Annotated[str, Path(min_length=1, max_length=128, description="the tag's name")]
+TagName = Annotated[str, Path(pattern=TAG_PATTERN, max_length=128, description="the tag's name")]
 
 
 class TagPage(schemas.Paginated[schemas.Tag]):
@@ -39,8 +40,8 @@ class TagPage(schemas.Paginated[schemas.Tag]):
 
 @alias(router.get, TAGS, response_model=TagPage, responses=responses(400, 401, 404))
 async def list_tags(
-    namespace: str,
-    repository: str,
+    namespace: Namespace,
+    repository: RepositoryName,
     request: Request,
     ctx: Ctx,
     caller: Viewer,
@@ -59,7 +60,9 @@ async def list_tags(
 
 
 @alias(router.get, TAG, response_model=schemas.Tag, responses=responses(400, 401, 404))
-async def get_tag(namespace: str, repository: str, tag: TagName, ctx: Ctx, caller: Viewer) -> schemas.Tag:
+async def get_tag(
+    namespace: Namespace, repository: RepositoryName, tag: TagName, ctx: Ctx, caller: Viewer
+) -> schemas.Tag:
     full = f"{namespace}/{repository}"
     found = await ctx.hub.tag(caller, full, tag)
     return present.tag(found, await _repository_id(ctx, full))
@@ -72,7 +75,9 @@ async def get_tag(namespace: str, repository: str, tag: TagName, ctx: Ctx, calle
     response_class=Response,
     responses={204: {"description": "Deleted"}, **responses(400, 401, 403, 404)},
 )
-async def delete_tag(namespace: str, repository: str, tag: TagName, ctx: Ctx, caller: User) -> Response:
+async def delete_tag(
+    namespace: Namespace, repository: RepositoryName, tag: TagName, ctx: Ctx, caller: User
+) -> Response:
     """Untag; needs the delete right (admin) on the repository."""
     await ctx.hub.delete_tag(caller, f"{namespace}/{repository}", tag)
     return Response(status_code=204)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from dockyard.accounts.records import Principal
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.web.api import present, schemas
+from dockyard.web.api.deps import Account as AccountName
 from dockyard.web.api.deps import Context, Ctx, User
 from dockyard.web.api.errors import BAD_CREDENTIALS, NotFound, TooManyRequests, Unauthorized, responses
 from dockyard.web.api.pagination import base_url
@@ -91,7 +92,7 @@ async def current_user(caller: User, ctx: Ctx, request: Request) -> CurrentUser:
 
 
 @alias(router.get, "/v2/users/{username}/", response_model=Account, responses=responses(400, 404))
-async def user_profile(username: str, ctx: Ctx, request: Request) -> Account:
+async def user_profile(username: AccountName, ctx: Ctx, request: Request) -> Account:
     found = await ctx.accounts.get_user(username)
     if found is None:
         raise NotFound(f"no user named {username!r}")
@@ -99,7 +100,7 @@ async def user_profile(username: str, ctx: Ctx, request: Request) -> Account:
 
 
 @alias(router.get, "/v2/orgs/{orgname}/", response_model=Account, responses=responses(400, 404))
-async def org_profile(orgname: str, ctx: Ctx, request: Request) -> Account:
+async def org_profile(orgname: AccountName, ctx: Ctx, request: Request) -> Account:
     found = await ctx.accounts.get_org(orgname)
     if found is None:
         raise NotFound(f"no organisation named {orgname!r}")

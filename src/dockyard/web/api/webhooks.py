@@ -19,7 +19,7 @@ from fastapi import APIRouter, Path, Request, Response
 from dockyard.accounts.records import Principal
 from dockyard.hub.records import Webhook
 from dockyard.web.api import present, schemas
-from dockyard.web.api.deps import Context, Ctx, PageNumber, PageSize, User
+from dockyard.web.api.deps import Context, Ctx, Namespace, PageNumber, PageSize, RepositoryName, User
 from dockyard.web.api.errors import NotFound, responses
 from dockyard.web.api.pagination import paginate, slice_page
 from dockyard.web.api.routing import alias
@@ -42,8 +42,8 @@ class DeliveryPage(schemas.Paginated[schemas.Delivery]):
 
 @alias(router.get, HOOKS, response_model=WebhookPage, responses=responses(400, 401, 403, 404))
 async def list_webhooks(
-    namespace: str,
-    repository: str,
+    namespace: Namespace,
+    repository: RepositoryName,
     request: Request,
     ctx: Ctx,
     caller: User,
@@ -63,7 +63,7 @@ async def list_webhooks(
     responses=responses(400, 401, 403, 404),
 )
 async def create_webhook(
-    namespace: str, repository: str, body: schemas.WebhookCreate, ctx: Ctx, caller: User
+    namespace: Namespace, repository: RepositoryName, body: schemas.WebhookCreate, ctx: Ctx, caller: User
 ) -> schemas.Webhook:
     hook = await ctx.hub.add_webhook(
         caller, f"{namespace}/{repository}", body.name, body.hook_url, body.secret
@@ -73,7 +73,7 @@ async def create_webhook(
 
 @alias(router.get, HOOK, response_model=schemas.Webhook, responses=responses(400, 401, 403, 404))
 async def get_webhook(
-    namespace: str, repository: str, webhook_id: WebhookId, ctx: Ctx, caller: User
+    namespace: Namespace, repository: RepositoryName, webhook_id: WebhookId, ctx: Ctx, caller: User
 ) -> schemas.Webhook:
     return present.webhook(await _find(ctx, caller, f"{namespace}/{repository}", webhook_id))
 
@@ -86,7 +86,7 @@ async def get_webhook(
     responses={204: {"description": "Deleted"}, **responses(400, 401, 403, 404)},
 )
 async def delete_webhook(
-    namespace: str, repository: str, webhook_id: WebhookId, ctx: Ctx, caller: User
+    namespace: Namespace, repository: RepositoryName, webhook_id: WebhookId, ctx: Ctx, caller: User
 ) -> Response:
     """The webhook and its delivery history."""
     await ctx.hub.remove_webhook(caller, f"{namespace}/{repository}", webhook_id)
@@ -100,8 +100,8 @@ async def delete_webhook(
     responses=responses(400, 401, 403, 404),
 )
 async def list_deliveries(
-    namespace: str,
-    repository: str,
+    namespace: Namespace,
+    repository: RepositoryName,
     webhook_id: WebhookId,
     request: Request,
     ctx: Ctx,
