@@ -273,10 +273,13 @@ class DeliveryWorker:
 async def _error_text(response: httpx.Response) -> str:
     """``HTTP 500 Internal Server Error: <start of the body>`` for the delivery history."""
     head = b""
-    async for chunk in response.aiter_raw():
-        head += chunk
-        if len(head) >= ERROR_BODY_BYTES:
-            break
+    if response.is_stream_consumed:  # read already (a transport that does not stream)
+        head = response.content
+    else:
+        async for chunk in response.aiter_bytes():
+            head += chunk
+            if len(head) >= ERROR_BODY_BYTES:
+                break
     text = head[:ERROR_BODY_BYTES].decode("utf-8", "replace").strip()
     summary = f"HTTP {response.status_code} {response.reason_phrase}".strip()
     return _clip(f"{summary}: {text}" if text else summary)
