@@ -3,8 +3,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from dockyard.db.models import Base
 from dockyard.builds import models as _build_models  # noqa: F401  (registers the builds' tables)
+from dockyard.db.models import Base
 from dockyard.hub import models as _hub_models  # noqa: F401  (registers the hub's tables)
 
 config = context.config
