@@ -9,6 +9,7 @@ throttling test waits the lockout out before it ends.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import time
 from collections.abc import Iterator
 
@@ -48,6 +49,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             # For the audit test: a token to revoke, a grant and a visibility change to find.
             cli.pat("audited", "alice", "repo:write")
             cli.pat("listed", "alice", "repo:read")
+            cli.pat("expiring", "alice", "repo:read", "--expires-in-days", "1")
             cli.run("repo", "create", "alice/app", "--public")
             cli.run("team", "grant", "acme", "readers", PUBLIC, "--permission", "read")
             cli.run("repo", "visibility", "alice/app", "--private")
@@ -128,9 +130,15 @@ def test_anonymous_pull_limit_is_per_address(world: World, image: Image) -> None
         assert refused.status_code == 429
         assert error_codes(refused) == ["TOOMANYREQUESTS"]
 
-    # A fresh anonymous token from the same address is the same anonymous puller.
+    # A fresh anonymous token from the same address is the same anonymous puller, whatever
+    # address the client claims for itself.
     with world.client(world.token(f"repository:{PUBLIC}:pull")) as again:
         assert manifest(again).status_code == 429
+        for header in ("X-Forwarded-For", "X-Real-IP"):
+            spoofed = again.get(
+                f"/v2/{PUBLIC}/manifests/v1", headers={"Accept": ACCEPT, header: "203.0.113.9"}
+            )
+            assert spoofed.status_code == 429, header
     # Logging in gets the account's own allowance.
     with world.client(world.token(f"repository:{PUBLIC}:pull", user="alice")) as alice:
         response = manifest(alice)
@@ -196,14 +204,49 @@ def test_audit_log_records_security_events_without_secrets(world: World) -> None
         assert secret not in log, f"a secret ({secret[:12]}...) is in the audit log"
 
 
-def test_personal_access_token_listing_never_shows_the_token(world: World) -> None:
+def token_row(listing: str, token: str) -> dict[str, str]:
+    """The `token list` row of `token`, found by its non-secret hint, as column -> cell."""
+    lines = [line for line in listing.splitlines() if "│" in line or "┃" in line]
+    header = [cell.strip() for cell in lines[0].replace("┃", "│").strip("│ ").split("│")]
+    hint = token[: len("dckr_pat_") + 12]
+    rows = [line for line in lines[1:] if hint in line]
+    assert len(rows) == 1, f"no single row for {hint}... in:\n{listing}"
+    cells = dict(zip(header, (cell.strip() for cell in rows[0].strip("│ ").split("│")), strict=True))
+    # Headers may carry a unit ("Last used (UTC)"): key the row by their first two words.
+    return {" ".join(name.split()[:2]): value for name, value in cells.items()}
+
+
+def test_personal_access_tokens_are_listed_without_the_secret_and_with_their_last_use(world: World) -> None:
     token = world.pats["listed"]
+    assert request_token(world.server, [], auth=("alice", token), service=world.service).status_code == 200
     with world.batch() as cli:
         listing = cli.run("token", "list", "alice")
 
     output = cli.results[listing].stdout
     assert token not in output
-    assert token[: len("dckr_pat_") + 8] in output, "the non-secret hint identifies the token"
+    row = token_row(output, token)
+    assert row["State"] == "active"
+    assert row["Last used"] not in ("", "-"), row
+
+
+def test_an_expired_personal_access_token_no_longer_logs_in(world: World) -> None:
+    token = world.pats["expiring"]
+    assert request_token(world.server, [], auth=("alice", token), service=world.service).status_code == 200
+    # Let three days pass for this token: the CLI's shortest expiry is a day, too long to wait.
+    with sqlite3.connect(world.data_dir / "dockyard.db") as db:
+        changed = db.execute(
+            "UPDATE access_tokens SET expires_at = datetime(expires_at, '-3 days') WHERE id = ?",
+            (int(world.pat_ids["expiring"]),),
+        ).rowcount
+    assert changed == 1
+
+    refused = request_token(world.server, [], auth=("alice", token), service=world.service)
+
+    assert refused.status_code == 401, refused.text
+    assert error_codes(refused) == ["UNAUTHORIZED"]
+    with world.batch() as cli:
+        listing = cli.run("token", "list", "alice")
+    assert token_row(cli.results[listing].stdout, token)["State"] == "expired"
 
 
 # ----------------------------------------------------------------------------------------------------
