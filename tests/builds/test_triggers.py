@@ -172,5 +172,9 @@ def test_link_api_and_build_now(
     assert response.status_code == 202, response.text
     [build] = wait_for(build_server, repository, 1)
     assert (build["state"], build["commit"], build["tags"]) == ("success", commit, ["edge"])
+    retried = httpx.post(f"{build_server.url}/api/build/builds/{build['id']}/retry")
+    assert retried.status_code == 202 and retried.json()["trigger"] == "retry", retried.text
+    _, again = wait_for(build_server, repository, 2)
+    assert (again["state"], again["commit"]) == ("success", commit)
     assert httpx.delete(f"{api}/link").status_code == 204
     assert httpx.get(f"{api}/link").status_code == 404

@@ -154,7 +154,8 @@ class Runner:
     async def _docker_build(
         self, job: Job, dockerfile: Path, context: Path, image: str, env: Mapping[str, str], log: LogWriter
     ) -> None:
-        command = [self.settings.docker, "build", "-f", str(dockerfile), "-t", image]
+        # --force-rm: a failed step leaves no intermediate container behind on the engine.
+        command = [self.settings.docker, "build", "--force-rm", "-f", str(dockerfile), "-t", image]
         if not job.build_cache:
             command += ["--no-cache", "--pull"]
         if self.settings.network:

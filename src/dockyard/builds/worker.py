@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.3
 CANCEL_CHECK_SECONDS = 2.0
+MAX_LOG_LINES = 50_000
+MAX_LINE_CHARS = 4_000
 PushToken = Callable[[Job], Awaitable[str | None]]
 
 
@@ -33,9 +35,18 @@ class LogBuffer:
     def __init__(self, queue: BuildQueue, build_id: int, mask: Masker) -> None:
         self.queue, self.build_id, self.mask = queue, build_id, mask
         self.lines: list[str] = []
+        self.written = 0
 
     def write(self, line: str) -> None:
-        self.lines.append(self.mask(line.rstrip()))
+        self.written += 1
+        if self.written <= MAX_LOG_LINES:
+            self.lines.append(self.mask(line.rstrip()[:MAX_LINE_CHARS]))
+        elif self.written == MAX_LOG_LINES + 1:
+            self.lines.append(f"(the log is cut here: more than {MAX_LOG_LINES} lines)")
+
+    def note(self, line: str) -> None:
+        """A line of Dockyard's own that is kept even past the cap (the outcome)."""
+        self.lines.append(line)
 
     async def flush(self) -> None:
         lines, self.lines = self.lines, []
@@ -161,7 +172,7 @@ class BuildWorker:
                 state, values, line = "failed", {"error": outcome.error}, f"Build failed: {outcome.error}"
             else:
                 state, values, line = "success", {"digest": outcome.digest}, f"Pushed {outcome.digest}"
-            buffer.write(line)
+            buffer.note(line)
             await buffer.flush()
             try:
                 await self.queue.advance(build_id, self.name, state, **values)  # type: ignore[arg-type]
