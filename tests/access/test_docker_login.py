@@ -263,6 +263,48 @@ def test_anonymous_docker_push_is_denied(docker: Docker, world: World, images: I
     assert manifest_status(world, repository, "1", "alice") == 404
 
 
+def test_docker_push_mounts_layers_from_the_users_other_repository(
+    docker: Docker, world: World, images: Images, unique: str
+) -> None:
+    first = images.make(f"alice/mount-a-{unique}", "1")
+    second = f"{world.server.host}/alice/mount-b-{unique}:1"
+    docker("tag", first, second)
+    images.pulled(second)
+    docker.login("alice", world.passwords["alice"])
+    docker("push", first)
+
+    result = docker("push", second)
+
+    assert f"Mounted from alice/mount-a-{unique}" in result.stdout
+
+
+@pytest.mark.parametrize("source", ["public", "private"])
+def test_docker_push_mounts_from_another_users_repository_only_when_readable(
+    docker: Docker, world: World, images: Images, docker_cli: Cli, tmp_path: Path, unique: str, source: str
+) -> None:
+    """The engine remembers alice pushed these layers and offers her repository to bobby's push as a
+    mount source. From a public repository (bobby may read it) the mount happens, which shows the
+    offer is made; from a private one the registry must make bobby upload the layers himself."""
+    repository = "alice/private" if source == "private" else f"alice/public-{unique}"  # public: by default
+    original = images.make(repository, f"mount-{unique}")
+    docker.login("alice", world.passwords["alice"])
+    docker("push", original)
+    copy = f"{world.server.host}/bobby/copy-{unique}:1"
+    docker("tag", original, copy)
+    images.pulled(copy)
+    bobby = Docker(docker_cli, tmp_path / "bobby-config", world.server)
+    bobby.login("bobby", world.passwords["bobby"])
+
+    result = bobby("push", copy)
+
+    assert manifest_status(world, f"bobby/copy-{unique}", "1", "bobby") == 200
+    if source == "public":
+        assert f"Mounted from {repository}" in result.stdout
+    else:
+        assert "Mounted from" not in result.stdout
+        assert "Pushed" in result.stdout
+
+
 # ----------------------------------------------------------------------------------------------------
 # docker pull
 # ----------------------------------------------------------------------------------------------------

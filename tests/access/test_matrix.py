@@ -1,7 +1,8 @@
 """Every registry endpoint x every kind of caller: the right status and error, never more access.
 
-One server for the module. The organisation `acme` (owner alice) has a team `readers` (carol, read)
-and a team `writers` (dave, write) on acme/private and acme/public; alice also has alice/private.
+One server for the module. The organisation `acme` (owner alice) has teams `readers` (carol, read),
+`writers` (dave, write) and `admins` (erin, admin) on acme/private and acme/public; alice also has
+alice/private.
 `sysop` is a site administrator and seeds content. Each case asks /token for pull,push,delete on
 its repository (and pull on the public mount source), then makes one request:
 
@@ -70,6 +71,7 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "other-user": {ORG_PRIVATE: NONE, ORG_PUBLIC: PULL, USER_PRIVATE: NONE},
     "team-read": {ORG_PRIVATE: PULL, ORG_PUBLIC: PULL, USER_PRIVATE: NONE},
     "team-write": {ORG_PRIVATE: PULL_PUSH, ORG_PUBLIC: PULL_PUSH, USER_PRIVATE: NONE},
+    "team-admin": {ORG_PRIVATE: ALL, ORG_PUBLIC: ALL, USER_PRIVATE: NONE},
     "pat-read": {ORG_PRIVATE: PULL, ORG_PUBLIC: PULL, USER_PRIVATE: PULL},
     "pat-public-read": {ORG_PRIVATE: NONE, ORG_PUBLIC: PULL, USER_PRIVATE: NONE},
     "pat-admin": {ORG_PRIVATE: ALL, ORG_PUBLIC: ALL, USER_PRIVATE: ALL},
@@ -102,6 +104,7 @@ def principal_credentials(world: World, principal: str) -> tuple[str, str] | Non
         "other-user": ("bobby", world.passwords["bobby"]),
         "team-read": ("carol", world.passwords["carol"]),
         "team-write": ("dave", world.passwords["dave"]),
+        "team-admin": ("erin", world.passwords["erin"]),
         "pat-read": ("alice", world.pats.get("read", "")),
         "pat-public-read": ("alice", world.pats.get("public-read", "")),
         "pat-admin": ("alice", world.pats.get("admin", "")),
@@ -189,7 +192,7 @@ class Matrix:
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     with running_world(tmp_path_factory.mktemp("access-matrix") / "data") as world:
         with world.batch() as cli:
-            for user in ("alice", "bobby", "carol", "dave"):
+            for user in ("alice", "bobby", "carol", "dave", "erin"):
                 cli.user(user)
             cli.user(ADMIN, admin=True)
             cli.run("org", "create", "acme", "--owner", "alice")
@@ -197,7 +200,8 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
             cli.run("repo", "create", ORG_PUBLIC, "--public")
             cli.run("repo", "create", SOURCE, "--public")
             cli.run("repo", "create", USER_PRIVATE, "--private")
-            for team, member, permission in (("readers", "carol", "read"), ("writers", "dave", "write")):
+            teams = (("readers", "carol", "read"), ("writers", "dave", "write"), ("admins", "erin", "admin"))
+            for team, member, permission in teams:
                 cli.run("team", "create", "acme", team)
                 cli.run("team", "add-member", "acme", team, member)
                 for repository in (ORG_PRIVATE, ORG_PUBLIC):
@@ -751,6 +755,22 @@ def test_a_push_creates_the_repository_with_the_namespaces_default_visibility(
     with matrix.world.client(token) as client:
         denied = client.post(f"/v2/{repository}/blobs/uploads/")
     assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+
+
+@pytest.mark.parametrize("user", ["carol", "dave", "erin"])
+def test_team_permissions_on_some_repositories_do_not_create_new_ones_in_the_organisation(
+    matrix: Matrix, user: str
+) -> None:
+    """Team permissions are per repository; a new repository in an organisation is for its owners."""
+    repository = f"acme/new-{uuid.uuid4().hex[:8]}"
+    token = matrix.world.token(f"repository:{repository}:pull,push", user=user)
+    with matrix.world.client(token) as client:
+        denied = client.post(f"/v2/{repository}/blobs/uploads/")
+
+    assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+    owner = matrix.world.token(f"repository:{repository}:pull", user="alice")
+    with matrix.world.client(owner) as client:
+        assert client.get(f"/v2/{repository}/tags/list").status_code == 404
 
 
 @pytest.mark.parametrize("spelling", ["tools", "library/tools"])
