@@ -9,19 +9,20 @@ with its own tokens, so its requests must not reach the guard. Rather than teach
 list of exceptions, the dispatcher takes exactly the requests an API route matches before the
 guard sees them: what the guard protects is unchanged, and a path the API does not own (say
 ``/v2/repositories/x/manifests/latest`` for a namespace named so) still goes through the guard.
-A registry request pays one ``str.startswith`` against the API's static prefixes.
+A registry request pays a ``str.startswith`` and, under an API prefix, one regular expression.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
 from fastapi import FastAPI
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockyard.accounts.service import AccountService
@@ -89,40 +90,49 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 class ApiDispatch:
-    """Sends a request to the API app when one of its routes matches it (any method: a wrong one
-    gets the API's 405), everything else down the stack."""
+    """Sends a request to the API app when the path is one of its routes' (any method: a wrong one
+    gets the API's 405), everything else down the stack.
+
+    The test is one regular expression made of every route's path, behind a ``startswith`` on
+    their constant prefixes: 1 to 3 us for a registry request, where asking each route (as
+    Starlette's router does) cost 170 us on a path that shares a prefix, such as ``/v2/username/``.
+    """
 
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         self.app = app
         self.api = api
-        self.routes: list[BaseRoute] = list(api.router.routes)
-        self.prefixes = tuple(sorted(_static_prefixes(self.routes)))
+        paths = sorted(set(_route_paths(list(api.router.routes))))
+        self.prefixes = tuple(sorted({path.split("{", 1)[0] for path in paths}))
+        self.pattern = re.compile(
+            "|".join(f"(?:{_anonymous(compile_path(path)[0].pattern)})" for path in paths)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefixes) and self._owns(scope):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.startswith(self.prefixes) and self.pattern.match(path):
             await self.api(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _owns(self, scope: Scope) -> bool:
-        return any(route.matches(scope)[0] is not Match.NONE for route in self.routes)
 
-
-def _static_prefixes(routes: list[BaseRoute], prefix: str = "") -> set[str]:
-    """The constant start of every route's path, e.g. "/v2/repositories/" for
-    "/v2/repositories/{namespace}/"; routers included into the app are walked too."""
-    found: set[str] = set()
+def _route_paths(routes: list[BaseRoute], prefix: str = "") -> Iterator[str]:
+    """Every route's full path; routers included into the app (FastAPI's ``include_router``) are
+    walked. A route whose paths cannot be seen is an error at start-up, not a silent miss."""
     for route in routes:
         path = getattr(route, "path", None)
-        included = getattr(route, "original_router", None)  # FastAPI's include_router, newer versions
+        included = getattr(route, "original_router", None)
         if isinstance(path, str):
-            found.add((prefix + path).split("{", 1)[0])
+            yield prefix + path
         elif included is not None:
             context = getattr(route, "include_context", None)
-            found |= _static_prefixes(included.routes, prefix + getattr(context, "prefix", ""))
+            yield from _route_paths(included.routes, prefix + getattr(context, "prefix", ""))
         else:
-            found.add("/")  # a route we cannot see into: check every path against it
-    return found
+            raise TypeError(f"cannot tell which paths {route!r} serves")
+
+
+def _anonymous(pattern: str) -> str:
+    """A route's regular expression without group names, so many can share one alternation."""
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern)
 
 
 def _run_during_lifespan(app: Starlette, worker: DeliveryWorker) -> None:
