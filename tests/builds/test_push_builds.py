@@ -169,3 +169,24 @@ def test_missing_commit_and_unreachable_source_fail_with_the_reason(
     [unreachable] = wait_for(build_server, elsewhere, 1)
     assert unreachable["state"] == "failed" and "git fetch failed" in str(unreachable["error"])
     assert "does not appear to be a git repository" in log_text(build_server, unreachable["id"])
+
+
+def test_context_folder_and_hooks_get_docker_hubs_variables(
+    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+) -> None:
+    link(build_server, repository, source, extra=("--context", "app"))
+    hook = 'echo "hook: $SOURCE_BRANCH $SOURCE_COMMIT $DOCKER_TAG $DOCKERFILE_PATH $IMAGE_NAME"\n'
+    commit = source.commit(
+        {
+            "app/Dockerfile": dockerfile("COPY data /data", base=base_image),
+            "app/data": "x",
+            "app/hooks/pre_build": hook,
+        },
+        "in a folder",
+    )
+    source.push("main")
+    [build] = wait_for(build_server, repository, 1)
+    log = log_text(build_server, build["id"])
+    assert build["state"] == "success", log
+    image = f"{build_server.host}/{repository}:latest"
+    assert f"hook: main {commit} latest Dockerfile {image}" in log

@@ -103,11 +103,11 @@ class Runner:
         env = self._environment(job, ws, repo, image)
         await self._fetch(job, ws, log)
 
-        dockerfile = _inside(ws.src, build.dockerfile)
-        context = _inside(ws.src, build.context)
+        context = _inside(ws.src, build.context)  # from the source's root
+        dockerfile = _inside(context, build.dockerfile)  # from the context, as on Docker Hub
         hooks = dockerfile.parent / "hooks"
         if not dockerfile.is_file():
-            raise StepFailed(f"no Dockerfile at {build.dockerfile} in {build.commit[:12]}")
+            raise StepFailed(f"no Dockerfile at {build.context}/{build.dockerfile} in {build.commit[:12]}")
         await self._hook(hooks, "pre_build", env, context, log)
         if not await self._hook(hooks, "build", env, context, log):
             await self._docker_build(job, dockerfile, context, image, env, log)
