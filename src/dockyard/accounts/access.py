@@ -1,0 +1,125 @@
+"""Access policy queries: the facts policy.py decides on, read from the database, and its pull
+rule written as SQL so the catalog can be filtered (and paged) in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from dockyard.accounts import _queries as q
+from dockyard.accounts import names, policy
+from dockyard.accounts._queries import (
+    OWNERS,
+    members,
+    namespaces,
+    organizations,
+    permissions,
+    repositories,
+    teams,
+)
+from dockyard.accounts.records import CatalogPage, Principal
+from dockyard.db.engine import offload
+
+
+class Access(q.ServicePart):
+    @offload
+    def repository_actions(self, principal: Principal | None, repository: str) -> frozenset[str]:
+        """The actions (subset of pull, push, delete) the caller holds on a canonical repository name.
+
+        See policy.py for the table. A private repository without a grant and a missing one in
+        someone else's namespace both give the empty set, so the registry answers alike."""
+        with self.db.read.connect() as conn:
+            facts = _facts(conn, principal, repository)
+        return policy.repository_actions(principal, facts)
+
+    @offload
+    def readable_repositories(self, principal: Principal | None, repositories_: Iterable[str]) -> list[str]:
+        """The given names the caller may pull, in the given order (for ``_catalog``)."""
+        wanted = list(dict.fromkeys(repositories_))
+        readable: set[str] = set()
+        with self.db.read.connect() as conn:
+            condition = _readable(principal)
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                query = select(repositories.c.name).where(repositories.c.name.in_(chunk), condition)
+                readable.update(conn.execute(query).scalars())
+        return [name for name in wanted if name in readable]
+
+    @offload
+    def catalog(self, principal: Principal | None, limit: int | None, last: str | None) -> CatalogPage:
+        """One page of the repositories the caller may pull, sorted bytewise, filtered in SQL so
+        pages stay full."""
+        collate = "C" if self.db.dialect == "postgresql" else "BINARY"
+        ordered = repositories.c.name.collate(collate)
+        with self.db.read.connect() as conn:
+            query = select(repositories.c.name).where(_readable(principal)).order_by(ordered)
+            if last is not None:
+                query = query.where(ordered > last)
+            if limit is not None:
+                query = query.limit(limit + 1)
+            items = list(conn.execute(query).scalars())
+        if limit is not None and len(items) > limit:
+            items = items[:limit]
+            return CatalogPage(items, items[-1] if items else None)
+        return CatalogPage(items, None)
+
+
+def _facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
+    namespace = names.namespace_of(repository)
+    repo = conn.execute(
+        select(repositories.c.id, repositories.c.is_private).where(repositories.c.name == repository)
+    ).first()
+    exists, is_private = repo is not None, bool(repo.is_private) if repo is not None else False
+    if principal is None or principal.is_admin:
+        return policy.RepositoryFacts(exists=exists, is_private=is_private)
+    if namespace == principal.username:
+        return policy.RepositoryFacts(exists, is_private, namespace_is_caller=True)
+    held = conn.execute(
+        select(teams.c.id, teams.c.name)
+        .select_from(members.join(teams).join(organizations).join(namespaces))
+        .where(members.c.user_id == principal.user_id, namespaces.c.name == namespace)
+    ).all()
+    if any(team.name == OWNERS for team in held):
+        return policy.RepositoryFacts(exists, is_private, org_owner=True)
+    granted: frozenset[str] = frozenset()
+    if repo is not None and held:
+        granted = frozenset(
+            conn.execute(
+                select(permissions.c.permission).where(
+                    permissions.c.repository_id == repo.id,
+                    permissions.c.team_id.in_([team.id for team in held]),
+                )
+            ).scalars()
+        )
+    return policy.RepositoryFacts(exists, is_private, team_permissions=granted)
+
+
+def _readable(principal: Principal | None) -> ColumnElement[bool]:
+    """SQL for "the caller may pull this existing repository": the policy's pull rule."""
+    public = repositories.c.is_private == false()
+    if principal is None:
+        return public
+    scopes = principal.token_scopes
+    if scopes is not None and scopes <= {"repo:public_read"}:
+        return public
+    if principal.is_admin:
+        return true()
+    owned_orgs = (
+        select(namespaces.c.name)
+        .select_from(namespaces.join(organizations).join(teams).join(members))
+        .where(teams.c.name == OWNERS, members.c.user_id == principal.user_id)
+    )
+    granted = (
+        select(permissions.c.repository_id)
+        .select_from(permissions.join(members, members.c.team_id == permissions.c.team_id))
+        .where(members.c.user_id == principal.user_id)
+    )
+    return or_(
+        public,
+        repositories.c.namespace == principal.username,
+        repositories.c.namespace.in_(owned_orgs),
+        repositories.c.id.in_(granted),
+    )

@@ -1,0 +1,81 @@
+"""Authentication: a username with a password or a personal access token, and refreshed logins.
+
+Login events are not recorded here: only the caller knows the client's address and whether a
+request was a login (``AccountService.record_event``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from dockyard.accounts import _queries as q
+from dockyard.accounts import credentials
+from dockyard.accounts._queries import TOKENS, USERS, namespaces, tokens, users
+from dockyard.accounts.records import Principal
+from dockyard.db.engine import offload
+
+
+class Authentication(q.ServicePart):
+    @offload
+    def authenticate(self, username: str, secret: str) -> Principal | None:
+        """The principal for a username and a password or personal access token, else None.
+
+        Unknown users cost one Argon2 verification like known ones, so timing does not tell
+        which names exist. Oversized credentials are refused before any work. Tokens must be
+        the user's own, unrevoked and unexpired; their last use is recorded.
+        """
+        if len(username) > 255 or len(secret.encode("utf-8", "surrogatepass")) > credentials.MAX_SECRET_BYTES:
+            return None
+        if credentials.looks_like_token(secret):
+            return self._authenticate_token(username, secret)
+        with self.db.read.connect() as conn:
+            row = conn.execute(USERS.where(namespaces.c.name == username)).first()
+        if row is None:
+            self.passwords.waste_time(secret)
+            return None
+        ok, new_hash = self.passwords.verify(row.password_hash, secret)
+        if not ok:
+            return None
+        now = q.now()
+        changes: dict[str, Any] = {}
+        if new_hash is not None:
+            changes["password_hash"] = new_hash
+        if q.stale(row.last_login_at, now):
+            changes["last_login_at"] = now
+        if changes:
+            with self.db.write.begin() as conn:
+                conn.execute(update(users).where(users.c.id == row.id).values(**changes))
+        return Principal(username=row.name, user_id=row.id, is_admin=row.is_admin)
+
+    def _authenticate_token(self, username: str, secret: str) -> Principal | None:
+        lookup = credentials.token_lookup(secret)
+        if lookup is None:
+            return None
+        with self.db.read.connect() as conn:
+            row = conn.execute(TOKENS.where(tokens.c.lookup == lookup)).first()
+        if row is None or not credentials.token_matches(secret, row.secret_hash):
+            return None
+        now = q.now()
+        if row.username != username or not q.token_usable(row, now):
+            return None
+        if q.stale(row.last_used_at, now):
+            with self.db.write.begin() as conn:
+                conn.execute(update(tokens).where(tokens.c.id == row.id).values(last_used_at=now))
+        return q.token_principal(row)
+
+    @offload
+    def principal_for(self, username: str, *, token_id: int | None = None) -> Principal | None:
+        """A fresh principal for an earlier login (a refresh token): None when the user is gone or
+        the token used then has been revoked or has expired. Admin rights are re-read."""
+        with self.db.read.connect() as conn:
+            if token_id is None:
+                row = conn.execute(USERS.where(namespaces.c.name == username)).first()
+                if row is None:
+                    return None
+                return Principal(username=row.name, user_id=row.id, is_admin=row.is_admin)
+            token = conn.execute(TOKENS.where(tokens.c.id == token_id)).first()
+        if token is None or token.username != username or not q.token_usable(token, q.now()):
+            return None
+        return q.token_principal(token)
