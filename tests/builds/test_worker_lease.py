@@ -71,3 +71,26 @@ def test_killed_worker_build_is_retried_after_the_lease(
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0, (tmp_path / "worker-2.log").read_text()
+
+
+def test_worker_stopping_mid_build_hands_the_build_back(
+    queue_only_server: DockyardServer, tmp_path: Path, base_image: str
+) -> None:
+    server, repository = queue_only_server, "builds/handback"
+    source = GitSource(tmp_path, require_tool("git"))
+    link(server, repository, source)
+    slow = dockerfile("RUN for i in 1 2 3 4 5 6 7 8 9; do echo tick-$i; sleep 1; done", base=base_image)
+    source.commit({"Dockerfile": slow}, "slow")
+    source.push("main")
+
+    worker = start_worker(server, tmp_path / "worker.log")
+    try:
+        while not (found := builds(server, repository)) or "tick-1" not in log_text(server, found[0]["id"]):
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
+    [build] = builds(server, repository)
+    assert (build["state"], build["attempts"]) == ("queued", 0)  # at once, not after the lease
+    assert "goes back to the queue" in log_text(server, build["id"])
