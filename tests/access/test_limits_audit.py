@@ -23,7 +23,7 @@ ANONYMOUS_LIMIT = 4
 ACCOUNT_LIMIT = 5
 WINDOW = 21600  # Docker Hub's six hours, the default
 MAX_FAILURES = 5
-IP_MAX_FAILURES = 9
+IP_MAX_FAILURES = 15  # above the module's account-level failures (1 + 5 + 5), so those lock accounts only
 LOCKOUT = 3
 LIMITS_ENV = {
     "DOCKYARD_PULL_LIMIT_ANONYMOUS": str(ANONYMOUS_LIMIT),
@@ -41,7 +41,7 @@ PUBLIC = "acme/public"
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with running_world(tmp_path_factory.mktemp("access-limits") / "data", LIMITS_ENV) as world:
         with world.batch() as cli:
-            for user in ("alice", "puller1", "puller2", "victim", "bystander"):
+            for user in ("alice", "puller1", "puller2", "victim", "victim2", "bystander"):
                 cli.user(user)
             cli.run("org", "create", "acme", "--owner", "alice")
             cli.run("team", "create", "acme", "readers")
@@ -295,6 +295,32 @@ def test_repeated_wrong_passwords_lock_the_account_but_not_its_neighbours(world:
     time.sleep(LOCKOUT + 0.5)
     reopened = request_token(world.server, [], auth=world.basic("victim"), service=world.service)
     assert reopened.status_code == 200, reopened.text
+
+
+def test_guessing_through_the_hub_login_locks_the_account_for_docker_login_too(world: World) -> None:
+    """Every door that takes a password counts toward one throttle: the hub API's login (issue 4)
+    is no way around the token server's."""
+    statuses = []
+    for _ in range(MAX_FAILURES):
+        response = httpx.post(
+            f"{world.server.url}/v2/users/login",
+            json={"username": "victim2", "password": "wrong-password-123"},
+        )
+        statuses.append(response.status_code)
+    assert statuses == [401] * MAX_FAILURES, statuses
+
+    locked = request_token(world.server, [], auth=world.basic("victim2"), service=world.service)
+    assert locked.status_code == 429, locked.text
+    # The account is locked, not the address.
+    assert (
+        request_token(world.server, [], auth=world.basic("bystander"), service=world.service).status_code
+        == 200
+    )
+
+    time.sleep(LOCKOUT + 0.5)
+    assert (
+        request_token(world.server, [], auth=world.basic("victim2"), service=world.service).status_code == 200
+    )
 
 
 def test_wrong_passwords_from_one_address_lock_the_address(world: World) -> None:

@@ -56,6 +56,7 @@ ELSEWHERE = "acme/elsewhere"  # what the "token for another repository" was issu
 REPOSITORIES = (ORG_PRIVATE, ORG_PUBLIC, USER_PRIVATE)
 MISSING = {ORG_PRIVATE: "acme/missing", USER_PRIVATE: "alice/missing"}
 ADMIN = "sysop"
+SECRET_DESCRIPTION = "Matrix private description"
 ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
 TOKEN_REUSE_SECONDS = 200  # tokens live 300 s by default; fetch a new one well before
 
@@ -196,7 +197,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
                 cli.user(user)
             cli.user(ADMIN, admin=True)
             cli.run("org", "create", "acme", "--owner", "alice")
-            cli.run("repo", "create", ORG_PRIVATE, "--private")
+            cli.run("repo", "create", ORG_PRIVATE, "--private", "--description", SECRET_DESCRIPTION)
             cli.run("repo", "create", ORG_PUBLIC, "--public")
             cli.run("repo", "create", SOURCE, "--public")
             cli.run("repo", "create", USER_PRIVATE, "--private")
@@ -806,3 +807,65 @@ def test_first_start_says_how_to_create_the_first_administrator(matrix: Matrix) 
 
     assert "dockyard user create" in log
     assert "--admin" in log
+
+
+# ----------------------------------------------------------------------------------------------------
+# The hub (issue 4) must keep the same secret: a private repository looks missing there too
+# ----------------------------------------------------------------------------------------------------
+
+HUB_PROBES = [
+    "/v2/repositories/{name}/",
+    "/v2/repositories/{name}/tags/",
+    "/v2/repositories/{name}/tags/v1/",
+    "/r/{name}",
+    "/r/{name}/tags",
+]
+
+
+def hub_headers(matrix: Matrix, user: str | None) -> dict[str, str]:
+    if user is None:
+        return {}
+    response = httpx.post(
+        f"{matrix.url}/v2/users/login",
+        json={"username": user, "password": matrix.world.passwords[user]},
+        timeout=30,
+    )
+    assert response.status_code == 200, (response.status_code, response.text)
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+@pytest.mark.parametrize("user", [None, "bobby"], ids=["anonymous", "other-user"])
+@pytest.mark.parametrize("probe", HUB_PROBES)
+def test_hub_answers_outsiders_about_a_private_repository_as_about_a_missing_one(
+    matrix: Matrix, probe: str, user: str | None
+) -> None:
+    headers = hub_headers(matrix, user)
+    hidden = httpx.get(matrix.url + probe.format(name=ORG_PRIVATE), headers=headers, timeout=30)
+    absent = httpx.get(matrix.url + probe.format(name=MISSING[ORG_PRIVATE]), headers=headers, timeout=30)
+
+    assert hidden.status_code == absent.status_code, (hidden.status_code, absent.status_code)
+    assert hidden.status_code in (401, 403, 404), hidden.status_code
+    assert SECRET_DESCRIPTION not in hidden.text
+    if hidden.headers.get("content-type", "").startswith("application/json"):
+        assert hidden.text.replace(ORG_PRIVATE, "NAME").replace("private", "NAME") == absent.text.replace(
+            MISSING[ORG_PRIVATE], "NAME"
+        ).replace("missing", "NAME")
+
+
+@pytest.mark.parametrize("user", [None, "bobby"], ids=["anonymous", "other-user"])
+@pytest.mark.parametrize(
+    "listing",
+    ["/v2/repositories/acme/", "/v2/search/repositories/?query=acme", "/u/acme", "/search?q=acme"],
+)
+def test_hub_listings_and_search_leave_out_private_repositories(
+    matrix: Matrix, listing: str, user: str | None
+) -> None:
+    response = httpx.get(matrix.url + listing, headers=hub_headers(matrix, user), timeout=30)
+
+    assert response.status_code == 200, (response.status_code, response.text[:300])
+    text = response.text.replace(" ", "")
+    # acme/public is there (the listing works), acme/private is not.
+    assert "acme/public" in text or '"name":"public"' in text, text[:1000]
+    assert "acme/private" not in text
+    assert '"name":"private"' not in text
+    assert SECRET_DESCRIPTION not in response.text
