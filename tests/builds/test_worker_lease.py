@@ -20,12 +20,14 @@ pytestmark = pytest.mark.docker
 LEASE = {"DOCKYARD_BUILD_LEASE_SECONDS": "3", "DOCKYARD_BUILD_MAX_ATTEMPTS": "2"}
 
 
-@pytest.fixture
-def queue_only_server(tmp_path: Path, docker_cli: Cli, base_image: str) -> Iterator[DockyardServer]:
-    """A server that queues builds but runs none: `dockyard worker` processes do."""
+@pytest.fixture(scope="module")
+def queue_only_server(
+    tmp_path_factory: pytest.TempPathFactory, docker_cli: Cli, base_image: str
+) -> Iterator[DockyardServer]:
+    """A server that queues builds but runs none: `dockyard worker` processes do (one test at a time)."""
     require_tool("git")
     env = {**OPEN_REGISTRY, **BUILD_ENV, **LEASE, "DOCKYARD_BUILD_EMBEDDED_WORKER": "false"}
-    with DockyardServer(tmp_path / "data", env=env) as server:
+    with DockyardServer(tmp_path_factory.mktemp("lease") / "data", env=env) as server:
         yield server
 
 
