@@ -52,9 +52,7 @@ def context(request: Request) -> Context:
 Ctx = Annotated[Context, Depends(context)]
 
 
-async def viewer(
-    request: Request, ctx: Ctx, _: Annotated[object, Depends(bearer)] = None
-) -> Principal | None:
+async def viewer(request: Request, ctx: Ctx) -> Principal | None:
     header = request.headers.get("authorization")
     if header is None:
         return None

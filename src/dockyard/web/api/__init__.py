@@ -1,0 +1,18 @@
+"""The hub's JSON API, compatible with what hub-tool and scripts call on Docker Hub, and the v1
+endpoints ``docker search`` uses. A FastAPI app (``app.py``) that ``setup.install`` puts in front
+of the registry; the OpenAPI document is served at ``/v2/openapi.json``.
+
+    setup.py          wiring: the dispatcher in front of the registry, webhook delivery in the lifespan
+    app.py            the FastAPI app: routers, error handlers, the OpenAPI document
+    deps.py           services, the caller (hub token), page and name parameters
+    tokens.py         hub JWTs: the registry's key, an audience of their own
+    users.py          /v2/users/login, /v2/auth/token, /v2/user/, profiles
+    repositories.py   /v2/repositories/..., /v2/namespaces/{ns}/repositories, stars
+    tags.py           /v2/repositories/{ns}/{repo}/tags[/{tag}]
+    search.py         /v2/search/repositories, /v1/_ping, /v1/search
+    access_tokens.py  /v2/access-tokens (and hub-tool's /v2/api_tokens)
+    webhooks.py       /v2/repositories/{ns}/{repo}/webhooks[/{id}[/deliveries]]
+    schemas.py        Docker Hub's JSON shapes; present.py turns hub records into them
+    errors.py         errors as one table, ``{"detail": ...}``
+    store.py          the two queries the services do not offer yet
+"""
