@@ -141,7 +141,7 @@ async def test_an_attempt_posts_the_signed_body() -> None:
     item = Claimed(7, "push", {"push_data": {"tag": "v1"}}, 0, "http://hook/x", "s3cret")
     outcome = await worker.attempt(item)
     assert outcome.status_code == 500 and outcome.error is not None
-    assert outcome.error.startswith("HTTP 500 Internal Server Error: boom") and len(outcome.error) <= 500
+    assert outcome.error == "HTTP 500 Internal Server Error"  # the receiver's body stays out of the history
     request = seen[0]
     assert json.loads(request.content) == item.payload
     assert request.headers[SIGNATURE_HEADER] == sign("s3cret", request.content)
