@@ -86,9 +86,41 @@ async def test_names_are_unique_across_users_and_organisations(accounts: Account
 async def test_look_alike_never_authenticates_as_the_original(accounts: AccountService) -> None:
     await accounts.create_user("kelvin", "", PASSWORD)
     assert await accounts.authenticate("\u212aelvin", PASSWORD) is None
-    assert await accounts.authenticate("Kelvin", PASSWORD) is None
+    assert await accounts.authenticate("\u212aELVIN", PASSWORD) is None  # not folded at all: not ASCII
     assert await accounts.authenticate("kelvin ", PASSWORD) is None
     assert await accounts.authenticate("kelvin", PASSWORD) is not None
+
+
+@pytest.mark.parametrize("username", ["Alice", "ALICE", "aLiCe"])
+async def test_ascii_case_variations_log_in_as_the_lowercase_account(
+    accounts: AccountService, username: str
+) -> None:
+    """docker login -u Alice: Docker IDs are lowercase, so an ASCII name is matched in any case."""
+    await accounts.create_user("alice", "", PASSWORD)
+    _, plaintext = await accounts.create_token("alice", "laptop", ["repo:read"])
+    by_password = await accounts.authenticate(username, PASSWORD)
+    by_token = await accounts.authenticate(username, plaintext)
+    assert by_password is not None and by_password.username == "alice"
+    assert by_token is not None and (by_token.username, by_token.token_scopes) == ("alice", {"repo:read"})
+    assert await accounts.authenticate(username, PASSWORD + "x") is None
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "\u212aelly",  # Kelvin sign: "\u212aelly".lower() == "kelly"
+        "\u212aELLY",
+        "\uff2bELLY",  # fullwidth K
+        "K\u0435LLY",  # Cyrillic e
+        "KELLY\u200b",  # zero-width space
+    ],
+)
+async def test_non_ascii_names_are_not_case_folded(accounts: AccountService, username: str) -> None:
+    await accounts.create_user("kelly", "", PASSWORD)
+    _, plaintext = await accounts.create_token("kelly", "laptop", ["repo:read"])
+    assert await accounts.authenticate("KELLY", PASSWORD) is not None  # the ASCII spelling works
+    assert await accounts.authenticate(username, PASSWORD) is None
+    assert await accounts.authenticate(username, plaintext) is None
 
 
 @pytest.mark.parametrize("team", ["Devs", "-devs", "", "a" * 31, "de v", "d\u0435vs", "devs/x", ".."])

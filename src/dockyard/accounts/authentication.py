@@ -24,10 +24,12 @@ class Authentication(q.ServicePart):
 
         Unknown users cost one Argon2 verification like known ones, so timing does not tell
         which names exist. Oversized credentials are refused before any work. Tokens must be
-        the user's own, unrevoked and unexpired; their last use is recorded.
+        the user's own, unrevoked and unexpired; their last use is recorded. An ASCII name is
+        matched in any case (see ``_fold_case``).
         """
         if len(username) > 255 or len(secret.encode("utf-8", "surrogatepass")) > credentials.MAX_SECRET_BYTES:
             return None
+        username = _fold_case(username)
         if credentials.looks_like_token(secret):
             return self._authenticate_token(username, secret)
         with self.db.read.connect() as conn:
@@ -79,3 +81,10 @@ class Authentication(q.ServicePart):
         if token is None or token.username != username or not q.token_usable(token, q.now()):
             return None
         return q.token_principal(token)
+
+
+def _fold_case(username: str) -> str:
+    """Docker IDs are lowercase, so ``docker login -u Alice`` means alice. Only a pure-ASCII name is
+    lowercased: str.lower() maps some other characters onto ASCII letters (the Kelvin sign U+212A
+    becomes "k"), and a look-alike must never reach another account."""
+    return username.lower() if username.isascii() else username

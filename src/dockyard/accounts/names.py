@@ -7,6 +7,8 @@
 
 Only ASCII is accepted and nothing is normalised: ``Alice``, a Cyrillic a (U+0430) or the Kelvin
 sign (U+212A, which ``str.lower`` turns into ``k``) are rejected, never mapped onto another name.
+The one exception is logging in: ``authenticate`` lowercases a pure-ASCII name (``Alice`` logs in
+as alice), and leaves any other name as it is, so it matches no account.
 """
 
 from __future__ import annotations
