@@ -208,6 +208,27 @@ def test_scope_tricks_never_grant_an_outsider_the_private_repository(
     assert_unauthorized(response, world.server, error="insufficient_scope", codes=("DENIED",))
 
 
+MALFORMED_NAMES = {
+    "trailing-newline": "alice/app\n",
+    "upper-case": "alice/App",
+    "dot-dot": "alice/../alice/app",
+    "cyrillic": f"alice/{CYRILLIC_A}pp",
+    "trailing-slash": "alice/app/",
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_NAMES.values(), ids=MALFORMED_NAMES.keys())
+def test_scopes_naming_no_valid_repository_are_left_out_of_the_token(
+    world: World, secrets_seen: Secrets, name: str
+) -> None:
+    """Even in the caller's own namespace: a grant for a name the grammar rejects is a grant for
+    nothing (scopes.py: "malformed entries are ignored: they grant nothing")."""
+    token = token_for(world, secrets_seen, f"repository:{name}:pull,push", user="alice")
+
+    names = [entry["name"] for entry in decode(token, world.data_dir).get("access", [])]
+    assert names == [], names
+
+
 def raw_get(world: World, path: str, token: str | None = None) -> tuple[int, bytes]:
     """GET with the path sent byte for byte: no client-side normalisation of `..` or escapes."""
     response = raw_http(world.server, "GET", path, {"Authorization": f"Bearer {token}"} if token else {})
