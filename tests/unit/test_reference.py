@@ -71,3 +71,16 @@ def test_invalid_digests(digest: str) -> None:
 
 def test_sha512_digests_parse() -> None:
     assert parse_digest("sha512:" + "0" * 128).algorithm == "sha512"
+
+
+@pytest.mark.parametrize("value", ["alice/app\n", "alice/app\nx"])
+def test_a_trailing_newline_is_not_part_of_a_valid_name(value: str) -> None:
+    with pytest.raises(RegistryError):
+        canonical_name(value)
+
+
+def test_a_trailing_newline_is_not_part_of_a_valid_tag_or_digest() -> None:
+    with pytest.raises(RegistryError):
+        validate_tag("latest\n")
+    with pytest.raises(RegistryError):
+        parse_digest("sha256:" + "a" * 64 + "\n")

@@ -41,6 +41,18 @@ class AuditLog(q.ServicePart):
             write_event(conn, kind, actor=actor, ip=ip, target=target, detail=detail or {})
 
     @offload
+    def record_login_failure(self, attempted: str, *, ip: str | None, detail: Mapping[str, Any]) -> None:
+        """A failed login, naming the account only when one by that name exists: people type
+        passwords into the username field, and the audit log must never keep one."""
+        with self.db.write.begin() as conn:
+            name = attempted.lower() if attempted.isascii() else attempted
+            known = q.user(conn, name)
+            detail = {**detail, "known_account": known is not None}
+            write_event(
+                conn, "login.failure", actor=name if known else None, ip=ip, target=None, detail=detail
+            )
+
+    @offload
     def list_events(
         self,
         limit: int = 100,

@@ -60,7 +60,7 @@ def validate_team_name(name: str) -> str:
 
 def canonical_repository(name: str) -> str:
     """``NS/NAME`` checked against the registry's grammar; a single component is an official image."""
-    if not isinstance(name, str) or not name.isascii() or not NAME_RE.match(name) or name.endswith("\n"):
+    if not isinstance(name, str) or not name.isascii() or not NAME_RE.fullmatch(name):
         raise InvalidName(f"{name!r} is not a valid repository name")
     if "/" not in name:
         name = f"{OFFICIAL_NAMESPACE}/{name}"

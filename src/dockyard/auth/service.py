@@ -96,7 +96,7 @@ class AuthService:
             principal = await self.accounts.authenticate(username, secret)
         if principal is None:
             self.throttle.failed(username, ip)
-            await self._audit("login.failure", username[:MAX_USERNAME], ip, {})
+            await self._login_failed(username[:MAX_USERNAME], ip, {})
             raise RegistryError(ErrorCode.UNAUTHORIZED, message=BAD_CREDENTIALS)
         self.throttle.succeeded(username)
         detail = {"via": "token" if principal.token_id is not None else "password"}
@@ -158,6 +158,12 @@ class AuthService:
 
     async def catalog(self, principal: Principal | None, limit: int | None, last: str | None) -> CatalogPage:
         return await self.accounts.catalog(principal, limit, last)
+
+    async def _login_failed(self, attempted: str, ip: str | None, detail: dict[str, Any]) -> None:
+        try:
+            await self.accounts.record_login_failure(attempted, ip=ip, detail=detail)
+        except Exception:
+            log.exception("could not record a failed login")
 
     async def _audit(self, kind: str, actor: str | None, ip: str | None, detail: dict[str, Any]) -> None:
         await self.audit(kind, actor=actor, ip=ip, target=None, detail=detail)

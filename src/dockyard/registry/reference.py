@@ -27,9 +27,9 @@ ALGORITHM = r"[a-z0-9]+(?:[+._-][a-z0-9]+)*"
 ENCODED = r"[a-zA-Z0-9=_-]+"
 DIGEST = rf"{ALGORITHM}:{ENCODED}"
 
-NAME_RE = re.compile(rf"^{NAME}$")
-TAG_RE = re.compile(rf"^{TAG}$")
-DIGEST_RE = re.compile(rf"^{DIGEST}$")
+NAME_RE = re.compile(NAME)
+TAG_RE = re.compile(TAG)
+DIGEST_RE = re.compile(DIGEST)
 MAX_NAME_LENGTH = 255
 OFFICIAL_NAMESPACE = "library"
 
@@ -43,7 +43,7 @@ _HEX_RE = re.compile(r"^[a-f0-9]+$")
 
 def canonical_name(name: str) -> str:
     """Validate a repository name and map official images to ``library/``."""
-    if len(name) > MAX_NAME_LENGTH or not NAME_RE.match(name):
+    if len(name) > MAX_NAME_LENGTH or not NAME_RE.fullmatch(name):
         raise RegistryError(ErrorCode.NAME_INVALID, {"name": name})
     if "/" not in name:
         name = f"{OFFICIAL_NAMESPACE}/{name}"
@@ -53,14 +53,14 @@ def canonical_name(name: str) -> str:
 
 
 def validate_tag(tag: str) -> str:
-    if not TAG_RE.match(tag):
+    if not TAG_RE.fullmatch(tag):
         raise RegistryError(ErrorCode.TAG_INVALID, {"tag": tag}, message="invalid tag")
     return tag
 
 
 def parse_digest(value: str) -> Digest:
     """Parse a digest we can verify; anything else is DIGEST_INVALID."""
-    if not DIGEST_RE.match(value):
+    if not DIGEST_RE.fullmatch(value):
         raise RegistryError(ErrorCode.DIGEST_INVALID, {"digest": value}, message="invalid digest")
     try:
         return Digest.parse(value)

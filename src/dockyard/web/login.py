@@ -45,7 +45,7 @@ def password_login(settings: Settings, accounts: AccountService, auth: AuthServi
         principal = await accounts.authenticate(username, password) if username and password else None
         if principal is None:
             throttle.failed(username, ip)
-            await accounts.record_event("login.failure", actor=username[:64], ip=ip, detail={"via": "web"})
+            await accounts.record_login_failure(username[:64], ip=ip, detail={"via": "web"})
             raise LoginFailed(BAD_CREDENTIALS)
         throttle.succeeded(username)
         await accounts.record_event("login.success", actor=principal.username, ip=ip, detail={"via": "web"})
