@@ -312,3 +312,16 @@ async def test_official_images_are_created_by_administrators(hub: HubService, wo
     seen = await hub.repository(None, "busybox")  # a single component is an official image
     assert seen.name == "library/busybox" and not seen.can_push
     assert [r.name for r in (await hub.search(None, "busybox")).items] == ["library/busybox"]
+
+
+async def test_a_webhook_added_after_a_push_does_not_receive_it(
+    hub: HubService, world: Hub, recorder: ActivityRecorder
+) -> None:
+    alice = await world.user("alice")
+    await hub.create_repository(alice, "alice", "app")
+    await world.image("alice/app", "v1", actor="alice")
+    # Pushes are flushed in batches; the webhook appears between the push and the flush.
+    await hub.add_webhook(alice, "alice/app", "late", "https://ci.example.com/hook")
+    await recorder.flush()
+
+    assert await hub.deliveries(alice, "alice/app") == []

@@ -168,7 +168,13 @@ class ActivityStore:
     def _queue_webhooks(self, conn: Connection, repo_id: int, event: ManifestPushed) -> int:
         hooks = (
             conn.execute(
-                select(webhooks.c.id).where(webhooks.c.repository_id == repo_id, webhooks.c.active == true())
+                # Only webhooks that existed when the push happened: events are flushed in batches,
+                # so one added a second later must not receive the earlier push.
+                select(webhooks.c.id).where(
+                    webhooks.c.repository_id == repo_id,
+                    webhooks.c.active == true(),
+                    webhooks.c.created_at <= event.at,
+                )
             )
             .scalars()
             .all()
