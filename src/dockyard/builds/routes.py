@@ -36,6 +36,7 @@ from dockyard.builds.errors import BuildError, InvalidRequest, NotFound, Unautho
 from dockyard.builds.records import FINISHED, Link
 from dockyard.builds.rules import Rule, RuleError, Variable
 from dockyard.builds.runner import MASK
+from dockyard.builds.service import BuildService
 from dockyard.builds.triggers import Push, github_push, gitlab_push, verify_github, verify_gitlab
 
 MAX_BODY = 5 * 1024 * 1024
@@ -190,13 +191,18 @@ async def stream_log(request: Request) -> Response:
         await _may(request, build.repository, "pull")
     except BuildError as exc:
         return _error(exc)
+    return log_stream(ctx.service, build.id, request)
+
+
+def log_stream(service: BuildService, build_id: int, request: Request) -> StreamingResponse:
+    """The SSE answer for a build the caller may read (shared with the build's web page)."""
     start = int(request.headers.get("last-event-id") or request.query_params.get("after") or 0)
 
     async def events() -> AsyncIterator[str]:
         after = start
         while True:
-            state = (await ctx.service.build(build.id)).state
-            for line in await ctx.service.log(build.id, after):
+            state = (await service.build(build_id)).state
+            for line in await service.log(build_id, after):
                 after = line.seq
                 yield f"id: {line.seq}\nevent: line\ndata: {json.dumps(line.text)}\n\n"
             if state in FINISHED:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dockyard.web.pages import accounts, explore, repositories, settings
+from dockyard.web.pages import accounts, builds, explore, repositories, settings
 from dockyard.web.templating import STATIC
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -19,6 +19,14 @@ def _repository_routes(prefix: str) -> list[Route]:
         Route(f"{name}/tags", repositories.tags, methods=GET),
         Route(f"{name}/tags/{{tag}}/delete", repositories.delete_tag, methods=POST),
         Route(f"{name}/star", repositories.star, methods=POST),
+        Route(f"{name}/builds", builds.history, methods=GET),
+        Route(f"{name}/builds/trigger", builds.build_now, methods=POST),
+        Route(f"{name}/builds/{{build_id:int}}", builds.build, methods=GET),
+        Route(f"{name}/builds/{{build_id:int}}/stream", builds.stream, methods=GET),
+        Route(f"{name}/builds/{{build_id:int}}/cancel", builds.cancel, methods=POST),
+        Route(f"{name}/builds/{{build_id:int}}/retry", builds.retry, methods=POST),
+        Route(f"{name}/settings/builds", builds.save_link, methods=POST),
+        Route(f"{name}/settings/builds/delete", builds.remove_link, methods=POST),
         Route(f"{name}/settings", settings.settings, methods=GET),
         Route(f"{name}/settings/description", settings.save_description, methods=POST),
         Route(f"{name}/settings/visibility", settings.save_visibility, methods=POST),

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from dockyard.accounts.errors import AccountError, InvalidInput
 from dockyard.hub.errors import PermissionDenied
 from dockyard.web.context import WebRequest, page
+from dockyard.web.pages.builds import link_view
 from dockyard.web.pages.common import private_choice, repository_name, repository_url
 
 PERMISSION_CHOICES = [("", "No access"), ("read", "Read"), ("write", "Read & write"), ("admin", "Admin")]
@@ -31,11 +32,15 @@ async def _settings_page(web: WebRequest, status: int = 200, **context: Any) -> 
         permission_choices=PERMISSION_CHOICES,
         webhooks=await web.hub.webhooks(web.viewer, detail.name),
         deliveries=await web.hub.deliveries(web.viewer, detail.name, limit=25),
+        build_link=context.pop("build_link", None) or await link_view(web, detail.name),
         tab="settings",
         errors=context.pop("errors", {}),
         saved=context.pop("saved", web.param("saved")),
         **context,
     )
+
+
+settings_page = _settings_page  # the builds section's forms come back here too
 
 
 @page

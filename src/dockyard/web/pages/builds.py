@@ -1,0 +1,282 @@
+"""Automated builds on the repository pages: the Builds tab, one build with its live log, and the
+source link with its rules on the settings page.
+
+    GET  …/builds                        history, newest first; "Build now" for those with push rights
+    POST …/builds/trigger                "Build now": every literal rule's ref, as the trigger URL does
+    GET  …/builds/{id}                   one build and its log (builds.js follows …/stream while it runs)
+    GET  …/builds/{id}/stream            the log as server-sent events, read rights from the session
+    POST …/builds/{id}/cancel, …/retry   push rights
+    POST …/settings/builds               link (or re-link) a git source with its rules; admins
+    POST …/settings/builds/delete        unlink
+
+Everything goes through the builds domain's BuildService and BuildsContext; who may do what comes
+from the hub's RepositoryDetail, as on the other repository pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from starlette.responses import Response
+
+from dockyard.builds.context import BuildsContext
+from dockyard.builds.errors import BuildError
+from dockyard.builds.errors import NotFound as NoBuild
+from dockyard.builds.records import ACTIVE, FINISHED, BuildInfo, Link, NewLink
+from dockyard.builds.routes import log_stream
+from dockyard.builds.rules import SOURCE_TYPES, Rule, RuleError
+from dockyard.hub.errors import NotFound, PermissionDenied
+from dockyard.hub.records import RepositoryDetail
+from dockyard.web.context import WebRequest, error_page, page
+from dockyard.web.pages.common import repository_name, repository_url
+
+RULE_FIELDS = ("source_type", "source_name", "docker_tag", "dockerfile", "context", "autobuild")
+BLANK_RULE = {"source_type": "branch", "source_name": "", "docker_tag": "", "dockerfile": "Dockerfile",
+              "context": ".", "autobuild": "on"}  # fmt: skip
+MAX_RULES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class BuildLinkView:
+    """What the settings page shows of a link: its rules as form rows and its webhook URLs."""
+
+    link: Link | None
+    rows: list[dict[str, str]]
+    github_webhook: str
+    gitlab_webhook: str
+
+
+def _builds(web: WebRequest) -> BuildsContext:
+    ctx: BuildsContext = web.request.app.state.builds
+    return ctx
+
+
+def _base(web: WebRequest) -> str:
+    return str(web.request.base_url).rstrip("/")
+
+
+def duration(build: BuildInfo, now: datetime | None = None) -> str:
+    """How long the build ran: 1m 05s; still running counts up to now."""
+    if build.started_at is None:
+        return "-"
+    end = build.finished_at or now
+    if end is None:
+        return "-"
+    seconds = max(0, int((end - build.started_at).total_seconds()))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def with_build_errors(
+    handler: Callable[[WebRequest], Awaitable[Response]],
+) -> Callable[[WebRequest], Awaitable[Response]]:
+    """The builds domain's typed errors as the pages' error page (its NotFound as the 404)."""
+
+    async def wrapped(web: WebRequest) -> Response:
+        try:
+            return await handler(web)
+        except NoBuild as missing:
+            raise NotFound(missing.message) from None
+        except BuildError as error:
+            return error_page(web, error.status, "That did not work", error.message)
+
+    wrapped.__name__, wrapped.__doc__ = handler.__name__, handler.__doc__
+    return wrapped
+
+
+async def _repository(web: WebRequest, action: str | None = None) -> RepositoryDetail:
+    detail = await web.hub.repository(web.viewer, repository_name(web))
+    if action == "push" and not detail.can_push:
+        raise PermissionDenied("only those who can push to this repository can start or stop its builds")
+    if action == "admin" and not detail.can_admin:
+        raise PermissionDenied("only administrators of this repository can change its builds")
+    return detail
+
+
+async def _build(web: WebRequest, detail: RepositoryDetail) -> BuildInfo:
+    build = await _builds(web).service.build(int(web.path("build_id")))
+    if build.repository != detail.name:
+        raise NotFound(f"no build {build.id} in {detail.name}")
+    return build
+
+
+async def _link_or_none(web: WebRequest, name: str) -> Link | None:
+    try:
+        return await _builds(web).service.link_for(name)
+    except NoBuild:
+        return None
+
+
+def _badge(web: WebRequest, name: str) -> dict[str, str]:
+    url = f"{_base(web)}/api/build/badge/{name}.svg"
+    return {
+        "path": f"/api/build/badge/{name}.svg",
+        "markdown": f"[![build]({url})]({_base(web)}{repository_url(name)}/builds)",
+    }
+
+
+@page
+@with_build_errors
+async def history(web: WebRequest) -> Response:
+    detail = await _repository(web)
+    builds = await _builds(web).service.builds(detail.name, limit=50)
+    return web.render(
+        "builds/history.html",
+        repo=detail,
+        builds=builds,
+        link=await _link_or_none(web, detail.name),
+        badge=_badge(web, detail.name),
+        queued=web.param("queued"),
+        duration=duration,
+        tab="builds",
+    )
+
+
+@page
+@with_build_errors
+async def build_now(web: WebRequest) -> Response:
+    detail = await _repository(web, "push")
+    ctx = _builds(web)
+    link = await ctx.service.link_for(detail.name)
+    queued = await ctx.trigger(link.id, {}, "manual")
+    if len(queued) == 1:
+        return web.redirect(f"{repository_url(detail.name)}/builds/{queued[0].id}")
+    return web.redirect(f"{repository_url(detail.name)}/builds?queued={len(queued)}")
+
+
+@page
+@with_build_errors
+async def build(web: WebRequest) -> Response:
+    detail = await _repository(web)
+    found = await _build(web, detail)
+    return web.render(
+        "builds/build.html",
+        repo=detail,
+        build=found,
+        log=await _builds(web).service.log(found.id),
+        finished=found.state in FINISHED,
+        active=found.state in ACTIVE,
+        badge=_badge(web, detail.name),
+        duration=duration,
+        tab="builds",
+    )
+
+
+@page
+@with_build_errors
+async def stream(web: WebRequest) -> Response:
+    detail = await _repository(web)
+    found = await _build(web, detail)
+    return log_stream(_builds(web).service, found.id, web.request)
+
+
+@page
+@with_build_errors
+async def cancel(web: WebRequest) -> Response:
+    detail = await _repository(web, "push")
+    canceled = await _builds(web).service.cancel((await _build(web, detail)).id)
+    return web.redirect(f"{repository_url(detail.name)}/builds/{canceled.id}")
+
+
+@page
+@with_build_errors
+async def retry(web: WebRequest) -> Response:
+    detail = await _repository(web, "push")
+    again = await _builds(web).service.retry((await _build(web, detail)).id)
+    return web.redirect(f"{repository_url(detail.name)}/builds/{again.id}")
+
+
+# -- the settings page's section -----------------------------------------------------------------
+
+
+def _rows(link: Link | None) -> list[dict[str, str]]:
+    rows = [
+        {
+            "source_type": r.source_type, "source_name": r.source_name, "docker_tag": r.docker_tag,
+            "dockerfile": r.dockerfile, "context": r.context, "autobuild": "on" if r.autobuild else "off",
+        }
+        for r in (link.rules if link else ())
+    ]  # fmt: skip
+    return [*rows, dict(BLANK_RULE)]
+
+
+async def link_view(web: WebRequest, name: str, rows: list[dict[str, str]] | None = None) -> BuildLinkView:
+    """The build link section of the settings page (rows: what was typed, after an error)."""
+    link = await _link_or_none(web, name)
+    base = f"{_base(web)}/api/build/hooks/{link.id if link else 0}"
+    return BuildLinkView(link, rows or _rows(link), f"{base}/github", f"{base}/gitlab")
+
+
+async def _typed_rows(web: WebRequest) -> list[dict[str, str]]:
+    form = await web.form()
+    columns = {name: [str(v) for v in form.getlist(name)] for name in RULE_FIELDS}
+    count = min(max(len(values) for values in columns.values()), MAX_RULES)
+    return [
+        {name: (columns[name][i].strip() if i < len(columns[name]) else "") for name in RULE_FIELDS}
+        for i in range(count)
+    ]
+
+
+def _rules(rows: list[dict[str, str]]) -> list[Rule]:
+    """Rows with a source name become rules; a blank row is the form's spare one."""
+    rules = []
+    for number, row in enumerate(rows, 1):
+        if not row["source_name"]:
+            continue
+        if row["source_type"] not in SOURCE_TYPES:
+            raise RuleError(f"rule {number}: source type must be branch or tag")
+        try:
+            rules.append(
+                Rule(
+                    row["source_type"],
+                    row["source_name"],
+                    row["docker_tag"] or "latest",
+                    row["dockerfile"] or "Dockerfile",
+                    row["context"] or ".",
+                    autobuild=row["autobuild"] != "off",
+                )
+            )
+        except RuleError as error:
+            raise RuleError(f"rule {number}: {error}") from None
+    return rules
+
+
+async def _settings(web: WebRequest, status: int = 200, **context: Any) -> Response:
+    from dockyard.web.pages.settings import settings_page
+
+    return await settings_page(web, status, **context)
+
+
+@page
+@with_build_errors
+async def save_link(web: WebRequest) -> Response:
+    detail = await _repository(web, "admin")
+    source_url = (await web.field("source_url")).strip()
+    rows = await _typed_rows(web)
+    ctx = _builds(web)
+    try:
+        made: NewLink = await ctx.service.create_link(
+            detail.name,
+            source_url,
+            _rules(rows),
+            created_by=web.viewer.username if web.viewer else None,
+            allow_local=ctx.settings.allow_local_sources,
+        )
+    except (RuleError, BuildError) as error:
+        message = error.message if isinstance(error, BuildError) else str(error)
+        view = await link_view(web, detail.name, [*[r for r in rows if r["source_name"]], dict(BLANK_RULE)])
+        return await _settings(web, 400, errors={"builds": message}, build_link=view, build_source=source_url)
+    view = await link_view(web, detail.name)
+    trigger = f"{_base(web)}/api/build/trigger/{made.link.id}/{made.trigger_token}"
+    return await _settings(web, build_link=view, new_link=made, trigger_url=trigger, saved="builds")
+
+
+@page
+@with_build_errors
+async def remove_link(web: WebRequest) -> Response:
+    detail = await _repository(web, "admin")
+    await _builds(web).service.unlink(detail.name)
+    return web.redirect(f"{repository_url(detail.name)}/settings?saved=builds#builds")

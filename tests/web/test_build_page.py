@@ -1,0 +1,137 @@
+"""The automated builds in the browser (issue 5): a user links a git repository on the settings
+page, pushes a commit whose Dockerfile prints slowly, and watches the log arrive on the build's page
+while it runs, then the final state. Real server with token auth, real git, real Docker engine."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile
+from tests.conftest import Cli, DockyardServer, require_tool
+from tests.web.conftest import CSRF_RE, WebClient, create_repository, screenshot, sign_up, unique_name
+
+pytestmark = pytest.mark.docker
+
+SLOW_STEP = "RUN for i in 1 2 3 4 5 6; do echo line-$i; sleep 1; done"
+LINE = re.compile(r"^line-[1-6]$", re.M)
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, docker_cli: Cli, base_image: str
+) -> Iterator[DockyardServer]:
+    """Token auth (the default) with the embedded build worker; sources may be paths on disk."""
+    require_tool("git")
+    with DockyardServer(tmp_path_factory.mktemp("web-builds") / "data", env=BUILD_ENV) as running:
+        yield running
+
+
+def link_on_settings_page(page: Page, repository: str, source: GitSource) -> tuple[str, str]:
+    """Link the source with one rule (branch main -> latest); the webhook URL and its secret."""
+    page.goto(f"/r/{repository}/settings")
+    section = page.locator("#builds")
+    section.get_by_label("Git repository", exact=True).fill(str(source.bare))
+    section.get_by_label("Source name of rule 1").fill("main")
+    section.get_by_label("Docker tag of rule 1").fill("latest")
+    section.get_by_role("button", name="Link git repository").click()
+    expect(section.get_by_role("status")).to_contain_text("shown this once")
+    secret = section.locator("#new-build-secret").inner_text().strip()
+    webhook = section.locator("#github-webhook-url").inner_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{40}", secret), secret
+    assert webhook.endswith("/github"), webhook
+    expect(section.get_by_label("Source name of rule 1")).to_have_value("main")
+    return webhook, secret
+
+
+def log_lines(page: Page) -> int:
+    return len(LINE.findall(page.locator("#build-log").inner_text()))
+
+
+def test_build_log_streams_live_and_ends_in_success(page: Page, tmp_path: Path, base_image: str) -> None:
+    owner = unique_name("builder")
+    sign_up(page, owner)
+    create_repository(page, "app", description="Built from git")
+    repository = f"{owner}/app"
+
+    source = GitSource(tmp_path / "git", require_tool("git"))
+    webhook, secret = link_on_settings_page(page, repository, source)
+    source.hook(webhook, secret)
+    source.commit({"Dockerfile": dockerfile(SLOW_STEP, base=base_image)}, "Print slowly\n\nsix lines")
+    assert "dockyard: 202" in source.push("main")
+
+    page.goto(f"/r/{repository}/builds")
+    expect(page.get_by_role("heading", level=1)).to_have_count(1)
+    expect(page.get_by_role("button", name="Build now")).to_be_visible()
+    row = page.locator("table.builds tbody tr").first
+    expect(row).to_contain_text("Print slowly")
+    expect(row).to_contain_text("latest")
+    row.get_by_role("link").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Build #\d+"))).to_be_visible()
+
+    state = page.locator("#build-state [data-state]")
+    expect(state).to_have_attribute("data-state", "building", timeout=60_000)
+    expect(page.locator("#build-log")).to_contain_text("line-1", timeout=30_000)
+    first = log_lines(page)
+    assert state.get_attribute("data-state") == "building"
+    time.sleep(2.5)
+    second = log_lines(page)
+    assert state.get_attribute("data-state") in ("building", "pushing")
+    assert second > first, f"no new lines arrived while building ({first} then {second})"
+    assert first < 6, "the whole log was there at once: it did not stream"
+
+    expect(state).to_have_attribute("data-state", "success", timeout=120_000)
+    assert log_lines(page) == 6
+    expect(page.locator("#log-status")).to_contain_text("success")
+    expect(page.get_by_role("button", name="Retry build")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel build")).to_be_hidden()
+    screenshot(page, "build")
+
+    page.reload()  # the finished page: digest, retry, no stream
+    expect(page.locator(".build-facts")).to_contain_text("sha256:")
+    expect(page.get_by_role("button", name="Retry build")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("Build status"))).to_be_visible()
+    expect(page.locator("#badge-markdown")).to_contain_text(f"/api/build/badge/{repository}.svg")
+
+
+def test_build_pages_follow_the_repositorys_rights(server: DockyardServer, base_image: str) -> None:
+    """Private repositories' builds are nobody else's: history, build page and stream answer 404;
+    Build now, cancel and linking need the rights the other settings need (CSRF included)."""
+    owner, client = unique_name("owner"), WebClient(server)
+    stranger = WebClient(server)
+    try:
+        client.sign_up(owner)
+        token = client.csrf("/repository/create")
+        made = client.http.post(
+            "/repository/create",
+            data={"namespace": owner, "name": "secret", "visibility": "private", "csrf_token": token},
+        )
+        assert made.status_code == 303, made.text
+        base = f"/r/{owner}/secret"
+        assert client.http.get(f"{base}/builds").status_code == 200
+        refused = client.http.post(f"{base}/settings/builds", data={"source_url": "/tmp/x"})
+        assert refused.status_code == 403  # no CSRF token
+        bad = client.post(
+            f"{base}/settings/builds",
+            {"source_url": "/tmp/x", "source_type": "branch", "source_name": "/[/", "docker_tag": "latest"},
+            form_page=f"{base}/settings",
+        )
+        assert bad.status_code == 400 and "bad regular expression" in bad.text
+        stranger.sign_up(unique_name("other"))
+        for path in (f"{base}/builds", f"{base}/builds/1", f"{base}/builds/1/stream"):
+            assert stranger.http.get(path).status_code == 404, path
+        found = CSRF_RE.search(stranger.http.get("/").text)
+        assert found
+        now = stranger.http.post(f"{base}/builds/trigger", data={"csrf_token": found.group(1)})
+        assert now.status_code == 404
+        anonymous = httpx.get(f"{server.url}{base}/builds", follow_redirects=False)
+        assert anonymous.status_code in (303, 404)
+    finally:
+        client.close()
+        stranger.close()
