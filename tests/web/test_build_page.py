@@ -47,6 +47,7 @@ def link_on_settings_page(page: Page, repository: str, source: GitSource) -> tup
     assert re.fullmatch(r"[0-9a-f]{40}", secret), secret
     assert webhook.endswith("/github"), webhook
     expect(section.get_by_label("Source name of rule 1")).to_have_value("main")
+    screenshot(page, "build-settings")
     return webhook, secret
 
 
@@ -93,6 +94,10 @@ def test_build_log_streams_live_and_ends_in_success(page: Page, tmp_path: Path, 
     expect(page.get_by_role("button", name="Cancel build")).to_be_hidden()
     screenshot(page, "build")
 
+    page.goto(f"/r/{repository}/builds")
+    expect(page.locator("table.builds tbody tr").first.locator("[data-state]")).to_have_text("success")
+    screenshot(page, "builds")
+    page.go_back()
     page.reload()  # the finished page: digest, retry, no stream
     expect(page.locator(".build-facts")).to_contain_text("sha256:")
     expect(page.get_by_role("button", name="Retry build")).to_be_visible()
