@@ -58,19 +58,11 @@ def run(settings: Settings) -> None:
             http="httptools",
         )
         return
-    os.environ[SUPERVISOR_ENV] = str(os.getpid())
-    from granian.constants import Interfaces, Loops
-    from granian.log import LogLevels
-    from granian.server import Server
-
-    Server(
-        "dockyard.app:app_from_env",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        loop=Loops.uvloop,
-        factory=True,
-        log_level=LogLevels(settings.log_level),
-        backlog=2048,
-    ).serve()
+    # Start afresh as dockyard.launch: the CLI, migrations and validation stay behind (~60 MB
+    # of imports nobody needs while serving). The PID, and so signal handling, is kept.
+    os.environ.pop(SUPERVISOR_ENV, None)
+    # Few malloc arenas: the blob pipeline's threads otherwise each grow an arena of their own.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "dockyard.launch"])
