@@ -42,6 +42,17 @@ MANIFEST_BY_DIGEST = (
     .select_from(manifests.join(repositories))
     .where(repositories.c.name == bindparam("name"), manifests.c.digest == bindparam("digest"))
 )
+MANIFEST_ID = select(manifests.c.id).where(
+    manifests.c.repository_id == bindparam("repo_id"), manifests.c.digest == bindparam("digest")
+)
+LINKED_DIGESTS = (
+    select(links.c.digest)
+    .select_from(links.join(repositories))
+    .where(repositories.c.name == bindparam("name"), links.c.digest.in_(bindparam("digests", expanding=True)))
+)
+TOUCH_REPOSITORY = (
+    update(repositories).where(repositories.c.id == bindparam("repo_id")).values(pushed_at=bindparam("now"))
+)
 LINKED_BLOB_SIZE = (
     select(blobs.c.size)
     .select_from(links.join(blobs).join(repositories))
@@ -61,6 +72,21 @@ class MetadataStore:
         # Tag and repository names sort bytewise whatever the database's locale.
         self._collate = "C" if dialect == "postgresql" else "BINARY"
         self.inline_lookups = dialect == "sqlite"
+        self._add_repository = (
+            self._insert(repositories)
+            .values(name=bindparam("name"), created_at=bindparam("now"))
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        upsert = self._insert(tags).values(
+            repository_id=bindparam("repo_id"),
+            name=bindparam("tag"),
+            manifest_id=bindparam("manifest_id"),
+            updated_at=bindparam("now"),
+        )
+        self._upsert_tag = upsert.on_conflict_do_update(
+            index_elements=["repository_id", "name"],
+            set_={"manifest_id": upsert.excluded.manifest_id, "updated_at": upsert.excluded.updated_at},
+        )
 
     # -- repositories -------------------------------------------------------------
 
@@ -74,8 +100,7 @@ class MetadataStore:
         return conn.execute(REPOSITORY_ID, {"name": name}).scalar_one_or_none()
 
     def _ensure_repository(self, conn: Connection, name: str) -> int:
-        stmt = self._insert(repositories).values(name=name, created_at=_now())
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+        conn.execute(self._add_repository, {"name": name, "now": _now()})
         repo_id = self._repository_id(conn, name)
         assert repo_id is not None
         return repo_id
@@ -162,13 +187,9 @@ class MetadataStore:
         wanted = set(digests)
         if not wanted:
             return []
-        query = (
-            select(links.c.digest)
-            .select_from(links.join(repositories))
-            .where(repositories.c.name == repository, links.c.digest.in_(wanted))
-        )
         with self.db.read.connect() as conn:
-            present = set((conn.execute(query)).scalars())
+            params = {"name": repository, "digests": sorted(wanted)}
+            present = set(conn.execute(LINKED_DIGESTS, params).scalars())
         return sorted(wanted - present)
 
     @offload
@@ -194,16 +215,9 @@ class MetadataStore:
             repo_id = self._ensure_repository(conn, repository)
             manifest_id = self._insert_manifest(conn, repo_id, digest, content, parsed, now)
             for name in tag_names:
-                stmt = self._insert(tags).values(
-                    repository_id=repo_id, name=name, manifest_id=manifest_id, updated_at=now
-                )
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["repository_id", "name"],
-                        set_={"manifest_id": manifest_id, "updated_at": now},
-                    )
-                )
-            conn.execute(update(repositories).where(repositories.c.id == repo_id).values(pushed_at=now))
+                params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
+                conn.execute(self._upsert_tag, params)
+            conn.execute(TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
 
     def _insert_manifest(
         self,
@@ -214,14 +228,13 @@ class MetadataStore:
         parsed: ParsedManifest,
         now: datetime,
     ) -> int:
-        existing = conn.execute(
-            select(manifests.c.id).where(manifests.c.repository_id == repo_id, manifests.c.digest == digest)
-        )
+        existing = conn.execute(MANIFEST_ID, {"repo_id": repo_id, "digest": digest})
         found: int | None = existing.scalar_one_or_none()
         if found is not None:
             return found
         result = conn.execute(
-            manifests.insert().values(
+            manifests.insert(),
+            dict(
                 repository_id=repo_id,
                 digest=digest,
                 media_type=parsed.media_type,
@@ -230,7 +243,7 @@ class MetadataStore:
                 size=len(content),
                 content=content,
                 created_at=now,
-            )
+            ),
         )
         assert result.inserted_primary_key is not None
         manifest_id = int(result.inserted_primary_key[0])
