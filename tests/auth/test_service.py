@@ -65,6 +65,13 @@ class FakeAccounts:
     ) -> None:
         self.events.append((kind, actor, ip, dict(detail or {})))
 
+    async def record_login_failure(
+        self, attempted: str, *, ip: str | None, detail: Mapping[str, Any]
+    ) -> None:
+        known = attempted in {"alice"}  # the accounts this fake knows
+        actor = attempted if known else None
+        self.events.append(("login.failure", actor, ip, {**detail, "known_account": known}))
+
 
 @pytest.fixture
 def anyio_backend() -> str:
