@@ -4,15 +4,18 @@ while it runs, then the final state. Real server with token auth, real git, real
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.api.helpers import Receiver, eventually, signature
 from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile
 from tests.conftest import Cli, DockyardServer, require_tool
 from tests.web.conftest import CSRF_RE, WebClient, create_repository, screenshot, sign_up, unique_name
@@ -140,3 +143,67 @@ def test_build_pages_follow_the_repositorys_rights(server: DockyardServer, base_
     finally:
         client.close()
         stranger.close()
+
+
+def test_build_events_reach_the_repositorys_webhooks(
+    server: DockyardServer, tmp_path: Path, base_image: str
+) -> None:
+    """A build's start and end are POSTed to the repository's webhooks, signed like its pushes, with
+    build_data next to the usual repository block: a good commit succeeds, a broken one fails."""
+    owner, client = unique_name("hooks"), WebClient(server)
+    with Receiver() as receiver:
+        try:
+            client.sign_up(owner)
+            token = client.csrf("/repository/create")
+            data = {"namespace": owner, "name": "app", "visibility": "public", "csrf_token": token}
+            assert client.http.post("/repository/create", data=data).status_code == 303
+            base = f"/r/{owner}/app"
+            hook = {"hook_name": "ci", "url": receiver.url, "secret": "build-hook-secret"}
+            added = client.post(f"{base}/settings/webhooks", hook, form_page=f"{base}/settings")
+            assert added.status_code == 200, added.text
+            source = GitSource(tmp_path / "git", require_tool("git"))
+            rule = {"source_type": "branch", "source_name": "main", "docker_tag": "latest"}
+            linked = client.post(
+                f"{base}/settings/builds",
+                {"source_url": str(source.bare), **rule},
+                form_page=f"{base}/settings",
+            )
+            assert linked.status_code == 200, linked.text
+            secret = re.search(r'id="new-build-secret" class="command">([0-9a-f]+)<', linked.text)
+            webhook = re.search(r'id="github-webhook-url" class="command">([^<]+)<', linked.text)
+            assert secret and webhook
+            source.hook(webhook.group(1), secret.group(1))
+        finally:
+            client.close()
+
+        source.commit({"Dockerfile": dockerfile('CMD ["true"]', base=base_image)}, "good")
+        source.push("main")
+        events = eventually(lambda: _build_events(receiver, 2), timeout=120)
+        source.commit({"Dockerfile": dockerfile("RUN exit 3", base=base_image)}, "broken")
+        source.push("main")
+        events = eventually(lambda: _build_events(receiver, 4), timeout=120)
+
+    for received in receiver.snapshot():
+        assert received.headers["x-dockyard-signature-256"] == signature("build-hook-secret", received.body)
+    names = [(e["build_data"]["id"], e["build_data"]["event"]) for e in events]
+    first, second = names[0][0], names[2][0]
+    assert names == [
+        (first, "build_started"), (first, "build_succeeded"),
+        (second, "build_started"), (second, "build_failed"),
+    ]  # fmt: skip
+    done = events[1]
+    assert done["build_data"]["state"] == "success" and done["build_data"]["tags"] == ["latest"]
+    assert done["build_data"]["digest"].startswith("sha256:")
+    assert done["build_data"]["source_ref"] == "main" and len(done["build_data"]["commit"]) == 40
+    assert done["build_data"]["build_url"] == f"{server.url}/r/{owner}/app/builds/{first}"
+    assert done["repository"]["repo_name"] == f"{owner}/app"
+    assert events[3]["build_data"]["state"] == "failed" and events[3]["build_data"]["error"]
+
+
+def _build_events(receiver: Receiver, count: int) -> list[dict[str, Any]] | None:
+    """Build events received, in the order they were queued (a batch is sent concurrently)."""
+    found = sorted(
+        (r for r in receiver.snapshot() if r.headers.get("x-dockyard-event", "").startswith("build_")),
+        key=lambda r: int(r.headers["x-dockyard-delivery"]),
+    )
+    return [json.loads(r.body) for r in found] if len(found) >= count else None

@@ -10,14 +10,19 @@ build is queued again while it has attempts left, else failed.
     queued --claim--> building --> pushing --> success
        ^                 |            |
        +---lease expired-+------------+-----> failed | canceled
+
+Moves to building and to a finished state call ``events`` (when given: the hub's build webhooks)
+in the same transaction, with the build as a mapping of its fields.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, CursorResult, and_, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from dockyard.builds.models import Build, BuildLink, BuildLogLine
@@ -30,14 +35,24 @@ from dockyard.db.models import utcnow
 
 CANDIDATES = 8
 
+BuildEvents = Callable[[Connection, Mapping[str, Any]], int]
+
 
 class LeaseLost(Exception):
     """Another worker (or the reaper) took the build over; stop working on it."""
 
 
 class BuildQueue:
-    def __init__(self, database: Database, box: SecretBox, lease_seconds: int, max_attempts: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        box: SecretBox,
+        lease_seconds: int,
+        max_attempts: int,
+        events: BuildEvents | None = None,
+    ) -> None:
         self.db = database
+        self.events = events
         self.box = box
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
@@ -73,6 +88,7 @@ class BuildQueue:
                 link = session.get(BuildLink, row.link_id) if row else None
                 if row is None or link is None:
                     continue
+                self._emit(session, row)
                 return Job(
                     build_info(row),
                     link.source_url,
@@ -116,6 +132,8 @@ class BuildQueue:
                     .execution_options(synchronize_session=False)
                 )
             )
+            if moved == 1 and "finished_at" in stamps:
+                self._emit(session, session.get(Build, build_id))
         if moved != 1:
             raise LeaseLost(f"build {build_id} is no longer leased to {owner}")
 
@@ -183,6 +201,11 @@ class BuildQueue:
                 BuildLogLine(build_id=build_id, seq=(last or 0) + i, at=now, text=text)
                 for i, text in enumerate(lines, start=1)
             )
+
+    def _emit(self, session: Session, row: Build | None) -> None:
+        if self.events is not None and row is not None:
+            info = build_info(row)
+            self.events(session.connection(), {name: getattr(info, name) for name in info.__slots__})
 
     @staticmethod
     def _held(build_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:

@@ -43,7 +43,6 @@ def push_payload(
     is_private: bool,
     star_count: int,
 ) -> dict[str, Any]:
-    namespace, name = repository.split("/", 1)
     return {
         "callback_url": f"{base_url}/r/{repository}/hook/{webhook_id}",
         "push_data": {
@@ -52,22 +51,72 @@ def push_payload(
             "tag": tag,
             "images": [],
         },
-        "repository": {
-            "comment_count": 0,
-            "date_created": int(created_at.timestamp()),
-            "description": description,
-            "full_description": full_description,
-            "is_official": namespace == "library",
-            "is_private": is_private,
-            "is_trusted": False,
-            "name": name,
-            "namespace": namespace,
-            "owner": namespace,
-            "repo_name": repository,
-            "repo_url": repo_url(base_url, repository),
-            "star_count": star_count,
-            "status": "Active",
-        },
+        "repository": repository_data(
+            base_url=base_url,
+            repository=repository,
+            created_at=created_at,
+            description=description,
+            full_description=full_description,
+            is_private=is_private,
+            star_count=star_count,
+        ),
+    }
+
+
+def build_payload(
+    *, base_url: str, webhook_id: int, event: str, build: dict[str, Any], repository: dict[str, Any]
+) -> dict[str, Any]:
+    """A build event (build_started, build_succeeded, build_failed, build_canceled) in the push
+    payload's spirit: ``build_data`` in place of ``push_data``, the same ``repository`` block.
+
+        "build_data": {"event": "build_succeeded", "id": 7, "state": "success", "trigger": "github",
+                       "source_type": "branch", "source_ref": "main", "commit": "…",
+                       "commit_message": "…", "tags": ["latest"], "digest": "sha256:…",
+                       "error": null, "queued_at": …, "started_at": …, "finished_at": …,
+                       "build_url": "https://hub.example.com/r/alice/app/builds/7"}
+    """
+    fields = ("id", "state", "trigger", "source_type", "source_ref", "commit", "commit_message",
+              "tags", "digest", "error", "queued_at", "started_at", "finished_at")  # fmt: skip
+    data = {"event": event, **{name: build.get(name) for name in fields}}
+    for name in ("queued_at", "started_at", "finished_at"):
+        stamp = data[name]
+        data[name] = int(stamp.timestamp()) if isinstance(stamp, datetime) else stamp
+    data["tags"] = list(data["tags"] or [])
+    data["build_url"] = f"{repo_url(base_url, repository['repo_name'])}/builds/{build['id']}"
+    return {
+        "callback_url": f"{base_url}/r/{repository['repo_name']}/hook/{webhook_id}",
+        "build_data": data,
+        "repository": repository,
+    }
+
+
+def repository_data(
+    *,
+    base_url: str,
+    repository: str,
+    created_at: datetime,
+    description: str,
+    full_description: str,
+    is_private: bool,
+    star_count: int,
+) -> dict[str, Any]:
+    """The ``repository`` block every payload carries, as Docker Hub's."""
+    namespace, name = repository.split("/", 1)
+    return {
+        "comment_count": 0,
+        "date_created": int(created_at.timestamp()),
+        "description": description,
+        "full_description": full_description,
+        "is_official": namespace == "library",
+        "is_private": is_private,
+        "is_trusted": False,
+        "name": name,
+        "namespace": namespace,
+        "owner": namespace,
+        "repo_name": repository,
+        "repo_url": repo_url(base_url, repository),
+        "star_count": star_count,
+        "status": "Active",
     }
 
 
