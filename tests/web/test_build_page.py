@@ -104,7 +104,9 @@ def test_build_log_streams_live_and_ends_in_success(page: Page, tmp_path: Path, 
     page.reload()  # the finished page: digest, retry, no stream
     expect(page.locator(".build-facts")).to_contain_text("sha256:")
     expect(page.get_by_role("button", name="Retry build")).to_be_visible()
-    expect(page.get_by_role("img", name=re.compile("Build status"))).to_be_visible()
+    badge = page.get_by_role("img", name=re.compile("Build status"))
+    expect(badge).to_be_visible()
+    assert badge.evaluate("img => img.complete && img.naturalWidth > 0"), "the badge did not load"
     expect(page.locator("#badge-markdown")).to_contain_text(f"/api/build/badge/{repository}.svg")
 
 
@@ -123,6 +125,8 @@ def test_build_pages_follow_the_repositorys_rights(server: DockyardServer, base_
         assert made.status_code == 303, made.text
         base = f"/r/{owner}/secret"
         assert client.http.get(f"{base}/builds").status_code == 200
+        own_badge = client.http.get(f"{base}/builds/badge.svg")
+        assert own_badge.status_code == 200 and "build: none" in own_badge.text
         refused = client.http.post(f"{base}/settings/builds", data={"source_url": "/tmp/x"})
         assert refused.status_code == 403  # no CSRF token
         bad = client.post(
@@ -132,7 +136,12 @@ def test_build_pages_follow_the_repositorys_rights(server: DockyardServer, base_
         )
         assert bad.status_code == 400 and "bad regular expression" in bad.text
         stranger.sign_up(unique_name("other"))
-        for path in (f"{base}/builds", f"{base}/builds/1", f"{base}/builds/1/stream"):
+        for path in (
+            f"{base}/builds",
+            f"{base}/builds/1",
+            f"{base}/builds/1/stream",
+            f"{base}/builds/badge.svg",
+        ):
             assert stranger.http.get(path).status_code == 404, path
         found = CSRF_RE.search(stranger.http.get("/").text)
         assert found

@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Route
 
 from dockyard.builds.context import BuildsContext
 from dockyard.builds.errors import BuildError, InvalidRequest, NotFound, Unauthorized
-from dockyard.builds.records import FINISHED, Link
+from dockyard.builds.records import FINISHED, BuildInfo, Link
 from dockyard.builds.rules import Rule, RuleError, Variable
 from dockyard.builds.runner import MASK
 from dockyard.builds.service import BuildService
@@ -344,6 +344,11 @@ async def badge(request: Request) -> Response:
         build = await ctx.service.latest_finished(name, request.query_params.get("tag"))
     except BuildError as exc:
         return _error(exc)
+    return badge_response(build)
+
+
+def badge_response(build: BuildInfo | None) -> Response:
+    """The SVG badge of the newest finished build (shared with the repository's Builds page)."""
     text = {"success": "passing", "failed": "failing"}.get(build.state if build else "", "none")
     colour = BADGE_COLOURS[build.state if build else "none"]
     right = 12 + 7 * len(text)

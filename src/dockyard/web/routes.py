@@ -21,6 +21,7 @@ def _repository_routes(prefix: str) -> list[Route]:
         Route(f"{name}/star", repositories.star, methods=POST),
         Route(f"{name}/builds", builds.history, methods=GET),
         Route(f"{name}/builds/trigger", builds.build_now, methods=POST),
+        Route(f"{name}/builds/badge.svg", builds.badge, methods=GET),
         Route(f"{name}/builds/{{build_id:int}}", builds.build, methods=GET),
         Route(f"{name}/builds/{{build_id:int}}/stream", builds.stream, methods=GET),
         Route(f"{name}/builds/{{build_id:int}}/cancel", builds.cancel, methods=POST),

@@ -3,6 +3,7 @@ source link with its rules on the settings page.
 
     GET  …/builds                        history, newest first; "Build now" for those with push rights
     POST …/builds/trigger                "Build now": every literal rule's ref, as the trigger URL does
+    GET  …/builds/badge.svg?tag=T        the status badge, read rights from the session
     GET  …/builds/{id}                   one build and its log (builds.js follows …/stream while it runs)
     GET  …/builds/{id}/stream            the log as server-sent events, read rights from the session
     POST …/builds/{id}/cancel, …/retry   push rights
@@ -26,7 +27,7 @@ from dockyard.builds.context import BuildsContext
 from dockyard.builds.errors import BuildError
 from dockyard.builds.errors import NotFound as NoBuild
 from dockyard.builds.records import ACTIVE, FINISHED, BuildInfo, Link, NewLink
-from dockyard.builds.routes import log_stream
+from dockyard.builds.routes import badge_response, log_stream
 from dockyard.builds.rules import SOURCE_TYPES, Rule, RuleError
 from dockyard.hub.errors import NotFound, PermissionDenied
 from dockyard.hub.records import RepositoryDetail
@@ -111,9 +112,10 @@ async def _link_or_none(web: WebRequest, name: str) -> Link | None:
 
 
 def _badge(web: WebRequest, name: str) -> dict[str, str]:
+    """The badge shown here (read rights from the session) and the Markdown for READMEs (public)."""
     url = f"{_base(web)}/api/build/badge/{name}.svg"
     return {
-        "path": f"/api/build/badge/{name}.svg",
+        "path": f"{repository_url(name)}/builds/badge.svg",
         "markdown": f"[![build]({url})]({_base(web)}{repository_url(name)}/builds)",
     }
 
@@ -133,6 +135,13 @@ async def history(web: WebRequest) -> Response:
         duration=duration,
         tab="builds",
     )
+
+
+@page
+@with_build_errors
+async def badge(web: WebRequest) -> Response:
+    detail = await _repository(web)
+    return badge_response(await _builds(web).service.latest_finished(detail.name, web.param("tag") or None))
 
 
 @page
