@@ -156,6 +156,7 @@ class BuildQueue:
                     .execution_options(synchronize_session=False)
                 )
             )
+            failing = session.scalars(select(Build.id).where(expired)).all() if self.events else []
             failed = _count(
                 session.execute(
                     update(Build)
@@ -170,6 +171,8 @@ class BuildQueue:
                     .execution_options(synchronize_session=False)
                 )
             )
+            for build_id in failing:
+                self._emit(session, session.get(Build, build_id))
         return requeued + failed
 
     @offload

@@ -1,0 +1,54 @@
+"""The build queue tells its events hook (the hub's build webhooks in a server) about each move
+to building and to a finished state, in the transaction that makes the move; requeues are silent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+from sqlalchemy.engine import Connection
+
+from dockyard.builds.queue import BuildQueue
+from dockyard.builds.rules import matches
+from dockyard.builds.secrets import SecretBox
+from dockyard.builds.service import BuildService
+from dockyard.db.engine import make_database, upgrade
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_claims_finishes_and_lost_workers_are_reported(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    database, box = make_database(url), SecretBox.from_data_dir(tmp_path)
+    seen: list[tuple[int, str]] = []
+
+    def events(conn: Connection, build: Mapping[str, Any]) -> int:
+        assert conn is not None
+        seen.append((build["id"], build["state"]))
+        return 1
+
+    service = BuildService(database, box, queue_limit=5)
+    queue = BuildQueue(database, box, lease_seconds=1, max_attempts=1, events=events)
+
+    async def work() -> None:
+        link = (await service.create_link("ns/app", "/src", allow_local=True)).link
+        for _ in range(2):
+            await service.enqueue(
+                link, matches(link.rules, "branch", "main"), trigger="manual", source_type="branch",
+                ref="main", commit=COMMIT,
+            )  # fmt: skip
+        done, lost = await queue.claim("w1"), await queue.claim("w2")
+        assert done is not None and lost is not None
+        await queue.advance(done.build.id, "w1", "pushing")
+        await queue.advance(done.build.id, "w1", "success", digest="sha256:" + "0" * 64)
+        await anyio.sleep(1.3)
+        assert await queue.reap() == 1
+        assert seen == [
+            (done.build.id, "building"), (lost.build.id, "building"),
+            (done.build.id, "success"), (lost.build.id, "failed"),
+        ]  # fmt: skip
+
+    anyio.run(work)
