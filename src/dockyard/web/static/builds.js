@@ -39,6 +39,8 @@
     var state = JSON.parse(event.data);
     source.close();
     setState(state);
+    var finished = document.getElementById("build-finished");
+    if (finished) finished.textContent = "just now";
     log.setAttribute("data-finished", "true");
     document.querySelectorAll("[data-while-running]").forEach(function (el) { el.hidden = true; });
     document.querySelectorAll("[data-when-finished]").forEach(function (el) { el.hidden = false; });
