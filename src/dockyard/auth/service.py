@@ -54,6 +54,10 @@ class Accounts(Protocol):
         detail: Mapping[str, Any] | None = None,
     ) -> Awaitable[None]: ...
 
+    def record_login_failure(
+        self, attempted: str, *, ip: str | None, detail: Mapping[str, Any]
+    ) -> Awaitable[None]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class TokenGrant:

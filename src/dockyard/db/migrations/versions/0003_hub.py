@@ -9,7 +9,6 @@ Only new tables; every row hangs off a repository or a user and cascades with it
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
