@@ -114,18 +114,19 @@ class Run:
     def record(self, key: str, samples: list[Sample]) -> None:
         s = median_sample(samples)
         self.metrics[key] = s.value
-        self.cpu[key] = {"server": s.server_cpu, "client": s.client_cpu, "machine": s.machine_cpu,
-                         "wall": s.wall}
+        self.cpu[key] = {"server": s.server_cpu, "client": s.client_cpu, "kernel": s.kernel_cpu,
+                         "machine": s.machine_cpu, "wall": s.wall}
         self.extra[key] = [x.value for x in samples]
         spread = ", ".join(f"{x.value:,.1f}" for x in samples)
         console.log(f"[{self.name}] {key}: {s.value:,.1f} ({spread}); cores: server {s.server_cpu:.2f}, "
-                    f"client {s.client_cpu:.2f}, machine {s.machine_cpu:.2f}", markup=False)
+                    f"client {s.client_cpu:.2f}, kernel {s.kernel_cpu:.2f}, machine {s.machine_cpu:.2f}",
+                    markup=False)
 
     def record_rate(self, key: str, results: list[rates.RateResult]) -> None:
         r = sorted(results, key=lambda x: x.rps)[len(results) // 2]
         self.metrics |= {f"{key}_rps": r.rps, f"{key}_p50": r.p50_ms, f"{key}_p99": r.p99_ms}
         self.cpu[f"{key}_rps"] = {"server": r.server_cpu, "client": r.client_cpu,
-                                  "machine": r.machine_cpu, "wall": r.wall}
+                                  "kernel": r.kernel_cpu, "machine": r.machine_cpu, "wall": r.wall}
         self.extra[f"{key}_rps"] = [vars(x) for x in results]
 
     def summary(self) -> dict[str, Any]:
@@ -135,7 +136,7 @@ class Run:
 def log_rate(name: str, method: str, conc: int, r: rates.RateResult) -> None:
     console.log(f"[{name}] {r.tool} {method} c={conc}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, "
                 f"p99 {r.p99_ms:.2f} ms ({r.requests} requests); cores: server {r.server_cpu:.2f}, "
-                f"client {r.client_cpu:.2f}, machine {r.machine_cpu:.2f}"
+                f"client {r.client_cpu:.2f}, kernel {r.kernel_cpu:.2f}, machine {r.machine_cpu:.2f}"
                 + (f"; {r.reconnects} connections closed by the server" if r.reconnects else ""),
                 markup=False)
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+KTHREADD = 2  # parent of every kernel thread
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -69,6 +70,17 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / _TICKS
 
 
+def kernel_seconds() -> float:
+    """CPU seconds of interrupts, softirqs and kernel threads (writeback, ksoftirqd, ...) since boot.
+
+    Much of it is the benchmark's own doing (flushing pushed blobs to disk, loopback packets), so
+    it is kept apart from "other" work when judging whether the machine was quiet.
+    """
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (fields[5] + fields[6]) / _TICKS + cpu_seconds(tree(KTHREADD))
+
+
 def pss_bytes(pids: list[int]) -> int:
     """Proportional set size: shared pages split between the processes mapping them."""
     total = 0
@@ -111,21 +123,24 @@ def hwm_bytes(pids: list[int]) -> int:
 class CpuMeter:
     """Server CPU seconds over a timed section; ``share`` is cores busy on average.
 
-    ``machine`` is the whole machine's busy cores over the same section: when it exceeds server
-    plus client by much, something else was running and the numbers are suspect.
+    ``machine`` is the whole machine's busy cores over the same section and ``kernel`` the part
+    spent in interrupts and kernel threads: when the machine exceeds server, client and kernel by
+    much, something else was running and the numbers are suspect.
     """
 
     root: int
     start: float = 0.0
     machine0: float = 0.0
+    kernel0: float = 0.0
     wall0: float = 0.0
     seconds: float = 0.0
     machine_seconds: float = 0.0
+    kernel_seconds: float = 0.0
     wall: float = 0.0
 
     def __enter__(self) -> CpuMeter:
         self.start = cpu_seconds(tree(self.root))
-        self.machine0 = machine_busy_seconds()
+        self.machine0, self.kernel0 = machine_busy_seconds(), kernel_seconds()
         self.wall0 = time.perf_counter()
         return self
 
@@ -133,6 +148,7 @@ class CpuMeter:
         self.wall = time.perf_counter() - self.wall0
         self.seconds = cpu_seconds(tree(self.root)) - self.start
         self.machine_seconds = machine_busy_seconds() - self.machine0
+        self.kernel_seconds = kernel_seconds() - self.kernel0
 
     @property
     def share(self) -> float:
@@ -141,6 +157,10 @@ class CpuMeter:
     @property
     def machine(self) -> float:
         return self.machine_seconds / self.wall if self.wall else 0.0
+
+    @property
+    def kernel(self) -> float:
+        return self.kernel_seconds / self.wall if self.wall else 0.0
 
 
 class RssSampler(threading.Thread):

@@ -33,6 +33,7 @@ class RateResult:
     server_cpu: float  # cores used by the server tree
     machine_cpu: float  # cores busy on the whole machine
     wall: float
+    kernel_cpu: float = 0.0  # interrupts and kernel threads (part of machine_cpu)
     reconnects: int = 0  # connections the server closed mid-run (then connect time is measured too)
 
 
@@ -70,7 +71,8 @@ def loadgen(t: Target, binary: Path, method: str, path: str, connections: int, s
     if out.returncode or not r["requests"] or r["non2xx"] or r["errors"] or r["over_10s"] or r["unfinished"]:
         raise WorkloadFailed(t.name, what, f"bad run (non-2xx answers, errors or stuck requests): {r}")
     return RateResult("loadgen", r["rps"], r["p50_ms"], r["p99_ms"], r["requests"],
-                      client / cpu.wall, cpu.share, cpu.machine, cpu.wall, r["reconnects"])
+                      client / cpu.wall, cpu.share, cpu.machine, cpu.wall,
+                      kernel_cpu=cpu.kernel, reconnects=r["reconnects"])
 
 
 WRK_SCRIPT = """\
@@ -120,4 +122,5 @@ def wrk(t: Target, workdir: Path, method: str, path: str, connections: int, seco
             p99 = _ms(parts[1])
     if rps is None or p50 is None or p99 is None:
         raise WorkloadFailed(t.name, what, "could not parse wrk output\n" + out.stdout)
-    return RateResult("wrk", rps, p50, p99, total, client / cpu.wall, cpu.share, cpu.machine, cpu.wall)
+    return RateResult("wrk", rps, p50, p99, total, client / cpu.wall, cpu.share, cpu.machine, cpu.wall,
+                      kernel_cpu=cpu.kernel)

@@ -138,13 +138,13 @@ def cost_markdown(results: dict[str, Any]) -> str:
 
 
 def cpu_markdown(results: dict[str, Any]) -> str:
-    """Cores busy per workload: the server, the client, the whole machine.
+    """Cores busy per workload: the server, the client, the kernel, the whole machine.
 
     Shows who was the bottleneck (two cores in all), and flags a row where the machine was busier
-    than server plus client: something else was running and that row's numbers are suspect.
+    than server, client and kernel together: something else ran and that row's numbers are suspect.
     """
     names = [n for n in ("distribution", "dockyard") if n in results["servers"]]
-    head = ["Workload"] + [f"{n}: server / client / machine cores" for n in names]
+    head = ["Workload"] + [f"{n}: server / client / kernel / machine cores" for n in names]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     workloads = list(results["servers"][names[0]]["cpu"]) if names else []
     noisy = []
@@ -155,14 +155,16 @@ def cpu_markdown(results: dict[str, Any]) -> str:
             if not cpu:
                 cells.append("—")
                 continue
-            other = cpu["machine"] - cpu["server"] - cpu["client"]
+            kernel = cpu.get("kernel", 0.0)
+            other = cpu["machine"] - cpu["server"] - cpu["client"] - kernel
             flag = " (!)" if other > NOISE_CORES and cpu["wall"] >= 0.5 else ""
             if flag:
                 noisy.append(f"{n} {w}")
-            cells.append(f"{cpu['server']:.2f} / {cpu['client']:.2f} / {cpu['machine']:.2f}{flag}")
+            shares = (cpu["server"], cpu["client"], kernel, cpu["machine"])
+            cells.append(" / ".join(f"{x:.2f}" for x in shares) + flag)
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
     if noisy:
-        lines.append(f"\n(!) more than {NOISE_CORES} cores busy outside server and client during: "
+        lines.append(f"\n(!) more than {NOISE_CORES} cores busy outside server, client and kernel during: "
                      + ", ".join(noisy) + ". Rerun on a quiet machine.")
     return "\n".join(lines)
 

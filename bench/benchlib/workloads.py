@@ -56,6 +56,7 @@ class Sample:
     server_cpu: float = 0.0
     client_cpu: float = 0.0
     machine_cpu: float = 0.0
+    kernel_cpu: float = 0.0  # interrupts and kernel threads (part of machine_cpu)
     wall: float = 0.0  # seconds measured; CPU shares of very short sections are coarse (10 ms ticks)
     extra: dict[str, Any] | None = None
 
@@ -109,7 +110,8 @@ def push_monolithic(t: Target, c: Client, repo: str, blob: Blob) -> Sample:
         client = time.process_time() - cpu0
     expect(put, t.name, f"{what}: PUT ?digest=", 201)
     _check_committed(t, c, repo, blob, put, what)
-    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine, cpu.wall)
+    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine,
+                  kernel_cpu=cpu.kernel, wall=cpu.wall)
 
 
 def push_chunked(t: Target, c: Client, repo: str, blob: Blob, chunk: int) -> Sample:
@@ -132,7 +134,8 @@ def push_chunked(t: Target, c: Client, repo: str, blob: Blob, chunk: int) -> Sam
         client = time.process_time() - cpu0
     expect(put, t.name, f"{what}: PUT ?digest=", 201)
     _check_committed(t, c, repo, blob, put, what)
-    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine, cpu.wall)
+    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine,
+                  kernel_cpu=cpu.kernel, wall=cpu.wall)
 
 
 def pull(t: Target, c: Client, repo: str, blob: Blob) -> Sample:
@@ -147,7 +150,8 @@ def pull(t: Target, c: Client, repo: str, blob: Blob) -> Sample:
     if int(resp.headers["x-bench-bytes-read"]) != blob.size:
         raise WorkloadFailed(t.name, f"GET {path}", f"read {resp.headers['x-bench-bytes-read']} bytes, "
                              f"expected {blob.size}\n" + resp.describe())
-    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine, cpu.wall)
+    return Sample(blob.size / MB / seconds, cpu.share, client / seconds, cpu.machine,
+                  kernel_cpu=cpu.kernel, wall=cpu.wall)
 
 
 def verify_pull(t: Target, c: Client, repo: str, blob: Blob) -> None:
@@ -245,7 +249,8 @@ def put_tags(t: Target, c: Client, repo: str, manifest: bytes,
         raise WorkloadFailed(t.name, "GET tags/list after tag PUTs",
                              f"{len(missing)} of {count} tags missing, e.g. {sorted(missing)[:5]}")
     check_manifest(t, c, repo, tags[-1], manifest)
-    return Sample(count / seconds, cpu.share, client / seconds, cpu.machine, cpu.wall)
+    return Sample(count / seconds, cpu.share, client / seconds, cpu.machine,
+                  kernel_cpu=cpu.kernel, wall=cpu.wall)
 
 
 def list_tags(t: Target, c: Client, repo: str) -> set[str]:
