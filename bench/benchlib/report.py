@@ -222,5 +222,4 @@ def machine_info(repo: Path, registry_bin: str) -> dict[str, Any]:
         "dockyard_rev": rev,
         "distribution": _first_line([registry_bin, "--version"]),
         "wrk": _first_line(["wrk", "--version"]),
-        "curl": _first_line(["curl", "--version"]),
     }
