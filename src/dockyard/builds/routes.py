@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -40,6 +41,7 @@ from dockyard.builds.service import BuildService
 from dockyard.builds.triggers import Push, github_push, gitlab_push, verify_github, verify_gitlab
 
 MAX_BODY = 5 * 1024 * 1024
+Endpoint = Callable[[Request], Awaitable[Response]]
 STREAM_POLL_SECONDS = 0.5
 
 
@@ -59,6 +61,19 @@ def _error(exc: BuildError) -> JSONResponse:
     return JSONResponse({"error": exc.message}, status_code=exc.status)
 
 
+def _answers_errors(endpoint: Endpoint) -> Endpoint:
+    """Every endpoint answers the domain's errors as ``{"error": message}`` with their status."""
+
+    @functools.wraps(endpoint)
+    async def answer(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except BuildError as exc:
+            return _error(exc)
+
+    return answer
+
+
 async def github_hook(request: Request) -> Response:
     ctx, link_id = _context(request), request.path_params["link_id"]
     try:
@@ -74,8 +89,6 @@ async def github_hook(request: Request) -> Response:
         return await _queue(ctx, link_id, github_push(body), "github")
     except NotFound:
         return _error(Unauthorized("bad or missing X-Hub-Signature-256"))  # no probing for link ids
-    except BuildError as exc:
-        return _error(exc)
 
 
 async def gitlab_hook(request: Request) -> Response:
@@ -88,8 +101,6 @@ async def gitlab_hook(request: Request) -> Response:
         return await _queue(ctx, link_id, gitlab_push(body), "gitlab")
     except NotFound:
         return _error(Unauthorized("bad or missing X-Gitlab-Token"))
-    except BuildError as exc:
-        return _error(exc)
 
 
 async def trigger_url(request: Request) -> Response:
@@ -105,8 +116,6 @@ async def trigger_url(request: Request) -> Response:
         return JSONResponse({"builds": [b.as_json() for b in builds]}, status_code=202)
     except ValueError:
         return _error(InvalidRequest("the body is not JSON"))
-    except BuildError as exc:
-        return _error(exc)
 
 
 async def _queue(ctx: BuildsContext, link_id: int, push: Push | None, trigger: str) -> Response:
@@ -147,50 +156,38 @@ async def _may(request: Request, repository: str, action: str) -> str | None:
 
 async def list_builds(request: Request) -> Response:
     ctx, name = _context(request), request.path_params["name"]
-    try:
-        await _may(request, name, "pull")
-        builds = await ctx.service.builds(name, limit=min(int(request.query_params.get("limit", 50)), 500))
-        return JSONResponse({"repository": name, "builds": [b.as_json() for b in builds]})
-    except BuildError as exc:
-        return _error(exc)
+    await _may(request, name, "pull")
+    builds = await ctx.service.builds(name, limit=min(int(request.query_params.get("limit", 50)), 500))
+    return JSONResponse({"repository": name, "builds": [b.as_json() for b in builds]})
 
 
 async def show_build(request: Request) -> Response:
     ctx = _context(request)
-    try:
-        build = await ctx.service.build(request.path_params["build_id"])
-        await _may(request, build.repository, "pull")
-        return JSONResponse(build.as_json())
-    except BuildError as exc:
-        return _error(exc)
+    build = await ctx.service.build(request.path_params["build_id"])
+    await _may(request, build.repository, "pull")
+    return JSONResponse(build.as_json())
 
 
 async def build_log(request: Request) -> Response:
     ctx = _context(request)
-    try:
-        build = await ctx.service.build(request.path_params["build_id"])
-        await _may(request, build.repository, "pull")
-        after = int(request.query_params.get("after", 0))
-        lines = await ctx.service.log(build.id, after)
-        return JSONResponse(
-            {
-                "build": build.id,
-                "state": build.state,
-                "lines": [{"seq": line.seq, "text": line.text} for line in lines],
-            }
-        )
-    except BuildError as exc:
-        return _error(exc)
+    build = await ctx.service.build(request.path_params["build_id"])
+    await _may(request, build.repository, "pull")
+    after = int(request.query_params.get("after", 0))
+    lines = await ctx.service.log(build.id, after)
+    return JSONResponse(
+        {
+            "build": build.id,
+            "state": build.state,
+            "lines": [{"seq": line.seq, "text": line.text} for line in lines],
+        }
+    )
 
 
 async def stream_log(request: Request) -> Response:
     """Server-sent events: ``line`` events as the log grows, then one ``end`` with the state."""
     ctx = _context(request)
-    try:
-        build = await ctx.service.build(request.path_params["build_id"])
-        await _may(request, build.repository, "pull")
-    except BuildError as exc:
-        return _error(exc)
+    build = await ctx.service.build(request.path_params["build_id"])
+    await _may(request, build.repository, "pull")
     return log_stream(ctx.service, build.id, request)
 
 
@@ -217,18 +214,15 @@ def log_stream(service: BuildService, build_id: int, request: Request) -> Stream
 
 async def change_build(request: Request) -> Response:
     ctx, action = _context(request), request.path_params["action"]
-    try:
-        build = await ctx.service.build(request.path_params["build_id"])
-        await _may(request, build.repository, "push")
-        if action == "cancel":
-            changed = await ctx.service.cancel(build.id)
-        elif action == "retry":
-            changed = await ctx.service.retry(build.id)
-        else:
-            raise NotFound(f"no action {action!r}")
-        return JSONResponse(changed.as_json(), status_code=202 if action == "retry" else 200)
-    except BuildError as exc:
-        return _error(exc)
+    build = await ctx.service.build(request.path_params["build_id"])
+    await _may(request, build.repository, "push")
+    if action == "cancel":
+        changed = await ctx.service.cancel(build.id)
+    elif action == "retry":
+        changed = await ctx.service.retry(build.id)
+    else:
+        raise NotFound(f"no action {action!r}")
+    return JSONResponse(changed.as_json(), status_code=202 if action == "retry" else 200)
 
 
 # -- links and rules -------------------------------------------------------------------------
@@ -270,41 +264,38 @@ def _link_json(link: Link, request: Request) -> dict[str, Any]:
 async def repository_link(request: Request) -> Response:
     """GET the link, PUT a new one (its secret and trigger URL are shown in this answer only), DELETE it."""
     ctx, name = _context(request), request.path_params["name"]
+    if request.method == "GET":
+        await _may(request, name, "pull")
+        return JSONResponse(_link_json(await ctx.service.link_for(name), request))
+    username = await _may(request, name, "push")
+    if request.method == "DELETE":
+        await ctx.service.unlink(name)
+        return Response(status_code=204)
     try:
-        if request.method == "GET":
-            await _may(request, name, "pull")
-            return JSONResponse(_link_json(await ctx.service.link_for(name), request))
-        username = await _may(request, name, "push")
-        if request.method == "DELETE":
-            await ctx.service.unlink(name)
-            return Response(status_code=204)
-        try:
-            body = json.loads(await _body(request))
-        except ValueError:
-            raise InvalidRequest("the body is not JSON") from None
-        if not isinstance(body, dict) or not isinstance(body.get("source_url"), str):
-            raise InvalidRequest('the body needs "source_url"')
-        credentials = body.get("credentials")
-        if credentials is not None and not (
-            isinstance(credentials, dict) and all(isinstance(v, str) for v in credentials.values())
-        ):
-            raise InvalidRequest("credentials must be an object of strings")
-        made = await ctx.service.create_link(
-            name,
-            body["source_url"],
-            _rules(body.get("rules", [])),
-            credentials=credentials,
-            created_by=username,
-            allow_local=ctx.settings.allow_local_sources,
-        )
-        answer = _link_json(made.link, request)
-        answer["webhook_secret"] = made.webhook_secret
-        answer["trigger_url"] = (
-            f"{str(request.base_url).rstrip('/')}/api/build/trigger/{made.link.id}/{made.trigger_token}"
-        )
-        return JSONResponse(answer, status_code=201)
-    except BuildError as exc:
-        return _error(exc)
+        body = json.loads(await _body(request))
+    except ValueError:
+        raise InvalidRequest("the body is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("source_url"), str):
+        raise InvalidRequest('the body needs "source_url"')
+    credentials = body.get("credentials")
+    if credentials is not None and not (
+        isinstance(credentials, dict) and all(isinstance(v, str) for v in credentials.values())
+    ):
+        raise InvalidRequest("credentials must be an object of strings")
+    made = await ctx.service.create_link(
+        name,
+        body["source_url"],
+        _rules(body.get("rules", [])),
+        credentials=credentials,
+        created_by=username,
+        allow_local=ctx.settings.allow_local_sources,
+    )
+    answer = _link_json(made.link, request)
+    answer["webhook_secret"] = made.webhook_secret
+    answer["trigger_url"] = (
+        f"{str(request.base_url).rstrip('/')}/api/build/trigger/{made.link.id}/{made.trigger_token}"
+    )
+    return JSONResponse(answer, status_code=201)
 
 
 async def build_now(request: Request) -> Response:
@@ -321,8 +312,6 @@ async def build_now(request: Request) -> Response:
         return JSONResponse({"builds": [b.as_json() for b in builds]}, status_code=202)
     except ValueError:
         return _error(InvalidRequest("the body is not JSON"))
-    except BuildError as exc:
-        return _error(exc)
 
 
 # -- badge --------------------------------------------------------------------------------------
@@ -339,11 +328,8 @@ BADGE = (
 
 async def badge(request: Request) -> Response:
     ctx, name = _context(request), request.path_params["name"]
-    try:
-        await _may(request, name, "pull")
-        build = await ctx.service.latest_finished(name, request.query_params.get("tag"))
-    except BuildError as exc:
-        return _error(exc)
+    await _may(request, name, "pull")
+    build = await ctx.service.latest_finished(name, request.query_params.get("tag"))
     return badge_response(build)
 
 
@@ -357,19 +343,22 @@ def badge_response(build: BuildInfo | None) -> Response:
 
 
 def build_routes() -> list[BaseRoute]:
-    def post(path: str, endpoint: Any) -> Route:
-        return Route(path, endpoint, methods=["POST"])
+    def post(path: str, endpoint: Endpoint) -> Route:
+        return Route(path, _answers_errors(endpoint), methods=["POST"])
+
+    def get(path: str, endpoint: Endpoint, methods: tuple[str, ...] = ("GET",)) -> Route:
+        return Route(path, _answers_errors(endpoint), methods=list(methods))
 
     return [
         post("/api/build/hooks/{link_id:int}/github", github_hook),
         post("/api/build/hooks/{link_id:int}/gitlab", gitlab_hook),
         post("/api/build/trigger/{link_id:int}/{token}", trigger_url),
-        Route("/api/build/repositories/{name:path}/builds", list_builds),
-        Route("/api/build/repositories/{name:path}/link", repository_link, methods=["GET", "PUT", "DELETE"]),
+        get("/api/build/repositories/{name:path}/builds", list_builds),
+        get("/api/build/repositories/{name:path}/link", repository_link, ("GET", "PUT", "DELETE")),
         post("/api/build/repositories/{name:path}/trigger", build_now),
-        Route("/api/build/builds/{build_id:int}", show_build),
-        Route("/api/build/builds/{build_id:int}/log", build_log),
-        Route("/api/build/builds/{build_id:int}/stream", stream_log),
+        get("/api/build/builds/{build_id:int}", show_build),
+        get("/api/build/builds/{build_id:int}/log", build_log),
+        get("/api/build/builds/{build_id:int}/stream", stream_log),
         post("/api/build/builds/{build_id:int}/{action}", change_build),
-        Route("/api/build/badge/{name:path}.svg", badge),
+        get("/api/build/badge/{name:path}.svg", badge),
     ]
