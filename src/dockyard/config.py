@@ -91,5 +91,13 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'dockyard.db'}"
 
     @property
+    def base_url(self) -> str:
+        """Dockyard's own address for links that leave it (webhook payloads, printed URLs)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
     def storage_root(self) -> Path:
         return self.data_dir / "storage"

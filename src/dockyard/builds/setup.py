@@ -45,11 +45,11 @@ def context(settings: Settings, database: Database, accounts: AccountService) ->
 
 def make_worker(settings: Settings, database: Database, accounts: AccountService) -> BuildWorker:
     from dockyard.builds.pushauth import PushTokens
-    from dockyard.hub.build_events import BuildWebhooks, hub_base_url
+    from dockyard.hub.build_events import BuildWebhooks
 
     builds = BuildSettings()
     box = SecretBox.from_data_dir(settings.data_dir)
-    hooks = BuildWebhooks(hub_base_url(settings))
+    hooks = BuildWebhooks(settings.base_url)
     queue = BuildQueue(database, box, builds.lease_seconds, builds.max_attempts, events=hooks)
     runner = Runner(builds, settings.data_dir / "builds" / "work", registry_address(settings, builds))
     return BuildWorker(builds, queue, runner, PushTokens(settings, builds, accounts))

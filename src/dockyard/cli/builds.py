@@ -60,11 +60,6 @@ def _run(data_dir: Path | None, work: Callable[[BuildsContext, Settings], Awaita
         database.dispose()
 
 
-def _base_url(settings: Settings) -> str:
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    return settings.public_url or f"http://{host}:{settings.port}"
-
-
 @build_app.command()
 def link(
     repository: Annotated[str, typer.Argument(help="NAMESPACE/REPOSITORY")],
@@ -122,7 +117,7 @@ def link(
             created_by=created_by,
             allow_local=True,
         )
-        base = _base_url(settings)
+        base = settings.base_url
         lines = [
             f"link:            {made.link.id}",
             f"github webhook:  {base}/api/build/hooks/{made.link.id}/github",

@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
-from dockyard.config import Settings
 from dockyard.hub import webhooks as payloads
 from dockyard.hub.tables import deliveries, now, repositories, stars, utc, webhooks
 
@@ -30,14 +29,6 @@ EVENTS = {
     "failed": "build_failed",
     "canceled": "build_canceled",
 }
-
-
-def hub_base_url(settings: Settings) -> str:
-    """The hub's address for links in payloads (as web.setup.base_url computes it)."""
-    if settings.public_url:
-        return settings.public_url
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return f"http://{host}:{settings.port}"
 
 
 class BuildWebhooks:

@@ -39,18 +39,10 @@ SESSION_SWEEP_SECONDS = 3600.0
 MACHINE_PREFIXES = ("/v2", "/v1", "/token", "/api/", "/openapi")
 
 
-def base_url(settings: Settings) -> str:
-    """The hub's own address for links that leave it (webhook payloads): public_url when set."""
-    if settings.public_url:
-        return settings.public_url
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return f"http://{host}:{settings.port}"
-
-
 def install(
     app: Starlette, settings: Settings, database: Database, accounts: AccountService, registry: Registry
 ) -> HubService:
-    hub = HubService(database, accounts, registry, base_url=base_url(settings))
+    hub = HubService(database, accounts, registry, base_url=settings.base_url)
     recorder = ActivityRecorder(ActivityStore(database, hub.base_url))
     registry.events.subscribe(recorder)
     sessions = SessionStore(database)
