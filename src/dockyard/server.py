@@ -36,8 +36,11 @@ def bind_to_supervisor() -> None:
 
 
 def prepare(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url)
+    from dockyard.datadir import make_private
+    from dockyard.secretbox import SecretBox
+
+    make_private(settings)  # first: every file made from here on is the owner's alone
+    upgrade(settings.resolved_database_url, secrets=SecretBox.from_settings(settings))
 
 
 def run(settings: Settings) -> None:

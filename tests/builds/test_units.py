@@ -120,7 +120,7 @@ def test_secrets_are_encrypted_and_masked(tmp_path: Path) -> None:
     box = SecretBox.from_data_dir(tmp_path)
     sealed = box.seal({"password": "hunter22"})
     assert b"hunter22" not in sealed and box.open(sealed) == {"password": "hunter22"}
-    assert (tmp_path / "builds" / "secrets.key").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "keys" / "secrets.key").stat().st_mode & 0o077 == 0
     assert SecretBox.from_data_dir(tmp_path).open(sealed) == {"password": "hunter22"}  # same key reloaded
     with pytest.raises(ValueError):
         SecretBox.from_data_dir(tmp_path / "other").open(sealed)

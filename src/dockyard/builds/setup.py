@@ -35,34 +35,40 @@ def registry_address(settings: Settings, builds: BuildSettings) -> str:
     return f"{host}:{settings.port}"
 
 
-def context(settings: Settings, database: Database, accounts: AccountService) -> BuildsContext:
+def context(
+    settings: Settings, database: Database, accounts: AccountService, box: SecretBox | None = None
+) -> BuildsContext:
     builds = BuildSettings()
-    box = SecretBox.from_data_dir(settings.data_dir)
+    box = box or SecretBox.from_settings(settings)
     service = BuildService(database, box, builds.queue_limit)
     work_dir = settings.data_dir / "builds" / "work"
     return BuildsContext(service, accounts, builds, work_dir, settings.auth == "none")
 
 
-def make_worker(settings: Settings, database: Database, accounts: AccountService) -> BuildWorker:
+def make_worker(
+    settings: Settings, database: Database, accounts: AccountService, box: SecretBox | None = None
+) -> BuildWorker:
     from dockyard.builds.pushauth import PushTokens
     from dockyard.hub.build_events import BuildWebhooks
 
     builds = BuildSettings()
-    box = SecretBox.from_data_dir(settings.data_dir)
+    box = box or SecretBox.from_settings(settings)
     hooks = BuildWebhooks(settings.base_url)
     queue = BuildQueue(database, box, builds.lease_seconds, builds.max_attempts, events=hooks)
     runner = Runner(builds, settings.data_dir / "builds" / "work", registry_address(settings, builds))
     return BuildWorker(builds, queue, runner, PushTokens(settings, builds, accounts))
 
 
-def install(app: Starlette, settings: Settings, database: Database, accounts: AccountService) -> None:
+def install(
+    app: Starlette, settings: Settings, database: Database, accounts: AccountService, box: SecretBox
+) -> None:
     """Add the build routes, and a build worker to the app's lifespan unless turned off."""
-    ctx = context(settings, database, accounts)
+    ctx = context(settings, database, accounts, box)
     app.state.builds = ctx
     app.router.routes.extend(build_routes())
     if not ctx.settings.embedded_worker:
         return
-    worker = make_worker(settings, database, accounts)
+    worker = make_worker(settings, database, accounts, box)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

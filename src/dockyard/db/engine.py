@@ -14,6 +14,8 @@ from sqlalchemy import Engine, create_engine, event
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from dockyard.secretbox import SecretBox
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -119,14 +121,23 @@ def sync_url(url: str) -> str:
     return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
 
 
-def upgrade(url: str) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
-    if sync_url(url).startswith("sqlite"):
-        # Create WAL mode before Alembic's own connection touches the file.
-        database = make_database(url)
-        with database.read.connect():
-            pass
-        database.dispose()
+def upgrade(url: str, *, secrets: SecretBox | None = None) -> None:
+    """Bring the schema to the newest migration (idempotent). ``secrets`` seals what older
+    versions stored in plain text (a migration refuses to go on without it when there is some)."""
     from alembic import command
+    from alembic.migration import MigrationContext
 
-    command.upgrade(alembic_config(sync_url(url)), "head")
+    sqlite = sync_url(url).startswith("sqlite")
+    database = make_database(url)  # on SQLite: WAL mode before Alembic's own connection touches the file
+    with database.read.connect() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
+    config = alembic_config(sync_url(url))
+    config.attributes["secrets"] = secrets
+    command.upgrade(config, "head")
+    if sqlite and before is not None:
+        with database.read.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() != before:
+                # Fold the write-ahead log into the database and empty it, so no page image from
+                # before the migration (plain secrets it sealed, say) lingers in the log.
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()
