@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from dockyard.accounts.limits import CreationLimits
 from dockyard.accounts.service import AccountService
 from dockyard.auth.handlers import token_routes
 from dockyard.auth.setup import build_auth, guard_middleware
@@ -21,6 +22,7 @@ from dockyard.registry.errors import RegistryError
 from dockyard.registry.routes import registry_routes
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
+from dockyard.secretbox import SecretBox
 from dockyard.storage import create_driver
 from dockyard.web import setup as web_pages
 from dockyard.web.api import setup as web_api
@@ -28,6 +30,7 @@ from dockyard.web.api import setup as web_api
 
 def create_app(settings: Settings) -> Starlette:
     database = make_database(settings.resolved_database_url)
+    secrets = SecretBox.from_settings(settings)  # loaded once, for the hub and the builds
     storage = create_driver(settings.storage, root=settings.storage_root)
     registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes)
 
@@ -39,7 +42,7 @@ def create_app(settings: Settings) -> Starlette:
             tasks.cancel_scope.cancel()
         database.dispose()
 
-    accounts = AccountService(database)
+    accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
     routes, middleware = registry_routes(), [Middleware(APIVersionHeader)]
     if settings.auth == "token":
         auth = build_auth(settings, accounts)
@@ -55,16 +58,17 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.registry = registry
     app.state.accounts = accounts
-    builds.install(app, settings, database, accounts)
+    builds.install(app, settings, database, accounts, secrets)
     if settings.auth == "token":
         app.state.auth = auth
-    hub = web_pages.install(app, settings, database, accounts, registry)
+    hub = web_pages.install(app, settings, database, accounts, registry, secrets)
     web_api.install(
         app,
         settings,
         database=database,
         accounts=accounts,
         registry=registry,
+        secrets=secrets,
         hub=hub,
         auth=app.state.auth if settings.auth == "token" else None,
     )

@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Where the key that seals secrets in the database lives unless DOCKYARD_SECRETS_KEY_FILE says.
+SECRETS_KEY_FILE = Path("keys") / "secrets.key"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCKYARD_", extra="forbid", frozen=True)
@@ -59,6 +62,23 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=300, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
 
+    # -- sign-up and creation limits: each limit counts acts within a sliding window; 0 = no limit --
+    # "closed": the sign-up page says so and refuses; administrators still create users with the CLI.
+    signup: Literal["open", "closed"] = "open"
+    # Sign-ups per client address (IPv6: per /64, what one host is usually given) per window.
+    signup_limit_per_address: int = Field(default=10, ge=0)
+    signup_limit_window_seconds: int = Field(default=3600, ge=1)
+    # Repositories one user creates (pushes into new names, the web page, the API) per window,
+    # and the most repositories one namespace may hold. Administrators and the CLI are exempt.
+    repository_limit_per_user: int = Field(default=100, ge=0)
+    repository_limit_window_seconds: int = Field(default=3600, ge=1)
+    repository_limit_per_namespace: int = Field(default=10_000, ge=0)
+
+    # -- secrets at rest: the key that seals webhook and build secrets in the database. Empty means
+    # <data_dir>/keys/secrets.key; point it elsewhere (another volume, a secrets mount) to keep the
+    # key apart from the database's backups.
+    secrets_key_file: str = ""
+
     # -- hub JSON API ---------------------------------------------------------------------------
     # Lifetime of the JWT from POST /v2/users/login; the account (and PAT) is re-checked on every use.
     api_token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
@@ -83,6 +103,12 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("public_url must start with http:// or https://")
         return value
+
+    @property
+    def secrets_key_path(self) -> Path:
+        if self.secrets_key_file:
+            return Path(self.secrets_key_file).expanduser().resolve()
+        return self.data_dir / SECRETS_KEY_FILE
 
     @property
     def resolved_database_url(self) -> str:

@@ -26,6 +26,7 @@ from dockyard.hub.delivery import (
     sign,
 )
 from dockyard.hub.tables import deliveries, repositories, webhooks
+from dockyard.secretbox import SecretBox
 
 pytestmark = pytest.mark.anyio
 POLICY = RetryPolicy(timeout=2, retry_base=10, retry_max=60, max_attempts=3)
@@ -45,16 +46,27 @@ def database(tmp_path: Path) -> Iterator[Database]:
     db.dispose()
 
 
+def box_of(database: Database) -> SecretBox:
+    """The secrets box of the data folder the test database lives in."""
+    return SecretBox.from_data_dir(Path(database.read.url.database or "").parent)
+
+
 def queue_one(database: Database, *, secret: str = "k", active: bool = True, url: str = "http://hook") -> int:
-    """A repository, a webhook and one due delivery; returns the delivery's id."""
+    """A repository, a webhook (URL and secret sealed as the hub seals them) and one due delivery;
+    returns the delivery's id."""
     now = datetime.now(UTC)
+    box = box_of(database)
     with database.write.begin() as conn:
         repo_id = conn.execute(
             repositories.insert().values(name=f"alice/r{now.timestamp()}")
         ).inserted_primary_key
         hook_id = conn.execute(
             webhooks.insert().values(
-                repository_id=repo_id[0], name="ci", url=url, secret=secret, active=active
+                repository_id=repo_id[0],
+                name="ci",
+                sealed_url=box.seal_text(url),
+                sealed_secret=box.seal_text(secret),
+                active=active,
             )
         ).inserted_primary_key
         result = conn.execute(
@@ -83,7 +95,7 @@ def test_signature_is_hmac_sha256_of_the_body() -> None:
 
 async def test_a_claim_leases_the_row(database: Database) -> None:
     delivery_id = queue_one(database)
-    queue = DeliveryQueue(database)
+    queue = DeliveryQueue(database, box_of(database))
     claimed = await queue.claim(10, lease=30)
     assert [c.id for c in claimed] == [delivery_id]
     assert claimed[0].payload == {"push_data": {"tag": "v1"}} and claimed[0].secret == "k"
@@ -94,7 +106,7 @@ async def test_a_claim_leases_the_row(database: Database) -> None:
 
 async def test_failures_back_off_then_give_up(database: Database) -> None:
     delivery_id = queue_one(database)
-    queue = DeliveryQueue(database)
+    queue = DeliveryQueue(database, box_of(database))
     for attempt in range(1, POLICY.max_attempts + 1):
         _make_due(database, delivery_id)
         (claimed,) = await queue.claim(10, lease=30)
@@ -113,7 +125,7 @@ async def test_failures_back_off_then_give_up(database: Database) -> None:
 
 async def test_success_is_recorded_once(database: Database) -> None:
     delivery_id = queue_one(database)
-    queue = DeliveryQueue(database)
+    queue = DeliveryQueue(database, box_of(database))
     (claimed,) = await queue.claim(10, lease=30)
     assert await queue.record(claimed, Outcome(204, None), POLICY) == "succeeded"
     # A late result for the same attempt (say, from a process whose lease ran out) changes nothing.
@@ -125,7 +137,7 @@ async def test_success_is_recorded_once(database: Database) -> None:
 
 async def test_a_disabled_webhook_is_not_called(database: Database) -> None:
     delivery_id = queue_one(database, active=False)
-    assert await DeliveryQueue(database).claim(10, lease=30) == []
+    assert await DeliveryQueue(database, box_of(database)).claim(10, lease=30) == []
     current = row(database, delivery_id)
     assert current.status == "failed" and "disabled" in current.last_error
 

@@ -22,6 +22,7 @@ from dockyard.hub.stats import ActivityRecorder
 from dockyard.registry.manifests import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
+from dockyard.secretbox import SecretBox
 from dockyard.storage import create_driver, paths
 
 PASSWORD = "correct horse battery"
@@ -56,8 +57,10 @@ def registry(database: Database, tmp_path: Path) -> Registry:
 
 
 @pytest.fixture
-def hub(database: Database, accounts: AccountService, registry: Registry) -> HubService:
-    return HubService(database, accounts, registry, base_url=BASE_URL)
+def hub(database: Database, accounts: AccountService, registry: Registry, tmp_path: Path) -> HubService:
+    return HubService(
+        database, accounts, registry, base_url=BASE_URL, secrets=SecretBox.from_data_dir(tmp_path)
+    )
 
 
 @pytest.fixture

@@ -151,7 +151,9 @@ class Namespace(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(30), unique=True)
-    kind: Mapped[str] = mapped_column(String(8))  # "user" | "org"
+    # "user" | "org" | "retired": a deleted account's name stays taken, so nobody can claim it and
+    # receive the pulls and pushes meant for the old owner (Docker Hub never reuses names either).
+    kind: Mapped[str] = mapped_column(String(8))
     # Visibility of repositories created by a push into this namespace.
     default_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
@@ -167,6 +169,11 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    # Bound into every session and token a password login issues; a password change (or disabling
+    # the account) increments it, and whatever carries an older value stops working.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set while the account is disabled: no login on any door, no session, token or PAT works.
+    disabled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
 
 
 class Organization(Base):
@@ -227,6 +234,22 @@ class AccessToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
+class RateLimitHit(Base):
+    """One counted act (a sign-up from an address, a repository made by a user) under a limit key.
+
+    A sliding window: the acts under a key within the window are counted, and there are never
+    more of them than the limit, so the count reads a handful of index entries. Rows older than
+    the window are deleted as the key is used again.
+    """
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160))
+    at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
 
 
 class AuditEvent(Base):

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 
 from dockyard.db.engine import Database, offload
 from dockyard.hub.tables import deliveries, now, webhooks
+from dockyard.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,9 @@ def encode(payload: dict[str, Any]) -> bytes:
 class DeliveryQueue:
     """The queue's database side: claim due rows, record each attempt."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, box: SecretBox) -> None:
         self.db = database
+        self.box = box  # opens each webhook's sealed URL and secret (hub/webhook_store.py)
         self._skip_locked = database.dialect == "postgresql"
 
     @offload
@@ -112,8 +114,8 @@ class DeliveryQueue:
                 deliveries.c.event,
                 deliveries.c.payload,
                 deliveries.c.attempts,
-                webhooks.c.url,
-                webhooks.c.secret,
+                webhooks.c.sealed_url,
+                webhooks.c.sealed_secret,
                 webhooks.c.active,
             )
             .select_from(deliveries.join(webhooks))
@@ -128,17 +130,28 @@ class DeliveryQueue:
             inactive = [row.id for row in rows if not row.active]
             if inactive:
                 self._give_up(conn, inactive, "the webhook was disabled before delivery")
-            claimed = [row for row in rows if row.active]
+            opened = {row.id: self._open(row) for row in rows if row.active}
+            sealed_shut = [delivery_id for delivery_id, found in opened.items() if found is None]
+            if sealed_shut:
+                self._give_up(conn, sealed_shut, "the webhook's URL does not open with this server's key")
+            claimed = [found for found in opened.values() if found is not None]
             if claimed:
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_([row.id for row in claimed]))
+                    .where(deliveries.c.id.in_([item.id for item in claimed]))
                     .values(next_attempt_at=at + timedelta(seconds=lease))
                 )
-        return [
-            Claimed(row.id, row.event, dict(row.payload or {}), row.attempts, row.url, row.secret or "")
-            for row in claimed
-        ]
+        return claimed
+
+    def _open(self, row: Any) -> Claimed | None:
+        """The delivery with its webhook's URL and secret unsealed; None when the key does not fit."""
+        try:
+            url = self.box.open_text(row.sealed_url)
+            secret = self.box.open_text(row.sealed_secret) if row.sealed_secret is not None else ""
+        except ValueError:
+            log.error("webhook delivery %s: the webhook's secrets do not open with this key", row.id)
+            return None
+        return Claimed(row.id, row.event, dict(row.payload or {}), row.attempts, url, secret)
 
     @staticmethod
     def _give_up(conn: Connection, ids: Sequence[int], reason: str) -> None:

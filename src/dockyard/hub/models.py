@@ -6,8 +6,9 @@ repository removes its stars, statistics, webhooks and deliveries too. Tag metad
 (repository, tag name), not by the registry's tag row: a tag deleted and pushed again keeps its
 pull history, as on Docker Hub.
 
-Webhook secrets are stored in plain text: the hub needs the secret itself to sign each delivery
-(HMAC-SHA256), so a hash would not do; encrypting it at rest with a server key is future work.
+A webhook's URL and secret are sealed (Fernet, dockyard/secretbox.py) with the server's key, which
+lives outside the database: the hub needs the secret itself to sign each delivery (HMAC-SHA256), so
+a hash would not do, and URLs often carry a bearer secret of their own (Slack, Discord, Teams).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     true,
@@ -86,8 +88,8 @@ class Webhook(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
-    url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(200), default="", server_default="")  # plain: see module doc
+    sealed_url: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # None: unsigned
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
@@ -126,6 +128,8 @@ class WebSession(Base):
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
+    # The account's credentials version when the session began: a password change ends the session.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)

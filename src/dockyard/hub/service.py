@@ -70,8 +70,10 @@ from dockyard.hub.tables import (
     webhooks,
 )
 from dockyard.hub.tags import TagQueries, TagRow
+from dockyard.hub.webhook_store import WebhookStore
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.service import Registry
+from dockyard.secretbox import SecretBox
 from dockyard.storage import PathNotFound, paths
 
 log = logging.getLogger(__name__)
@@ -140,12 +142,19 @@ def _page_bounds(page: int, page_size: int) -> tuple[int, int]:
 
 class HubService:
     def __init__(
-        self, database: Database, accounts: AccountService, registry: Registry, *, base_url: str
+        self,
+        database: Database,
+        accounts: AccountService,
+        registry: Registry,
+        *,
+        base_url: str,
+        secrets: SecretBox,
     ) -> None:
         self.db = database
         self.accounts = accounts
         self.registry = registry
         self.base_url = base_url.rstrip("/")
+        self.webhook_store = WebhookStore(database, secrets)
         self.tag_queries = TagQueries(database)
         self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
         self._platforms: dict[str, tuple[str | None, str | None, str | None]] = {}
@@ -528,18 +537,7 @@ class HubService:
 
     async def webhooks(self, viewer: Principal | None, name: str) -> list[Webhook]:
         name = await self._require(viewer, name, "delete")
-        return await self._webhooks(name)
-
-    @offload
-    def _webhooks(self, name: str) -> list[Webhook]:
-        query = (
-            select(webhooks, repositories.c.name.label("repository"))
-            .select_from(webhooks.join(repositories))
-            .where(repositories.c.name == name)
-            .order_by(webhooks.c.id)
-        )
-        with self.db.read.connect() as conn:
-            return [_webhook(row) for row in conn.execute(query).all()]
+        return await self.webhook_store.of_repository(name)
 
     async def add_webhook(
         self, viewer: Principal | None, name: str, hook_name: str, url: str, secret: str | None = None
@@ -550,47 +548,14 @@ class HubService:
         secret = (secret or "").strip() or secrets.token_urlsafe(32)
         if len(secret) > 200:
             raise InvalidInput("webhook secrets are at most 200 characters")
-        return await self._add_webhook(name, hook_name, url, secret, viewer.username if viewer else None)
-
-    @offload
-    def _add_webhook(self, name: str, hook_name: str, url: str, secret: str, actor: str | None) -> Webhook:
-        with self.db.write.begin() as conn:
-            repo_id = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar_one()
-            result = conn.execute(
-                webhooks.insert().values(
-                    repository_id=repo_id,
-                    name=hook_name,
-                    url=url,
-                    secret=secret,
-                    active=True,
-                    created_by=actor,
-                    created_at=now(),
-                )
-            )
-            assert result.inserted_primary_key is not None
-            hook_id = int(result.inserted_primary_key[0])
-            row = conn.execute(
-                select(webhooks, repositories.c.name.label("repository"))
-                .select_from(webhooks.join(repositories))
-                .where(webhooks.c.id == hook_id)
-            ).one()
-        return _webhook(row)
+        actor = viewer.username if viewer else None
+        return await self.webhook_store.add(name, hook_name, url, secret, actor)
 
     async def remove_webhook(self, viewer: Principal | None, name: str, webhook_id: int) -> None:
         name = await self._require(viewer, name, "delete")
-        if not await self._remove_webhook(name, webhook_id):
+        actor = viewer.username if viewer else None
+        if not await self.webhook_store.remove(name, webhook_id, actor):
             raise NotFound(f"no webhook {webhook_id} on {name}")
-
-    @offload
-    def _remove_webhook(self, name: str, webhook_id: int) -> bool:
-        with self.db.write.begin() as conn:
-            repo_id = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar_one()
-            where = (webhooks.c.id == webhook_id) & (webhooks.c.repository_id == repo_id)
-            if conn.execute(select(webhooks.c.id).where(where)).first() is None:
-                return False
-            conn.execute(delete(deliveries).where(deliveries.c.webhook_id == webhook_id))
-            conn.execute(delete(webhooks).where(where))
-            return True
 
     async def deliveries(self, viewer: Principal | None, name: str, *, limit: int = 50) -> list[Delivery]:
         """The repository's webhook deliveries, newest first."""
@@ -623,19 +588,6 @@ def _summary(row: Any) -> RepositorySummary:
         pull_count=int(row.pull_count),
         created_at=utc(row.created_at),
         last_pushed_at=aware(row.pushed_at),
-    )
-
-
-def _webhook(row: Any) -> Webhook:
-    return Webhook(
-        id=row.id,
-        repository=row.repository,
-        name=row.name,
-        url=row.url,
-        active=bool(row.active),
-        created_at=utc(row.created_at),
-        created_by=row.created_by,
-        secret=row.secret,
     )
 
 

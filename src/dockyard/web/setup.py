@@ -1,6 +1,6 @@
 """Wiring of the hub core and the pages into the app, in one call from create_app:
 
-    install(app, settings, database, accounts, registry) -> HubService
+    install(app, settings, database, accounts, registry, secrets) -> HubService
 
 builds the HubService (which the JSON API takes too), subscribes the activity recorder to the
 registry's events and flushes it in the app's lifespan (with a sweep of expired sessions), adds
@@ -27,6 +27,7 @@ from dockyard.hub.activity import ActivityStore
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
 from dockyard.registry.service import Registry
+from dockyard.secretbox import SecretBox
 from dockyard.web.context import WebApp, error_page, load, not_found
 from dockyard.web.login import password_login
 from dockyard.web.routes import page_routes
@@ -40,9 +41,14 @@ MACHINE_PREFIXES = ("/v2", "/v1", "/token", "/api/", "/openapi")
 
 
 def install(
-    app: Starlette, settings: Settings, database: Database, accounts: AccountService, registry: Registry
+    app: Starlette,
+    settings: Settings,
+    database: Database,
+    accounts: AccountService,
+    registry: Registry,
+    secrets: SecretBox,
 ) -> HubService:
-    hub = HubService(database, accounts, registry, base_url=settings.base_url)
+    hub = HubService(database, accounts, registry, base_url=settings.base_url, secrets=secrets)
     recorder = ActivityRecorder(ActivityStore(database, hub.base_url))
     registry.events.subscribe(recorder)
     sessions = SessionStore(database)

@@ -34,6 +34,7 @@ from dockyard.db.engine import Database
 from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
 from dockyard.hub.service import HubService
 from dockyard.registry.service import Registry
+from dockyard.secretbox import SecretBox
 from dockyard.web.api.app import build_api
 from dockyard.web.api.deps import Context
 from dockyard.web.api.store import ApiStore
@@ -47,6 +48,7 @@ def install(
     database: Database,
     accounts: AccountService,
     registry: Registry,
+    secrets: SecretBox,
     hub: HubService | None = None,
     auth: AuthService | None = None,
 ) -> FastAPI:
@@ -54,10 +56,10 @@ def install(
     delivery for as long as ``app`` runs. ``hub`` is the pages' HubService when there is one.
     ``auth`` is the token server's, when it has one: logins then share its throttle; an open
     registry (auth = "none") gets one of its own."""
-    hub = hub or HubService(database, accounts, registry, base_url=settings.public_url)
+    hub = hub or HubService(database, accounts, registry, base_url=settings.public_url, secrets=secrets)
     api = build_api(_context(settings, database, accounts, hub, auth))
     app.add_middleware(ApiDispatch, api=api)  # outermost: the guard never sees API requests
-    _run_during_lifespan(app, DeliveryWorker(DeliveryQueue(database), retry_policy(settings)))
+    _run_during_lifespan(app, DeliveryWorker(DeliveryQueue(database, secrets), retry_policy(settings)))
     return api
 
 

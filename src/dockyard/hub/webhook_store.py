@@ -1,0 +1,94 @@
+"""A repository's webhooks in the database: URLs and secrets sealed, every change audited.
+
+The URL and the signing secret are sealed with the server's secrets key (dockyard/secretbox.py)
+before they are written and opened when read, so the database alone reveals neither; an incoming
+webhook URL of Slack, Discord or Teams is itself a bearer secret. Adding and removing a webhook
+writes its audit event (``webhook.added``, ``webhook.removed``) in the same transaction; the event
+names the webhook and the host it calls, never the URL's path or the secret.
+
+Access is the caller's business (HubService checks the viewer's admin rights first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+
+from dockyard.accounts.audit import write_event
+from dockyard.accounts.records import EventKind
+from dockyard.db.engine import Database, offload
+from dockyard.hub.records import Webhook
+from dockyard.hub.tables import deliveries, now, repositories, utc, webhooks
+from dockyard.secretbox import SecretBox
+
+_WITH_REPOSITORY = select(webhooks, repositories.c.name.label("repository")).select_from(
+    webhooks.join(repositories)
+)
+
+
+class WebhookStore:
+    def __init__(self, database: Database, box: SecretBox) -> None:
+        self.db = database
+        self.box = box
+
+    @offload
+    def of_repository(self, repository: str) -> list[Webhook]:
+        query = _WITH_REPOSITORY.where(repositories.c.name == repository).order_by(webhooks.c.id)
+        with self.db.read.connect() as conn:
+            rows = conn.execute(query).all()
+        return [self._record(row) for row in rows]
+
+    @offload
+    def add(self, repository: str, name: str, url: str, secret: str, actor: str | None) -> Webhook:
+        with self.db.write.begin() as conn:
+            repo_id = conn.execute(
+                select(repositories.c.id).where(repositories.c.name == repository)
+            ).scalar_one()
+            result = conn.execute(
+                webhooks.insert().values(
+                    repository_id=repo_id,
+                    name=name,
+                    sealed_url=self.box.seal_text(url),
+                    sealed_secret=self.box.seal_text(secret) if secret else None,
+                    active=True,
+                    created_by=actor,
+                    created_at=now(),
+                )
+            )
+            assert result.inserted_primary_key is not None
+            hook_id = int(result.inserted_primary_key[0])
+            detail = {"webhook_id": hook_id, "name": name, "host": urlsplit(url).hostname}
+            write_event(conn, EventKind.WEBHOOK_ADDED, actor=actor, target=repository, detail=detail)
+            row = conn.execute(_WITH_REPOSITORY.where(webhooks.c.id == hook_id)).one()
+        return self._record(row)
+
+    @offload
+    def remove(self, repository: str, webhook_id: int, actor: str | None) -> bool:
+        """The webhook and its delivery history; False when the repository has no such webhook."""
+        with self.db.write.begin() as conn:
+            row = conn.execute(
+                select(webhooks.c.id, webhooks.c.name)
+                .select_from(webhooks.join(repositories))
+                .where(webhooks.c.id == webhook_id, repositories.c.name == repository)
+            ).first()
+            if row is None:
+                return False
+            conn.execute(delete(deliveries).where(deliveries.c.webhook_id == webhook_id))
+            conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
+            detail = {"webhook_id": webhook_id, "name": row.name}
+            write_event(conn, EventKind.WEBHOOK_REMOVED, actor=actor, target=repository, detail=detail)
+            return True
+
+    def _record(self, row: Any) -> Webhook:
+        return Webhook(
+            id=row.id,
+            repository=row.repository,
+            name=row.name,
+            url=self.box.open_text(row.sealed_url),
+            active=bool(row.active),
+            created_at=utc(row.created_at),
+            created_by=row.created_by,
+            secret=self.box.open_text(row.sealed_secret) if row.sealed_secret is not None else "",
+        )
