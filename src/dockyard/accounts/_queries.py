@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection, CursorResult
@@ -21,6 +21,9 @@ from dockyard.accounts.records import AccessToken, Organization, Principal, Repo
 from dockyard.db import models
 from dockyard.db.engine import Database
 
+if TYPE_CHECKING:
+    from dockyard.accounts.limits import CreationLimits
+
 namespaces = cast(Table, models.Namespace.__table__)
 users = cast(Table, models.User.__table__)
 organizations = cast(Table, models.Organization.__table__)
@@ -32,6 +35,7 @@ events = cast(Table, models.AuditEvent.__table__)
 repositories = cast(Table, models.Repository.__table__)
 
 OWNERS = policy.OWNERS_TEAM
+RETIRED = "retired"  # the namespace kind of a deleted account's name: taken for good
 PERMISSIONS = ("read", "write", "admin")
 MAX_DESCRIPTION = 100
 MAX_EMAIL = 254
@@ -47,6 +51,8 @@ USER_COLUMNS = (
     namespaces.c.default_private,
     users.c.created_at,
     users.c.last_login_at,
+    users.c.disabled_at,
+    users.c.credentials_version,
 )
 USERS = select(*USER_COLUMNS, users.c.password_hash).select_from(users.join(namespaces))
 TOKENS = select(
@@ -62,6 +68,7 @@ TOKENS = select(
     tokens.c.expires_at,
     tokens.c.last_used_at,
     tokens.c.revoked_at,
+    users.c.disabled_at,
 ).select_from(tokens.join(users).join(namespaces))
 ORGS = select(
     organizations.c.id, namespaces.c.name, namespaces.c.default_private, organizations.c.created_at
@@ -73,6 +80,8 @@ class ServicePart:
 
     db: Database
     passwords: Passwords
+    limits: CreationLimits
+    inline_lookups: bool  # point reads run inline on SQLite (db.engine.lookup)
     _insert: Callable[[Table], Any]  # the dialect's INSERT, which knows ON CONFLICT DO NOTHING
 
 
@@ -108,6 +117,8 @@ def stale(value: datetime | None, when: datetime) -> bool:
 
 def check_free(conn: Connection, name: str) -> None:
     taken = conn.execute(select(namespaces.c.kind).where(namespaces.c.name == name)).scalar_one_or_none()
+    if taken == RETIRED:
+        raise AlreadyExists(f"{name!r} belonged to a deleted account and is not given out again")
     if taken is not None:
         what = "a user" if taken == "user" else "an organisation"
         raise AlreadyExists(f"{name!r} is already taken by {what}")
@@ -173,7 +184,9 @@ def default_private(conn: Connection, namespace: str) -> bool | None:
     if namespace == "library":
         return False
     value = conn.execute(
-        select(namespaces.c.default_private).where(namespaces.c.name == namespace)
+        select(namespaces.c.default_private).where(
+            namespaces.c.name == namespace, namespaces.c.kind != RETIRED
+        )
     ).scalar_one_or_none()
     return None if value is None else bool(value)
 
@@ -190,6 +203,7 @@ def user_record(row: Any) -> User:
         default_private=bool(row.default_private),
         created_at=utc(row.created_at),
         last_login_at=aware(row.last_login_at),
+        disabled_at=aware(row.disabled_at),
     )
 
 
@@ -226,8 +240,19 @@ def token_record(row: Any) -> AccessToken:
 
 
 def token_usable(row: Any, when: datetime) -> bool:
+    """Unrevoked, unexpired, and its account not disabled (``row`` from TOKENS)."""
     expires_at = aware(row.expires_at)
-    return row.revoked_at is None and (expires_at is None or expires_at > when)
+    return row.revoked_at is None and row.disabled_at is None and (expires_at is None or expires_at > when)
+
+
+def password_principal(row: Any) -> Principal:
+    """The principal of a password login (``row`` from USERS)."""
+    return Principal(
+        username=row.name,
+        user_id=row.id,
+        is_admin=bool(row.is_admin),
+        credentials_version=int(row.credentials_version),
+    )
 
 
 def token_principal(row: Any) -> Principal:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from dockyard.accounts import _queries as q
 from dockyard.accounts import credentials
 from dockyard.accounts._queries import TOKENS, USERS, namespaces, tokens, users
 from dockyard.accounts.records import Principal
-from dockyard.db.engine import offload
+from dockyard.db.engine import lookup, offload
 
 
 class Authentication(q.ServicePart):
@@ -38,7 +38,7 @@ class Authentication(q.ServicePart):
             self.passwords.waste_time(secret)
             return None
         ok, new_hash = self.passwords.verify(row.password_hash, secret)
-        if not ok:
+        if not ok or row.disabled_at is not None:  # checked after the hash: timing tells nothing
             return None
         now = q.now()
         changes: dict[str, Any] = {}
@@ -49,7 +49,7 @@ class Authentication(q.ServicePart):
         if changes:
             with self.db.write.begin() as conn:
                 conn.execute(update(users).where(users.c.id == row.id).values(**changes))
-        return Principal(username=row.name, user_id=row.id, is_admin=row.is_admin)
+        return q.password_principal(row)
 
     def _authenticate_token(self, username: str, secret: str) -> Principal | None:
         lookup = credentials.token_lookup(secret)
@@ -68,19 +68,43 @@ class Authentication(q.ServicePart):
         return q.token_principal(row)
 
     @offload
-    def principal_for(self, username: str, *, token_id: int | None = None) -> Principal | None:
-        """A fresh principal for an earlier login (a refresh token): None when the user is gone or
-        the token used then has been revoked or has expired. Admin rights are re-read."""
+    def principal_for(
+        self, username: str, *, token_id: int | None = None, version: int | None = None
+    ) -> Principal | None:
+        """A fresh principal for an earlier login (a refresh or hub token): None when the user is
+        gone or disabled, the password changed since (``version``, the credentials version the
+        login saw; None skips that check), or the access token used then was revoked or expired.
+        Admin rights are re-read."""
         with self.db.read.connect() as conn:
             if token_id is None:
                 row = conn.execute(USERS.where(namespaces.c.name == username)).first()
-                if row is None:
+                if row is None or row.disabled_at is not None:
                     return None
-                return Principal(username=row.name, user_id=row.id, is_admin=row.is_admin)
+                if version is not None and version != row.credentials_version:
+                    return None
+                return q.password_principal(row)
             token = conn.execute(TOKENS.where(tokens.c.id == token_id)).first()
         if token is None or token.username != username or not q.token_usable(token, q.now()):
             return None
         return q.token_principal(token)
+
+    @lookup
+    def still_valid(self, principal: Principal) -> bool:
+        """Whether what a login issued for ``principal`` may still be used: the account is the
+        same one (name and id), not disabled, not demoted from administrator, and its password
+        unchanged since (a password login) or its access token still usable (a token login)."""
+        with self.db.read.connect() as conn:
+            row = conn.execute(
+                select(users.c.credentials_version, users.c.disabled_at, users.c.is_admin)
+                .select_from(users.join(namespaces))
+                .where(users.c.id == principal.user_id, namespaces.c.name == principal.username)
+            ).first()
+            if row is None or row.disabled_at is not None or (principal.is_admin and not row.is_admin):
+                return False
+            if principal.token_id is None:
+                return bool(row.credentials_version == principal.credentials_version)
+            token = conn.execute(TOKENS.where(tokens.c.id == principal.token_id)).first()
+        return token is not None and token.user_id == principal.user_id and q.token_usable(token, q.now())
 
 
 def _fold_case(username: str) -> str:

@@ -7,7 +7,9 @@ AccountError
 │   └── InvalidScope        unknown personal access token scope
 ├── AlreadyExists           the name is taken
 ├── NotFound                no such user, organisation, team, repository or token
-└── Conflict                the change would break an invariant (e.g. an organisation without owners)
+├── Conflict                the change would break an invariant (e.g. an organisation without owners)
+├── RateLimited             too many sign-ups or new repositories within a window; retry_after seconds
+└── QuotaExceeded           a namespace holds the most repositories it may
 """
 
 from __future__ import annotations
@@ -44,4 +46,14 @@ class NotFound(AccountError):
 
 
 class Conflict(AccountError):
+    pass
+
+
+class RateLimited(AccountError):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(AccountError):
     pass

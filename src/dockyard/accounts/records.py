@@ -31,8 +31,20 @@ class EventKind(StrEnum):
     DEFAULT_VISIBILITY_CHANGED = "visibility.default_changed"
     REPOSITORY_CREATED = "repository.created"
     USER_CREATED = "user.created"
+    USER_DISABLED = "user.disabled"
+    USER_ENABLED = "user.enabled"
+    USER_DELETED = "user.deleted"
     ADMIN_CHANGED = "admin.changed"
     PASSWORD_CHANGED = "password.changed"
+    REPOSITORY_DELETED = "repository.deleted"
+    WEBHOOK_ADDED = "webhook.added"
+    WEBHOOK_CHANGED = "webhook.changed"
+    WEBHOOK_REMOVED = "webhook.removed"
+    # Written by the builds domain through ``write_event`` (accounts/audit.py).
+    BUILD_LINKED = "build.linked"
+    BUILD_RELINKED = "build.relinked"
+    BUILD_UNLINKED = "build.unlinked"
+    BUILD_RULES_CHANGED = "build.rules_changed"
     ORG_CREATED = "org.created"
     TEAM_CREATED = "team.created"
     TEAM_MEMBER_ADDED = "team.member_added"
@@ -48,6 +60,9 @@ class Principal:
     is_admin: bool
     token_id: int | None = None  # set when authenticated by a personal access token
     token_scopes: frozenset[str] | None = None  # e.g. {"repo:read"}; None for password logins
+    # The account's credentials version at login, bound into what the login issues (sessions,
+    # refresh and hub tokens): a password change makes every older one useless.
+    credentials_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,11 @@ class User:
     default_private: bool
     created_at: datetime
     last_login_at: datetime | None = None
+    disabled_at: datetime | None = None  # set while the account is disabled
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,17 @@ Manifests and blobs are the registry's; a repository row here is what access is 
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 
 from dockyard.accounts import _queries as q
-from dockyard.accounts import names
+from dockyard.accounts import limits, names
 from dockyard.accounts._queries import repositories
 from dockyard.accounts.audit import write_event
 from dockyard.accounts.errors import AlreadyExists, NotFound
 from dockyard.accounts.records import EventKind, Principal, RepositoryInfo
 from dockyard.db.engine import offload
+
+NEW_REPOSITORIES = "new repositories"
 
 
 class Repositories(q.ServicePart):
@@ -38,6 +41,7 @@ class Repositories(q.ServicePart):
                 raise NotFound(f"no user or organisation named {namespace!r}")
             if conn.execute(select(repositories.c.id).where(repositories.c.name == name)).first():
                 raise AlreadyExists(f"repository {name!r} already exists")
+            self._count_creation(conn, namespace, created_by)
             is_private = default_private if private is None else private
             conn.execute(
                 repositories.insert().values(
@@ -66,6 +70,9 @@ class Repositories(q.ServicePart):
             if conn.execute(select(repositories.c.id).where(repositories.c.name == name)).first():
                 return
         with self.db.write.begin() as conn:
+            if conn.execute(select(repositories.c.id).where(repositories.c.name == name)).first():
+                return  # made by a concurrent push meanwhile: nothing to count
+            self._count_creation(conn, namespace, created_by)
             is_private = bool(q.default_private(conn, namespace))
             stmt = self._insert(repositories).values(
                 name=name, created_at=q.now(), is_private=is_private, created_by=creator
@@ -79,6 +86,16 @@ class Repositories(q.ServicePart):
                     target=name,
                     detail={"private": is_private},
                 )
+
+    def _count_creation(self, conn: Connection, namespace: str, creator: Principal | str | None) -> None:
+        """Apply the creation limits to someone creating a repository for themselves: the
+        namespace's cap, then their creations per window. Administrators and the CLI (a plain
+        name or nobody) are not limited."""
+        if not isinstance(creator, Principal) or creator.is_admin:
+            return
+        limits.check_namespace(conn, namespace, self.limits.repositories_per_namespace)
+        window = self.limits.repositories_per_user
+        limits.take(conn, limits.repository_key(creator.username), window, q.now(), NEW_REPOSITORIES)
 
     @offload
     def get_repository(self, name: str) -> RepositoryInfo | None:

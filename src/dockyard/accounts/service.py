@@ -16,6 +16,7 @@ The methods live with their domain, one part per module, composed here into the 
     repositories.py     Repositories      repository rows: creation, visibility, descriptions
     access.py           Access            the facts policy.py decides on; the catalog's SQL filter
     tokens.py           Tokens            personal access tokens
+    limits.py           (functions)       sign-up and repository creation limits
     audit.py            AuditLog          the audit log, and write_event for every other part
     _queries.py         ServicePart       tables, selects, rows to records, shared lookups
 """
@@ -39,6 +40,7 @@ from dockyard.accounts.access import Access
 from dockyard.accounts.audit import AuditLog
 from dockyard.accounts.authentication import Authentication
 from dockyard.accounts.credentials import Passwords
+from dockyard.accounts.limits import CreationLimits
 from dockyard.accounts.organizations import Organizations
 from dockyard.accounts.repositories import Repositories
 from dockyard.accounts.tokens import Tokens
@@ -60,7 +62,13 @@ __all__ = [
 
 
 class AccountService(Users, Authentication, Organizations, Repositories, Access, Tokens, AuditLog):
-    def __init__(self, database: Database, passwords: Passwords | None = None) -> None:
+    def __init__(
+        self, database: Database, passwords: Passwords | None = None, limits: CreationLimits | None = None
+    ) -> None:
+        """``limits`` bound what people do for themselves (sign-ups, new repositories); without
+        them (the command line), nothing is limited."""
         self.db = database
         self.passwords = passwords or Passwords()
+        self.limits = limits or CreationLimits()
+        self.inline_lookups = database.dialect == "sqlite"
         self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert

@@ -1,32 +1,68 @@
-"""Users: accounts, passwords, administrators, a namespace's default visibility."""
+"""Users: accounts, passwords, administrators, disabling and deleting, a namespace's default visibility.
+
+A password change or disabling increments the account's credentials version, which every session
+and token a password login issued carries: all of those stop working at once. Personal access
+tokens are credentials of their own and survive a password change (revoke them one by one); a
+disabled account's tokens fail with the account, and work again if it is enabled. Deleting an
+account keeps its name as a retired namespace that nobody can sign up with again.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection
 
 from dockyard.accounts import _queries as q
-from dockyard.accounts import credentials, names
-from dockyard.accounts._queries import USERS, namespaces, users
+from dockyard.accounts import credentials, limits, names
+from dockyard.accounts._queries import (
+    OWNERS,
+    USERS,
+    members,
+    namespaces,
+    organizations,
+    repositories,
+    teams,
+    tokens,
+    users,
+)
 from dockyard.accounts.audit import write_event
-from dockyard.accounts.errors import NotFound
+from dockyard.accounts.errors import Conflict, NotFound
 from dockyard.accounts.records import EventKind, User
 from dockyard.db.engine import offload
+
+SIGNUPS = "sign-ups from your address"
 
 
 class Users(q.ServicePart):
     @offload
     def create_user(
-        self, name: str, email: str, password: str, *, admin: bool = False, actor: str | None = None
+        self,
+        name: str,
+        email: str,
+        password: str,
+        *,
+        admin: bool = False,
+        actor: str | None = None,
+        signup_address: str | None = None,
     ) -> User:
-        """A new account. The name follows the Docker ID rules; the password is Argon2id-hashed."""
+        """A new account. The name follows the Docker ID rules; the password is Argon2id-hashed.
+
+        ``signup_address``: someone signing themselves up from this client address, which the
+        sign-up limit counts (RateLimited past it); administrators' accounts pass none."""
         names.validate_docker_id(name)
         email = q.validate_email(email)
         credentials.validate_password(password)
+        key = limits.signup_key(signup_address) if signup_address is not None else None
+        window = self.limits.signups_per_address
         with self.db.read.connect() as conn:
+            if key is not None:  # a flood is refused here, before any hashing
+                limits.check(conn, key, window, q.now(), SIGNUPS)
             q.check_free(conn, name)  # fail fast, before spending a hash on it
         password_hash = self.passwords.hash(password)  # never hash while holding the write lock
         now = q.now()
         with self.db.write.begin() as conn:
+            if key is not None:
+                limits.take(conn, key, window, now, SIGNUPS)
             namespace_id = q.claim_namespace(conn, name, "user", now)
             conn.execute(
                 users.insert().values(
@@ -37,19 +73,73 @@ class Users(q.ServicePart):
                     created_at=now,
                 )
             )
-            write_event(conn, EventKind.USER_CREATED, actor=actor, target=name, detail={"admin": admin})
+            write_event(
+                conn,
+                EventKind.USER_CREATED,
+                actor=actor,
+                target=name,
+                detail={"admin": admin},
+                ip=signup_address,
+            )
             user = q.user(conn, name)
         assert user is not None
         return user
 
     @offload
     def set_password(self, username: str, password: str, *, actor: str | None = None) -> None:
+        """A new password; every session and token a password login issued before ends with it."""
         credentials.validate_password(password)
         password_hash = self.passwords.hash(password)
         with self.db.write.begin() as conn:
             user = q.require_user(conn, username)
-            conn.execute(update(users).where(users.c.id == user.id).values(password_hash=password_hash))
+            conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(password_hash=password_hash, credentials_version=users.c.credentials_version + 1)
+            )
             write_event(conn, EventKind.PASSWORD_CHANGED, actor=actor, target=username, detail={})
+
+    @offload
+    def set_disabled(self, username: str, disabled: bool, *, actor: str | None = None) -> User:
+        """Disable an account (no login on any door; its sessions and tokens stop working), or
+        enable it again. Sessions and password-based tokens stay ended after enabling; personal
+        access tokens work again."""
+        with self.db.write.begin() as conn:
+            user = q.require_user(conn, username)
+            if user.disabled != disabled:
+                values: dict[str, object] = {"disabled_at": q.now() if disabled else None}
+                if disabled:
+                    values["credentials_version"] = users.c.credentials_version + 1
+                conn.execute(update(users).where(users.c.id == user.id).values(**values))
+                kind = EventKind.USER_DISABLED if disabled else EventKind.USER_ENABLED
+                write_event(conn, kind, actor=actor, target=username, detail={})
+            updated = q.user(conn, username)
+        assert updated is not None
+        return updated
+
+    @offload
+    def delete_user(self, username: str, *, actor: str | None = None) -> None:
+        """Delete an account: its tokens, sessions, team memberships and stars go with it. Refused
+        while its namespace holds repositories (delete those first, so each goes the way every
+        repository deletion goes) or while it is the last owner of an organisation. The name is
+        retired, never given out again: whoever took it would receive the old owner's pulls."""
+        with self.db.write.begin() as conn:
+            user = q.require_user(conn, username)
+            held = conn.execute(
+                select(func.count()).select_from(repositories).where(repositories.c.namespace == username)
+            ).scalar_one()
+            if held:
+                raise Conflict(f"{username!r} still has {held} repositories; delete them first")
+            orphaned = _orgs_only_owned_by(conn, user.id)
+            if orphaned:
+                raise Conflict(
+                    f"{username!r} is the last owner of {', '.join(orphaned)}; add another owner first"
+                )
+            conn.execute(delete(tokens).where(tokens.c.user_id == user.id))
+            conn.execute(delete(members).where(members.c.user_id == user.id))
+            conn.execute(delete(users).where(users.c.id == user.id))  # sessions and stars cascade
+            conn.execute(update(namespaces).where(namespaces.c.name == username).values(kind=q.RETIRED))
+            write_event(conn, EventKind.USER_DELETED, actor=actor, target=username, detail={})
 
     @offload
     def get_user(self, username: str) -> User | None:
@@ -96,3 +186,22 @@ class Users(q.ServicePart):
                 target=namespace,
                 detail={"private": private},
             )
+
+
+def _orgs_only_owned_by(conn: Connection, user_id: int) -> list[str]:
+    """The organisations whose owners team holds this user and nobody else."""
+    owners_teams = (
+        select(teams.c.id, namespaces.c.name)
+        .select_from(teams.join(organizations).join(namespaces))
+        .where(
+            teams.c.name == OWNERS,
+            teams.c.id.in_(select(members.c.team_id).where(members.c.user_id == user_id)),
+        )
+        .subquery()
+    )
+    counts = conn.execute(
+        select(owners_teams.c.name, func.count())
+        .select_from(owners_teams.join(members, members.c.team_id == owners_teams.c.id))
+        .group_by(owners_teams.c.name)
+    ).all()
+    return sorted(name for name, count in counts if count <= 1)

@@ -103,7 +103,7 @@ class TokenGuard:
             await self._challenge(scope, send, need, None)
             return
         try:
-            token = self.auth.verify(raw)
+            token = await self.auth.verify(raw)
         except InvalidToken:
             await self._challenge(scope, send, need, "invalid_token")
             return
@@ -119,7 +119,11 @@ class TokenGuard:
             await _send_error(scope, send, _rate_limited(), quota.headers(_source(scope, token)))
             return
         if method in ("POST", "PUT") and need.route in ("uploads", "manifests"):
-            await self.auth.ensure_repository(need.canonical, token.account)
+            try:
+                await self.auth.ensure_repository(need.canonical, token.account)
+            except RegistryError as refused:  # a creation limit
+                await _send_error(scope, send, refused, _encoded(refused.headers))
+                return
         if quota is None and method not in ("PUT", "DELETE"):  # the hot path: nothing to add or audit
             await self.app(scope, receive, send)
             return
@@ -244,6 +248,10 @@ async def _send_error(
         {"type": "http.response.start", "status": status or error.status, "headers": [*start, *headers]}
     )
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in headers.items()]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dockyard.accounts.errors import QuotaExceeded, RateLimited
 from dockyard.accounts.records import CatalogPage, Principal
 from dockyard.auth.ratelimit import PullRateLimiter
 from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY_ACTIONS, Scope, canonical
+from dockyard.auth.standing import Standing
 from dockyard.auth.throttle import LoginThrottle
 from dockyard.auth.tokens import AccessToken, InvalidToken, TokenAuthority
 from dockyard.registry.errors import ErrorCode, RegistryError
@@ -28,7 +30,11 @@ class Accounts(Protocol):
 
     def authenticate(self, username: str, secret: str) -> Awaitable[Principal | None]: ...
 
-    def principal_for(self, username: str, *, token_id: int | None = None) -> Awaitable[Principal | None]: ...
+    def principal_for(
+        self, username: str, *, token_id: int | None = None, version: int | None = None
+    ) -> Awaitable[Principal | None]: ...
+
+    def still_valid(self, principal: Principal) -> Awaitable[bool]: ...
 
     def repository_actions(
         self, principal: Principal | None, repository: str
@@ -82,6 +88,7 @@ class AuthService:
         self.authority = authority
         self.throttle = throttle
         self.limiter = limiter
+        self.standing = Standing(accounts.still_valid)
 
     # -- who is asking --------------------------------------------------------------------
 
@@ -115,7 +122,9 @@ class AuthService:
             claims = None
         principal = None
         if claims is not None:
-            principal = await self.accounts.principal_for(claims.username, token_id=claims.token_id)
+            principal = await self.accounts.principal_for(
+                claims.username, token_id=claims.token_id, version=claims.version
+            )
         if principal is None or claims is None or principal.user_id != claims.user_id:
             await self._audit(
                 "login.failure", claims.username if claims else None, ip, {"via": "refresh_token"}
@@ -149,13 +158,28 @@ class AuthService:
         refresh = self.authority.issue_refresh(principal) if offline and principal is not None else None
         return TokenGrant(issued.token, issued.expires_in, issued.issued_at, scopes, refresh)
 
-    def verify(self, token: str) -> AccessToken:
-        return self.authority.verify_access(token)
+    async def verify(self, token: str) -> AccessToken:
+        """A valid access token whose account (if any) still stands: not disabled, deleted or
+        demoted, and no password change or token revocation since the login (auth/standing.py)."""
+        verified = self.authority.verify_access(token)
+        if verified.account is not None and not await self.standing.holds(verified.account):
+            raise InvalidToken("the account's credentials changed since this token was issued")
+        return verified
 
     # -- registry side effects ------------------------------------------------------------
 
     async def ensure_repository(self, name: str, principal: Principal | None) -> None:
-        await self.accounts.ensure_repository(name, principal)
+        """Create the repository a push goes to; past a creation limit, the registry's error."""
+        try:
+            await self.accounts.ensure_repository(name, principal)
+        except RateLimited as limited:
+            raise RegistryError(
+                ErrorCode.TOOMANYREQUESTS,
+                message=limited.message,
+                headers={"Retry-After": str(limited.retry_after)},
+            ) from None
+        except QuotaExceeded as full:
+            raise RegistryError(ErrorCode.DENIED, message=full.message) from None
 
     async def readable(self, principal: Principal | None, names: list[str]) -> list[str]:
         return await self.accounts.readable_repositories(principal, names)

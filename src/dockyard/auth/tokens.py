@@ -5,10 +5,14 @@ An access token follows Docker's token spec::
     header  {"typ": "JWT", "alg": "ES256", "kid": "<libtrust key id>"}
     claims  {"iss", "sub", "aud": <service>, "exp", "nbf", "iat", "jti",
              "access": [{"type": "repository", "name": "alice/app", "actions": ["pull", "push"]}],
-             "dockyard": {"uid", "admin", "tid", "scopes"}}       (the account, absent when anonymous)
+             "dockyard": {"uid", "admin", "tid", "scopes", "cv"}}  (the account, absent when anonymous)
 
-A refresh token carries ``"use": "refresh"`` and the account (``uid``, and ``tid`` when it came
-from a personal access token) so it can be checked, and revoked, at every use. Verification
+A refresh token carries ``"use": "refresh"`` and the account (``uid``, ``tid`` when it came from a
+personal access token, ``cv`` the account's credentials version at login) so it can be checked,
+and revoked, at every use: a password change or a disabled account ends it. A token without
+``cv`` (issued before versions existed) reads as version 0, the version nobody has any more once
+their password changes. The account inside an access token is checked the same way, against a
+short cache (auth/standing.py), by ``AuthService.verify``. Verification
 accepts only ES256 under our ``kid``, our issuer and audience, and ``exp``/``nbf`` within a
 small leeway. Verified access tokens are cached (bounded LRU, until they expire) because the
 signature check costs ~100 us and one token serves hundreds of requests.
@@ -45,6 +49,7 @@ def principal_claim(principal: Principal) -> dict[str, Any]:
         "admin": principal.is_admin,
         "tid": principal.token_id,
         "scopes": scopes,
+        "cv": principal.credentials_version,
     }
 
 
@@ -58,7 +63,15 @@ def principal_from_claims(subject: str, claim: Any) -> Principal | None:
         claim.get("admin") is True,
         token_id if isinstance(token_id, int) else None,
         frozenset(scopes) if isinstance(scopes, list) else None,
+        credentials_version(claim),
     )
+
+
+def credentials_version(claims: dict[str, Any]) -> int:
+    """The ``cv`` claim: 0 when absent (tokens from before versions existed), -1 (no account's)
+    when it is not an integer."""
+    version = claims.get("cv", 0)
+    return version if isinstance(version, int) and not isinstance(version, bool) else -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,7 @@ class RefreshClaims:
     username: str
     user_id: int
     token_id: int | None
+    version: int = 0  # the account's credentials version when the refresh token was issued
 
 
 class TokenAuthority:
@@ -131,6 +145,7 @@ class TokenAuthority:
             "use": REFRESH_USE,
             "uid": account.user_id,
             "tid": account.token_id,
+            "cv": account.credentials_version,
         }
         return self._sign(claims)
 
@@ -176,7 +191,12 @@ class TokenAuthority:
         if claims.get("use") != REFRESH_USE or not isinstance(claims.get("uid"), int) or not claims["sub"]:
             raise InvalidToken("not a refresh token")
         token_id = claims.get("tid")
-        return RefreshClaims(claims["sub"], claims["uid"], token_id if isinstance(token_id, int) else None)
+        return RefreshClaims(
+            claims["sub"],
+            claims["uid"],
+            token_id if isinstance(token_id, int) else None,
+            credentials_version(claims),
+        )
 
     def _decode(self, token: str) -> dict[str, Any]:
         try:

@@ -8,19 +8,35 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
+import anyio
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from dockyard.accounts.policy import OWNERS_TEAM
-from dockyard.accounts.records import TOKEN_SCOPES, AccessToken, RepositoryInfo, Team, TeamPermission, User
-from dockyard.cli.common import DataDir, console, fail, out, with_accounts
+from dockyard.accounts.records import (
+    TOKEN_SCOPES,
+    AccessToken,
+    Principal,
+    RepositoryInfo,
+    Team,
+    TeamPermission,
+    User,
+)
+from dockyard.cli.common import DataDir, account_errors, console, fail, load_settings, out, with_accounts
 
 if TYPE_CHECKING:
     from dockyard.accounts.service import AccountService
+    from dockyard.hub.service import HubService
+
+T = TypeVar("T")
+# The operator at the command line: an administrator with no account of its own (audit actor: none).
+OPERATOR = Principal(username="", user_id=0, is_admin=True)
 
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 org_app = typer.Typer(help="Manage organisations.", no_args_is_help=True)
@@ -86,7 +102,7 @@ def user_create(
 def user_list(data_dir: DataDir = None) -> None:
     """List users."""
     users: list[User] = with_accounts(data_dir, lambda accounts: accounts.list_users())
-    table = Table("Name", "Email", "Admin", "Created (UTC)", "Last login")
+    table = Table("Name", "Email", "Admin", "Created (UTC)", "Last login", "State")
     for user in users:
         table.add_row(
             escape(user.username),
@@ -94,6 +110,7 @@ def user_list(data_dir: DataDir = None) -> None:
             "yes" if user.is_admin else "",
             _when(user.created_at),
             _when(user.last_login_at),
+            f"disabled {_when(user.disabled_at)}" if user.disabled else "active",
         )
     out.print(table)
 
@@ -120,10 +137,100 @@ def user_set_password(
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Set a user's password."""
+    """Set a user's password: every web session, refresh token and hub token of the old one ends.
+
+    Personal access tokens are credentials of their own and keep working; `dockyard token revoke`
+    ends them."""
     password = _read_password(password_stdin)
     with_accounts(data_dir, lambda accounts: accounts.set_password(name, password))
-    console.print(f"Password of {escape(name)} changed.", highlight=False)
+    console.print(
+        f"Password of {escape(name)} changed; the sessions and tokens of the old password no longer work.",
+        highlight=False,
+    )
+
+
+@user_app.command("disable")
+def user_disable(name: str, data_dir: DataDir = None) -> None:
+    """Disable a user: no login on any door, and every session, token and personal access token
+    stops working at once. `dockyard user enable` undoes it (sessions stay ended)."""
+    with_accounts(data_dir, lambda accounts: accounts.set_disabled(name, True))
+    console.print(f"{escape(name)} is disabled: logins, sessions and tokens are refused.", highlight=False)
+
+
+@user_app.command("enable")
+def user_enable(name: str, data_dir: DataDir = None) -> None:
+    """Enable a disabled user again: their password and personal access tokens work again."""
+    with_accounts(data_dir, lambda accounts: accounts.set_disabled(name, False))
+    console.print(f"{escape(name)} is enabled.", highlight=False)
+
+
+@user_app.command("delete")
+def user_delete(
+    name: str,
+    confirm: Annotated[
+        str | None, typer.Option("--confirm", help="The user's name again, to confirm without a prompt")
+    ] = None,
+    delete_repositories: Annotated[
+        bool,
+        typer.Option(
+            "--delete-repositories",
+            help="First delete every repository in the user's namespace, as the hub deletes one",
+        ),
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete a user for good: tokens, sessions, team memberships and stars go with the account.
+
+    Refused while the namespace holds repositories, unless --delete-repositories, and while the
+    user is an organisation's last owner. The name is retired and never given out again, so
+    nobody can take it over and answer the pulls meant for the old owner."""
+    if confirm is None:
+        confirm = typer.prompt(f"This cannot be undone. Type {name} to delete the account", err=True)
+    if confirm != name:
+        raise fail(f"the confirmation {confirm!r} is not {name!r}; nothing was deleted")
+    removed = _run_with_hub(data_dir, lambda hub: _delete_user(hub, name, delete_repositories))
+    also = f" and {removed} repositories" if removed else ""
+    console.print(f"Deleted user {escape(name)}{also}; the name stays retired.", highlight=False)
+
+
+async def _delete_user(hub: HubService, name: str, with_repositories: bool) -> int:
+    removed = 0
+    if with_repositories and await hub.accounts.get_user(name) is not None:
+        for repo in await hub.accounts.list_repositories(name):
+            await hub.delete_repository(OPERATOR, repo.name)
+            removed += 1
+    await hub.accounts.delete_user(name)
+    return removed
+
+
+def _run_with_hub(data_dir: Path | None, work: Callable[[HubService], Awaitable[T]]) -> T:
+    """``with_accounts``, with the whole hub (registry and storage too) for repository deletions."""
+    from dockyard.accounts.service import AccountService
+    from dockyard.db.engine import make_database
+    from dockyard.hub.service import HubService
+    from dockyard.registry.service import Registry
+    from dockyard.registry.store import MetadataStore
+    from dockyard.secretbox import SecretBox
+    from dockyard.server import prepare
+    from dockyard.storage import create_driver
+
+    settings = load_settings(data_dir=data_dir)
+    prepare(settings)
+    database = make_database(settings.resolved_database_url)
+    storage = create_driver(settings.storage, root=settings.storage_root)
+    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes)
+    hub = HubService(
+        database,
+        AccountService(database),
+        registry,
+        base_url=settings.base_url,
+        secrets=SecretBox.from_settings(settings),
+    )
+    try:
+        with account_errors():
+            return anyio.run(work, hub)
+    finally:
+        database.dispose()
 
 
 # -- organisations and teams -----------------------------------------------------------------------

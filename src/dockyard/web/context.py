@@ -5,7 +5,7 @@
     load the session (cookie -> SessionStore) and the CSRF token (the session's, or a visitor cookie)
     on POST: check the form's csrf_token and, when sent, that Origin is this site  -> 403 otherwise
     NotFound -> the 404 page; PermissionDenied -> log in first (anonymous) or the 403 page;
-    any other AccountError -> a 400 page with its message
+    RateLimited -> a 429 page with Retry-After; any other AccountError -> a 400 page with its message
     add security headers (CSP without inline script, no framing, no sniffing)
 """
 
@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from dockyard.accounts.errors import AccountError
+from dockyard.accounts.errors import AccountError, RateLimited
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
 from dockyard.config import Settings
@@ -193,6 +193,9 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 response = web.redirect(login_url(request.url.path))
             else:
                 response = error_page(web, 403, "Not allowed", denied.message)
+        except RateLimited as limited:
+            response = error_page(web, 429, "Slow down", limited.message)
+            response.headers["Retry-After"] = str(limited.retry_after)
         except AccountError as error:
             response = error_page(web, 400, "That did not work", error.message)
         return web.finish(response)

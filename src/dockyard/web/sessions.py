@@ -1,7 +1,10 @@
 """Server-side browser sessions, revocable: the cookie holds a random id, the table its SHA-256.
 
-Logging out deletes the row, so a stolen cookie dies with it. Each session carries its own CSRF
-token; visitors without a session get one from a short cookie of their own (double submit).
+Logging out deletes the row, so a stolen cookie dies with it. A session also ends when its account
+is disabled or deleted, or when the account's password changes: each row keeps the credentials
+version of the login that made it, and only a row matching the account's current one is a session.
+Each session carries its own CSRF token; visitors without a session get one from a short cookie
+of their own (double submit).
 """
 
 from __future__ import annotations
@@ -45,14 +48,16 @@ class SessionStore:
         self.inline_lookups = database.dialect == "sqlite"
 
     @offload
-    def create(self, user_id: int, ip: str | None, user_agent: str | None) -> tuple[str, WebSession]:
-        """A new session; returns the cookie value (shown to nobody else) and the session."""
+    def create(self, principal: Principal, ip: str | None, user_agent: str | None) -> tuple[str, WebSession]:
+        """A new session for a password login; returns the cookie value (shown to nobody else)
+        and the session."""
         cookie, csrf, created = new_token(), new_token(), now()
         with self.db.write.begin() as conn:
             conn.execute(
                 web_sessions.insert().values(
                     id_hash=_hash(cookie),
-                    user_id=user_id,
+                    user_id=principal.user_id,
+                    credentials_version=principal.credentials_version,
                     csrf_token=csrf,
                     created_at=created,
                     expires_at=created + self.ttl,
@@ -78,15 +83,25 @@ class SessionStore:
                 web_sessions.c.expires_at,
                 namespaces.c.name,
                 users.c.is_admin,
+                users.c.credentials_version,
             )
             .select_from(web_sessions.join(users, web_sessions.c.user_id == users.c.id).join(namespaces))
-            .where(web_sessions.c.id_hash == _hash(cookie))
+            .where(
+                web_sessions.c.id_hash == _hash(cookie),
+                web_sessions.c.credentials_version == users.c.credentials_version,
+                users.c.disabled_at.is_(None),
+            )
         )
         with self.db.read.connect() as conn:
             row = conn.execute(query).first()
         if row is None or utc(row.expires_at) <= now():
             return None
-        principal = Principal(username=row.name, user_id=row.user_id, is_admin=bool(row.is_admin))
+        principal = Principal(
+            username=row.name,
+            user_id=row.user_id,
+            is_admin=bool(row.is_admin),
+            credentials_version=row.credentials_version,
+        )
         return WebSession(principal, row.csrf_token, utc(row.expires_at))
 
     @offload

@@ -63,7 +63,9 @@ async def viewer(request: Request, ctx: Ctx) -> Principal | None:
         identity = ctx.tokens.verify(raw.strip())
     except InvalidHubToken:
         raise Unauthorized("invalid or expired token", CHALLENGE) from None
-    principal = await ctx.accounts.principal_for(identity.username, token_id=identity.token_id)
+    principal = await ctx.accounts.principal_for(
+        identity.username, token_id=identity.token_id, version=identity.version
+    )
     if principal is None or principal.user_id != identity.user_id:
         raise Unauthorized("the account or access token behind this token is gone", CHALLENGE)
     return principal

@@ -6,7 +6,7 @@ ApiError                        status  detail
 ├── Forbidden                   403     authenticated, but not allowed (the resource is visible)
 ├── NotFound                    404     missing, or private and not visible to the caller
 ├── Conflict                    409     the name is taken
-└── TooManyRequests             429     login throttled (Retry-After)
+└── TooManyRequests             429     login throttled, a creation limit reached (Retry-After)
 
 Service errors map through one table (``ACCOUNT_ERRORS``); request validation errors become
 400 with a readable ``detail`` and an ``errinfo`` naming each bad field. Handlers raise, never
@@ -74,6 +74,8 @@ ACCOUNT_ERRORS: dict[type[account_errors.AccountError], type[ApiError]] = {
     account_errors.AlreadyExists: Conflict,
     account_errors.NotFound: NotFound,
     account_errors.Conflict: Conflict,
+    account_errors.RateLimited: TooManyRequests,
+    account_errors.QuotaExceeded: Forbidden,
     PermissionDenied: Forbidden,
 }
 
@@ -97,10 +99,13 @@ async def api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def account_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, account_errors.AccountError)
+    headers = None
+    if isinstance(exc, account_errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     for kind in type(exc).__mro__:
         mapped = ACCOUNT_ERRORS.get(kind)
         if mapped is not None:
-            return _json(mapped.status, exc.message)
+            return _json(mapped.status, exc.message, headers)
     return _json(500, "internal error")
 
 
@@ -138,6 +143,6 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "Not allowed",
         404: "Not found, or not visible to the caller",
         409: "Already exists",
-        429: "Too many failed logins",
+        429: "Too many failed logins, sign-ups or new repositories (Retry-After)",
     }
     return {status: {"model": ErrorBody, "description": described[status]} for status in statuses}

@@ -77,7 +77,7 @@ async def list_repositories(
     "/v2/repositories/",
     status_code=201,
     response_model=schemas.Repository,
-    responses=responses(400, 401, 403, 404, 409),
+    responses=responses(400, 401, 403, 404, 409, 429),
 )
 async def create_repository(body: schemas.RepositoryCreate, ctx: Ctx, caller: User) -> schemas.Repository:
     return await _create(ctx, caller, body.namespace, body)
@@ -88,7 +88,7 @@ async def create_repository(body: schemas.RepositoryCreate, ctx: Ctx, caller: Us
     "/v2/namespaces/{namespace}/repositories",
     status_code=201,
     response_model=schemas.Repository,
-    responses=responses(400, 401, 403, 404, 409),
+    responses=responses(400, 401, 403, 404, 409, 429),
 )
 async def create_namespace_repository(
     namespace: Namespace, body: schemas.NamespaceRepositoryCreate, ctx: Ctx, caller: User

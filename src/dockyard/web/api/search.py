@@ -96,10 +96,12 @@ async def _v1_caller(request: Request, ctx: Context) -> Principal | None:
             identity = ctx.tokens.verify(value)
         except InvalidHubToken:
             try:
-                return ctx.auth.verify(value).account
+                return (await ctx.auth.verify(value)).account
             except InvalidToken:
                 raise Unauthorized("invalid or expired token") from None
-        principal = await ctx.accounts.principal_for(identity.username, token_id=identity.token_id)
+        principal = await ctx.accounts.principal_for(
+            identity.username, token_id=identity.token_id, version=identity.version
+        )
         if principal is None or principal.user_id != identity.user_id:
             raise Unauthorized("the account or access token behind this token is gone")
         return principal

@@ -2,7 +2,8 @@
 
     header  {"typ": "JWT", "alg": "ES256", "kid": "<libtrust key id>"}
     claims  {"iss", "sub": <username>, "aud": "<token_service>:hub", "exp", "nbf", "iat", "jti",
-             "use": "hub", "uid": <user id>, "tid": <personal access token id or null>}
+             "use": "hub", "uid": <user id>, "tid": <personal access token id or null>,
+             "cv": <the account's credentials version at login>}
 
 They are signed with the registry's token key (auth/keys.py): one secret in the data folder to
 guard and rotate, instead of a second one. A distinct audience and ``use`` keep the two kinds
@@ -10,7 +11,8 @@ apart: the registry accepts only ``aud == token_service`` with an ``access`` cla
 opens no registry door, and a registry token (audience ``token_service``) is refused here.
 
 A hub token names an account, not its rights: every request turns it back into a fresh principal
-(``AccountService.principal_for``), so a revoked personal access token, a deleted user or a
+(``AccountService.principal_for``), so a revoked personal access token, a deleted or disabled
+user, a password change (for tokens from a password login: ``cv`` no longer matches) or a
 withdrawn admin flag take effect at once, whatever the token's expiry.
 """
 
@@ -25,6 +27,7 @@ import jwt
 
 from dockyard.accounts.records import Principal
 from dockyard.auth.keys import ALGORITHM, SigningKey
+from dockyard.auth.tokens import credentials_version
 
 HUB_USE = "hub"
 MAX_TOKEN_CHARS = 8192
@@ -41,6 +44,7 @@ class HubIdentity:
     username: str
     user_id: int
     token_id: int | None
+    version: int = 0  # the credentials version the login saw; 0 for tokens from before versions
 
 
 class HubTokens:
@@ -64,6 +68,7 @@ class HubTokens:
             "use": HUB_USE,
             "uid": principal.user_id,
             "tid": principal.token_id,
+            "cv": principal.credentials_version,
         }
         return jwt.encode(claims, self.key.private_key, algorithm=ALGORITHM, headers={"kid": self.key.kid})
 
@@ -89,4 +94,4 @@ class HubTokens:
             raise InvalidHubToken("not a hub token")
         if not isinstance(uid, int) or not (tid is None or isinstance(tid, int)):
             raise InvalidHubToken("malformed account claims")
-        return HubIdentity(subject, uid, tid)
+        return HubIdentity(subject, uid, tid, credentials_version(claims))

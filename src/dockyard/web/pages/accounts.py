@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.responses import Response
 
-from dockyard.accounts.errors import AccountError, InvalidInput
+from dockyard.accounts.errors import AccountError, InvalidInput, RateLimited
 from dockyard.accounts.records import TOKEN_SCOPES
 from dockyard.web.context import WebRequest, page
 from dockyard.web.login import LoginFailed
@@ -23,8 +23,11 @@ SCOPE_LABELS = {
 
 @page
 async def signup(web: WebRequest) -> Response:
+    """Sign up, unless DOCKYARD_SIGNUP is closed; each address may sign up a few times an hour."""
     if web.viewer is not None:
         return web.redirect("/")
+    if web.app.settings.signup == "closed":
+        return web.render("accounts/signup.html", status=403, closed=True, values={}, error=None)
     if web.request.method == "GET":
         return web.render("accounts/signup.html", values={}, error=None)
     values = {name: await web.field(name) for name in ("username", "email")}
@@ -33,8 +36,16 @@ async def signup(web: WebRequest) -> Response:
         if password != confirm:
             raise InvalidInput("The two passwords differ.")
         await web.app.accounts.create_user(
-            values["username"], values["email"], password, actor=values["username"]
+            values["username"],
+            values["email"],
+            password,
+            actor=values["username"],
+            signup_address=web.client_ip or "unknown",
         )
+    except RateLimited as limited:
+        response = web.render("accounts/signup.html", status=429, values=values, error=limited.message)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     except AccountError as error:
         return web.render("accounts/signup.html", status=400, values=values, error=error.message)
     return await _log_in(web, values["username"], password, "/")
@@ -58,9 +69,7 @@ async def _log_in(web: WebRequest, username: str, password: str, next_path: str)
         return web.render(
             "accounts/login.html", status=401, next=next_path, username=username, error=failed.message
         )
-    cookie, _ = await web.app.sessions.create(
-        principal.user_id, web.client_ip, web.request.headers.get("user-agent")
-    )
+    cookie, _ = await web.app.sessions.create(principal, web.client_ip, web.request.headers.get("user-agent"))
     response = web.redirect(next_path)
     web.start_session(response, cookie)
     return response

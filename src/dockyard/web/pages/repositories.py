@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from dockyard.accounts.errors import AccountError
+from dockyard.accounts.errors import AccountError, RateLimited
 from dockyard.hub.records import TagOrdering
 from dockyard.web.context import WebRequest, page
 from dockyard.web.pages.common import private_choice, repository_name, repository_url, require_viewer
@@ -41,6 +41,8 @@ async def create(web: WebRequest) -> Response:
             full_description=values["full_description"],
             private=private_choice(values["visibility"]),
         )
+    except RateLimited:
+        raise  # the page wrapper answers 429 with Retry-After
     except AccountError as error:
         return web.render(
             "repositories/create.html", status=400, namespaces=namespaces, values=values, error=error.message
