@@ -33,10 +33,15 @@ class FakeAccounts:
             return PAT
         return None
 
-    async def principal_for(self, username: str, *, token_id: int | None = None) -> Principal | None:
+    async def principal_for(
+        self, username: str, *, token_id: int | None = None, version: int | None = None
+    ) -> Principal | None:
         if username != "alice" or token_id in self.revoked:
             return None
         return PAT if token_id == 5 else ALICE
+
+    async def still_valid(self, principal: Principal) -> bool:
+        return principal.token_id not in self.revoked
 
     async def repository_actions(self, principal: Principal | None, repository: str) -> frozenset[str]:
         if repository == "library/public":

@@ -38,7 +38,6 @@ class EventKind(StrEnum):
     PASSWORD_CHANGED = "password.changed"
     REPOSITORY_DELETED = "repository.deleted"
     WEBHOOK_ADDED = "webhook.added"
-    WEBHOOK_CHANGED = "webhook.changed"
     WEBHOOK_REMOVED = "webhook.removed"
     # Written by the builds domain through ``write_event`` (accounts/audit.py).
     BUILD_LINKED = "build.linked"
