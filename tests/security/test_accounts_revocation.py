@@ -31,6 +31,14 @@ from tests.security.account_clients import (
 REPO = "alice/app"
 
 
+def user_with_pat(world: World, user: str, scope: str) -> tuple[str, str]:
+    """A new user and a personal access token of theirs, made by the CLI in one run."""
+    with world.batch() as batch:
+        batch.user(user)
+        batch.pat(f"{user}-ci", user, scope)
+    return world.passwords[user], world.pats[f"{user}-ci"]
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with running_world(tmp_path_factory.mktemp("revocation") / "data") as world:
@@ -41,8 +49,7 @@ def test_a_password_change_ends_sessions_refresh_and_hub_tokens(world: World) ->
     """Defends against a thief who has a session cookie, a refresh token (90 days, push scope) or a
     hub token of the old password: changing the password must end all of them. On main every one
     kept working, and a password-based refresh token could never be revoked."""
-    password = world.create_user("alice")
-    pat = world.create_pat("alice-ci", "alice", "repo:write")
+    password, pat = user_with_pat(world, "alice", "repo:write")
     held = hold_everything(world, "alice", password, pat, REPO)
     assert session_works(world, held.session) and refresh_works(world, held.refresh)
     assert hub_token_works(world, held.hub) and access_token_works(world, held.access, REPO)
@@ -70,8 +77,7 @@ def test_a_disabled_user_is_refused_on_every_door_at_once(world: World) -> None:
     logins (password and PAT; /token, the hub API, the web) and end its sessions, refresh, hub and
     access tokens at once; `enable` restores logins but not the ended sessions. Main had no way to
     disable an account at all."""
-    password = world.create_user("bobby")
-    pat = world.create_pat("bobby-ci", "bobby", "repo:write")
+    password, pat = user_with_pat(world, "bobby", "repo:write")
     held = hold_everything(world, "bobby", password, pat, "bobby/app")
 
     world.cli("user", "disable", "bobby")
@@ -103,8 +109,7 @@ def test_delete_asks_for_the_name_keeps_it_retired_and_takes_the_repositories(wo
     """Defends against a deleted account's name being taken over (whoever signed up as it would
     receive the pulls and pushes meant for the old owner) and against a half-deleted account whose
     repositories stay reachable. Main had no `user delete`."""
-    password = world.create_user("carol")
-    pat = world.create_pat("carol-ci", "carol", "repo:admin")
+    password, pat = user_with_pat(world, "carol", "repo:admin")
     held = hold_everything(world, "carol", password, pat, "carol/app")
     hub = held.hub
     created = httpx.post(
