@@ -36,7 +36,7 @@ def bind_to_supervisor() -> None:
 
 
 def prepare(settings: Settings) -> None:
-    from dockyard.datadir import make_private
+    from dockyard.filemodes import make_private
     from dockyard.secretbox import SecretBox
 
     make_private(settings)  # first: every file made from here on is the owner's alone

@@ -1,4 +1,4 @@
-"""The data folder, private to the account Dockyard runs as.
+"""File modes: the data folder, private to the account Dockyard runs as.
 
     <data_dir>/                 0700   alone enough to keep other local users out of all below
         dockyard.db             0600   password hashes, tokens' hashes, private repositories
