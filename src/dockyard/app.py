@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from dockyard.accesslog import RequestLog
 from dockyard.accounts.limits import CreationLimits
 from dockyard.accounts.service import AccountService
 from dockyard.auth.handlers import token_routes
@@ -17,6 +18,7 @@ from dockyard.auth.setup import build_auth, guard_middleware
 from dockyard.builds import setup as builds
 from dockyard.config import Settings
 from dockyard.db.engine import make_database
+from dockyard.peers import TrustedProxies
 from dockyard.registry.app import APIVersionHeader, http_error, registry_error
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.routes import registry_routes
@@ -72,6 +74,9 @@ def create_app(settings: Settings) -> Starlette:
         hub=hub,
         auth=app.state.auth if settings.auth == "token" else None,
     )
+    # Outermost, added last: every layer below sees the resolved client address.
+    proxies = TrustedProxies(settings.trusted_networks)
+    app.add_middleware(RequestLog, mode=settings.access_log, proxies=proxies)
     return app
 
 

@@ -5,6 +5,7 @@ Values come from CLI options, then ``DOCKYARD_*`` environment variables, then de
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -127,3 +128,24 @@ class Settings(BaseSettings):
     @property
     def storage_root(self) -> Path:
         return self.data_dir / "storage"
+
+    # -- the server process: access log and proxies ----------------------------------------------
+    # One line per request on stderr: "plain" text, "json" (an object per line) or "off".
+    access_log: Literal["off", "plain", "json"] = "plain"
+    # Peers whose X-Forwarded-For is believed: addresses or CIDRs, comma-separated. Empty (the
+    # default): none, and the client address is the TCP peer's whatever the headers say.
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        """Normalised ("10.0.0.0/8,::1/128"), so worker processes parse the same list."""
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        try:
+            return ",".join(str(ipaddress.ip_network(entry, strict=False)) for entry in entries)
+        except ValueError as exc:
+            raise ValueError(f"trusted_proxies: {exc}") from None
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(entry) for entry in self.trusted_proxies.split(",") if entry)

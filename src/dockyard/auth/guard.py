@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +31,7 @@ from dockyard.auth.ratelimit import Quota
 from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY, canonical
 from dockyard.auth.service import AuthService
 from dockyard.auth.tokens import AccessToken, InvalidToken
+from dockyard.peers import client_ip
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.reference import is_digest
 
@@ -153,7 +153,7 @@ class TokenGuard:
         limit = limiter.limit(token.account is not None)
         if limit == 0:
             return None
-        key = f"user:{token.subject}" if token.account is not None else f"ip:{_ip(scope)}"
+        key = f"user:{token.subject}" if token.account is not None else f"ip:{client_ip(scope)}"
         return limiter.check(key, limit, count=scope["method"] == "GET")
 
     async def _audit(self, scope: Scope, token: AccessToken, need: Need, status: int) -> None:
@@ -167,7 +167,7 @@ class TokenGuard:
         reference = scope["path"].rsplit("/", 1)[1]
         detail = {"digest" if is_digest(reference) else "tag": reference, "resource": need.route}
         await self.auth.audit(
-            kind, actor=token.subject or None, ip=_ip(scope), target=need.canonical, detail=detail
+            kind, actor=token.subject or None, ip=client_ip(scope), target=need.canonical, detail=detail
         )
 
     async def _challenge(self, scope: Scope, send: Send, need: Need | None, error: str | None) -> None:
@@ -270,10 +270,5 @@ def _bearer(scope: Scope) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _ip(scope: Scope) -> str | None:
-    client: Any = scope.get("client")
-    return str(client[0]) if client else None
-
-
 def _source(scope: Scope, token: AccessToken) -> str:
-    return token.subject if token.account is not None else (_ip(scope) or "unknown")
+    return token.subject if token.account is not None else (client_ip(scope) or "unknown")

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from dockyard.accounts.records import Principal
 from dockyard.auth.scopes import parse_scopes
 from dockyard.auth.service import MAX_SECRET, AuthService, TokenGrant
+from dockyard.peers import client_ip
 from dockyard.registry.errors import ErrorCode, RegistryError
 
 MAX_FORM_BYTES = 64 * 1024
@@ -53,16 +54,12 @@ def _auth(request: Request) -> AuthService:
     return auth
 
 
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 async def get_token(request: Request) -> Response:
     auth = _auth(request)
     credentials = basic_credentials(request.headers.get("authorization"))
     principal = None
     if credentials is not None:
-        principal = await auth.login(*credentials, _ip(request))
+        principal = await auth.login(*credentials, client_ip(request))
     offline = request.query_params.get("offline_token", "").lower() == "true"
     grant = await auth.issue(principal, parse_scopes(request.query_params.getlist("scope")), offline=offline)
     body: dict[str, Any] = {"token": grant.token, **_common(grant)}
@@ -75,10 +72,10 @@ async def post_token(request: Request) -> Response:
     grant_type = form.get("grant_type", "")
     principal: Principal
     if grant_type == "password":
-        principal = await auth.login(form.get("username", ""), form.get("password", ""), _ip(request))
+        principal = await auth.login(form.get("username", ""), form.get("password", ""), client_ip(request))
         offline = form.get("access_type", "") == "offline"
     elif grant_type == "refresh_token":
-        principal = await auth.refreshed(form.get("refresh_token", ""), _ip(request))
+        principal = await auth.refreshed(form.get("refresh_token", ""), client_ip(request))
         offline = False  # the client keeps the refresh token it has
     else:
         raise BadTokenRequest("unsupported grant_type: use password or refresh_token")

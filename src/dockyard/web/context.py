@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from dockyard import peers
 from dockyard.accounts.errors import AccountError, RateLimited
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
@@ -91,7 +92,7 @@ class WebRequest:
 
     @property
     def client_ip(self) -> str | None:
-        return self.request.client.host if self.request.client else None
+        return peers.client_ip(self.request)
 
     def param(self, name: str, default: str = "") -> str:
         return self.request.query_params.get(name, default)

@@ -18,13 +18,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from dockyard.accounts.records import Principal
 from dockyard.auth.tokens import InvalidToken
+from dockyard.peers import client_ip
 from dockyard.web.api import present, schemas
 from dockyard.web.api.deps import Context, Ctx, PageNumber, PageSize, Viewer
 from dockyard.web.api.errors import Unauthorized, responses
 from dockyard.web.api.pagination import paginate
 from dockyard.web.api.routing import alias
 from dockyard.web.api.tokens import InvalidHubToken
-from dockyard.web.api.users import authenticate, client_ip
+from dockyard.web.api.users import authenticate
 
 router = APIRouter(tags=["search"])
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from dockyard.accounts.records import Principal
+from dockyard.peers import client_ip
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.web.api import present, schemas
 from dockyard.web.api.deps import Account as AccountName
@@ -42,10 +43,6 @@ class Account(BaseModel):
 class CurrentUser(Account):
     email: str
     is_admin: bool
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 async def authenticate(ctx: Context, username: str, secret: str, ip: str | None) -> Principal:

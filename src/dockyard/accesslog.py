@@ -1,0 +1,172 @@
+"""The outermost layer of every request: the client address, a request id, and the access log.
+
+One line per request on the ``dockyard.access`` logger (the server process writes it to stderr),
+``DOCKYARD_ACCESS_LOG=plain`` (the default)::
+
+    2026-11-28T16:50:01.123Z 203.0.113.9 GET /v2/library/redis/manifests/7 200 1234B 3.2ms 5f2c9a1be0d34c7a
+
+or ``json``, one object per line with the same fields (time, client, method, path, status, bytes,
+duration_ms, request_id), or ``off``. Every response carries the id as ``X-Request-Id``, so a
+user's report can be matched to its line.
+
+What is never written: query strings (``/token?...`` may carry credentials in a misconfigured
+client, search terms are the user's business), headers (Authorization, cookies), bodies, and path
+segments that are secrets: a request whose route has a ``token`` or ``secret`` parameter (the
+build trigger URL) is logged with the route's template instead of its path. Paths are logged
+percent-encoded as sent, with anything unprintable escaped, so a path cannot forge log lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dockyard.peers import TrustedProxies
+
+log = logging.getLogger("dockyard.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+SECRET_PARAMS = frozenset({"token", "secret"})
+_INCOMING_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+
+Mode = Literal["off", "plain", "json"]
+
+
+class RequestLog:
+    """ASGI middleware. ``proxies`` decides when X-Forwarded-For names the client."""
+
+    def __init__(self, app: ASGIApp, *, mode: Mode, proxies: TrustedProxies) -> None:
+        self.app = app
+        self.mode = mode
+        self.proxies = proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        peer = self._resolve_client(scope)
+        request_id = self._request_id(scope, peer)
+        scope.setdefault("state", {})["request_id"] = request_id
+        response = _Response(send, request_id.encode())
+        try:
+            await self.app(scope, receive, response.send)
+        except Exception:
+            await response.fail()  # the 500 carries the id too; the server logs the traceback
+            raise
+        finally:
+            if self.mode != "off":
+                self._write(scope, response, request_id, time.perf_counter() - started)
+
+    def _resolve_client(self, scope: Scope) -> str | None:
+        """Put the client's address into ``scope["client"]``; returns the TCP peer's."""
+        client = scope.get("client")
+        peer = str(client[0]) if client else None
+        forwarded = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"]
+        if forwarded:
+            resolved = self.proxies.client(peer, forwarded)
+            if resolved != peer:
+                scope["client"] = (resolved, 0)
+        return peer
+
+    def _request_id(self, scope: Scope, peer: str | None) -> str:
+        """A trusted proxy's id is kept (one id across the whole path); anyone else's is not."""
+        if self.proxies.trusts(peer):
+            for key, value in scope.get("headers", ()):
+                if key == REQUEST_ID_HEADER and _INCOMING_ID.fullmatch(value):
+                    return bytes(value).decode()
+        return secrets.token_hex(8)
+
+    def _write(self, scope: Scope, response: _Response, request_id: str, seconds: float) -> None:
+        client = scope.get("client")
+        fields: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "client": str(client[0]) if client else "-",
+            "method": scope["method"],
+            "path": _path(scope),
+            "status": response.status,
+            "bytes": response.bytes,
+            "duration_ms": round(seconds * 1000, 1),
+            "request_id": request_id,
+        }
+        if self.mode == "json":
+            log.info(json.dumps(fields, separators=(",", ":")))
+            return
+        log.info(
+            "%s %s %s %s %d %dB %.1fms %s",
+            fields["time"],
+            fields["client"],
+            fields["method"],
+            fields["path"],
+            fields["status"],
+            fields["bytes"],
+            fields["duration_ms"],
+            request_id,
+        )
+
+
+class _Response:
+    """Wraps ``send``: adds the request id, and notes the status and the body bytes sent."""
+
+    def __init__(self, send: Send, request_id: bytes) -> None:
+        self._send = send
+        self.request_id = request_id
+        self.started = False
+        self.status = 500  # what the client gets if the app fails before answering
+        self.bytes = 0
+        self._length = 0
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.started = True
+            self.status = int(message["status"])
+            headers = list(message.get("headers", ()))
+            headers.append((REQUEST_ID_HEADER, self.request_id))
+            message = {**message, "headers": headers}
+            self._length = _content_length(headers)
+        elif kind == "http.response.body":
+            self.bytes += len(message.get("body", b""))
+        elif kind == "http.response.pathsend":  # granian sends the file itself: its length is declared
+            self.bytes += self._length
+        await self._send(message)
+
+    async def fail(self) -> None:
+        if self.started:
+            return
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")],
+            }
+        )
+        await self.send({"type": "http.response.body", "body": b"Internal Server Error"})
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int:
+    for key, value in headers:
+        if key.lower() == b"content-length" and value.isdigit():
+            return int(value)
+    return 0
+
+
+def _path(scope: Scope) -> str:
+    """The path as sent (no query string), or the route's template when the path holds a secret."""
+    route = scope.get("route")
+    params = scope.get("path_params") or {}
+    template = getattr(route, "path", None)
+    if isinstance(template, str) and SECRET_PARAMS & params.keys():
+        return template
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "")
+    path = path.partition("?")[0]
+    return _UNPRINTABLE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), path) or "/"
