@@ -34,12 +34,20 @@ def dockyard(data_dir: Path, *args: str, input: str | None = None) -> subprocess
     )
 
 
+def migrated(data_dir: Path) -> Path:
+    """A new data folder, as `dockyard migrate` makes it: other commands need one to exist."""
+    made = dockyard(data_dir, "migrate")
+    assert made.returncode == 0, made.stderr
+    return data_dir
+
+
 class Cli:
-    """`dockyard ...` in-process, against one data folder."""
+    """`dockyard ...` in-process, against one data folder (migrated first)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.runner = CliRunner(env={"COLUMNS": "200", "DOCKYARD_DATA_DIR": str(data_dir)})
+        self("migrate")
 
     def __call__(self, *args: str, input: str | None = None, code: int = 0) -> tuple[str, str]:
         result = self.runner.invoke(app, list(args), input=input)
@@ -62,7 +70,7 @@ def cli(tmp_path: Path) -> Cli:
 
 
 def test_user_create_with_password_stdin_and_token_printed_once(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+    data = migrated(tmp_path / "data")
     created = dockyard(data, "user", "create", "alice", "--email", "a@example.com", "--admin",
                        "--password-stdin", input=PASSWORD + "\n")  # fmt: skip
     assert created.returncode == 0, created.stderr
@@ -96,7 +104,7 @@ def test_user_create_with_password_stdin_and_token_printed_once(tmp_path: Path) 
 
 
 def test_bad_input_exits_1_without_traceback(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+    data = migrated(tmp_path / "data")
     for args, stdin, message in [
         (("user", "create", "Alice", "--password-stdin"), PASSWORD, "lowercase"),
         (("user", "create", "library", "--password-stdin"), PASSWORD, "reserved"),

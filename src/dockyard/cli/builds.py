@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dockyard.cli.common import DataDir, console, fail, load_settings, out
+from dockyard.cli.common import DataDir, console, fail, load_settings, out, server_url, unknown_address
 
 if TYPE_CHECKING:
     from dockyard.builds.context import BuildsContext
@@ -117,13 +117,15 @@ def link(
             created_by=created_by,
             allow_local=True,
         )
-        base = settings.base_url
+        base = server_url(settings)
+        if base is None:
+            console.print(unknown_address(settings), highlight=False)
         lines = [
             f"link:            {made.link.id}",
-            f"github webhook:  {base}/api/build/hooks/{made.link.id}/github",
-            f"gitlab webhook:  {base}/api/build/hooks/{made.link.id}/gitlab",
+            f"github webhook:  {base or ''}/api/build/hooks/{made.link.id}/github",
+            f"gitlab webhook:  {base or ''}/api/build/hooks/{made.link.id}/gitlab",
             f"webhook secret:  {made.webhook_secret}",
-            f"trigger URL:     {base}/api/build/trigger/{made.link.id}/{made.trigger_token}",
+            f"trigger URL:     {base or ''}/api/build/trigger/{made.link.id}/{made.trigger_token}",
             *(f"rule:            {r.source_type} {r.source_name} -> {r.docker_tag}" for r in made.link.rules),
         ]
         print("\n".join(lines))  # plain: URLs must not be wrapped

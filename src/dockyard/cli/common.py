@@ -1,8 +1,10 @@
-"""What every ``dockyard`` command shares: the console, the --data-dir option, settings,
-and running account commands against a migrated database."""
+"""What every ``dockyard`` command shares: the console, the --data-dir option, settings, the
+data folder's checks, errors as one line, and running account commands against the database."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +28,12 @@ out = Console()  # results: tables, the token of `token create`
 T = TypeVar("T")
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Where blobs and the database live [env DOCKYARD_DATA_DIR]")
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where blobs and the database live [env DOCKYARD_DATA_DIR]",
+        readable=False,  # checked with the rest of the folder (datadir.py), in one line
+    ),
 ]
 
 
@@ -37,6 +44,68 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         console.print(f"[red]Invalid configuration:[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
+
+
+class DockyardCli(typer.Typer):
+    """The command line's edge: an error nobody foresaw is one line and exit status 1, like the
+    errors that were foreseen; ``dockyard --debug ...`` (or DOCKYARD_DEBUG=1) shows the traceback."""
+
+    debug = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if self.debug or os.environ.get("DOCKYARD_DEBUG", "") not in ("", "0"):
+                raise
+            console.print(f"[red]Error:[/red] {escape(describe(exc))}", highlight=False)
+            sys.exit(1)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an unexpected error: what failed and on which file, without the traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dockyard.datadir import DataDirError
+    from dockyard.server import ListenError
+
+    if isinstance(exc, DataDirError | ListenError):  # foreseen: the message is the whole story
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror.lower()}"
+    if isinstance(exc, SQLAlchemyError):
+        original = getattr(exc, "orig", None) or exc
+        return f"database error: {str(original).splitlines()[0]}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text} (run with --debug for the traceback)"
+
+
+def prepare_data(settings: Settings, *, create: bool = False) -> None:
+    """Check the data folder and bring its schema up to date; ``create`` only for serve and
+    migrate, so a mistyped --data-dir never becomes a new, empty instance."""
+    from dockyard.datadir import DataDirError
+    from dockyard.server import prepare
+
+    try:
+        prepare(settings, create=create)
+    except DataDirError as exc:
+        raise fail(str(exc)) from None
+
+
+def server_url(settings: Settings) -> str | None:
+    """Where the server is reached: DOCKYARD_PUBLIC_URL, else the address the server running on
+    this data folder recorded; None when neither is known (a guess would be a made-up URL)."""
+    from dockyard.address import recorded
+
+    return settings.public_url or recorded(settings.data_dir)
+
+
+def unknown_address(settings: Settings) -> str:
+    return (
+        f"Dockyard's address is not known: no server is running on {settings.data_dir}. "
+        "Prefix the paths below with it, or set DOCKYARD_PUBLIC_URL (e.g. https://hub.example.com)."
+    )
 
 
 def fail(message: str) -> typer.Exit:
@@ -54,15 +123,14 @@ def account_errors() -> Iterator[None]:
 
 
 def with_accounts(data_dir: Path | None, work: Callable[[AccountService], Awaitable[T]]) -> T:
-    """Migrate the database (a no-op when current), then run ``work`` against it.
+    """Check the data folder, migrate its database (a no-op when current), then run ``work``.
 
     SQLite in WAL mode with a busy timeout lets this run beside a serving ``dockyard serve``."""
     from dockyard.accounts.service import AccountService
     from dockyard.db.engine import make_database
-    from dockyard.server import prepare
 
     settings = load_settings(data_dir=data_dir)
-    prepare(settings)
+    prepare_data(settings)
     database = make_database(settings.resolved_database_url)
     try:
         with account_errors():

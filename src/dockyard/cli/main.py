@@ -7,10 +7,17 @@ from typing import Annotated
 import typer
 
 from dockyard.cli import accounts, builds
-from dockyard.cli.common import DataDir, console, load_settings
+from dockyard.cli.common import DataDir, DockyardCli, console, fail, load_settings, prepare_data
 from dockyard.config import Settings
 
-app = typer.Typer(help="Dockyard: a self-hosted Docker Hub.", no_args_is_help=True)
+app = DockyardCli(help="Dockyard: a self-hosted Docker Hub.", no_args_is_help=True)
+
+
+@app.callback()
+def options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an unexpected error")] = False,
+) -> None:
+    app.debug = debug
 
 
 @app.command()
@@ -21,16 +28,20 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Server worker processes")] = None,
     server: Annotated[str | None, typer.Option(help="granian or uvicorn")] = None,
 ) -> None:
-    """Serve the registry and hub until SIGINT or SIGTERM."""
+    """Serve the registry and hub until SIGINT or SIGTERM.
+
+    The port is bound first: one in use fails at once. "Dockyard serving on URL" follows once
+    the server answers requests."""
     from dockyard import server as runner
 
     settings = load_settings(host=host, port=port, data_dir=data_dir, workers=workers, server=server)
-    runner.prepare(settings)
+    try:
+        listener = runner.listen(settings)
+    except runner.ListenError as exc:
+        raise fail(str(exc)) from None
+    prepare_data(settings, create=True)
     _first_administrator_hint(settings)
-    url = f"http://{settings.host}:{settings.port}"
-    console.print(f"Dockyard serving on [bold]{url}[/bold] (data in {settings.data_dir})", highlight=False)
-    runner.run(settings)
-    console.print("Dockyard stopped.")
+    runner.run(settings, listener)
 
 
 def _first_administrator_hint(settings: Settings) -> None:
@@ -56,10 +67,8 @@ def _first_administrator_hint(settings: Settings) -> None:
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Create or upgrade the metadata database."""
-    from dockyard.server import prepare
-
     settings = load_settings(data_dir=data_dir)
-    prepare(settings)
+    prepare_data(settings, create=True)
     console.print(f"Database at {settings.resolved_database_url} is up to date.")
 
 

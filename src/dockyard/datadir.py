@@ -1,0 +1,111 @@
+"""The data folder, checked before any command touches it.
+
+Only ``dockyard serve`` and ``dockyard migrate`` may start a new instance; every other command
+needs an existing one, so a mistyped ``--data-dir`` is one clear line instead of a second,
+empty Dockyard. A folder that cannot be used (a file, not writable, a database from a newer
+Dockyard) is one line too: ``DataDirError``, whose text is the whole message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from dockyard.config import Settings
+from dockyard.db.engine import alembic_config, sync_url, upgrade
+from dockyard.filemodes import make_private
+from dockyard.secretbox import SecretBox
+
+DATABASE = "dockyard.db"
+
+
+class DataDirError(Exception):
+    """The data folder or its database cannot be used; ``str()`` says why in one line."""
+
+
+def prepare(settings: Settings, *, create: bool) -> None:
+    folder = settings.data_dir
+    _check_folder(folder, create)
+    database = folder / DATABASE if not settings.database_url else None
+    if database is not None:
+        _check_database(folder, database, create)
+    try:
+        make_private(settings)  # before anything is made: every file from here on is the owner's alone
+    except OSError as exc:
+        raise DataDirError(f"cannot prepare the data folder {folder}: {_os_reason(exc)}") from None
+    url = settings.resolved_database_url
+    where = str(database) if database is not None else "the configured database"
+    try:
+        _check_schema(url, where)
+        upgrade(url, secrets=SecretBox.from_settings(settings))
+    except SQLAlchemyError as exc:
+        raise DataDirError(f"cannot use {where}: {_reason(exc)}") from None
+
+
+def _check_folder(folder: Path, create: bool) -> None:
+    try:
+        folder.stat()
+    except PermissionError:
+        raise DataDirError(
+            f"{folder} cannot be reached by this user (uid {os.getuid()}): permission denied"
+        ) from None
+    except OSError:
+        pass  # missing: created or reported below
+    if folder.exists() and not folder.is_dir():
+        raise DataDirError(f"{folder} is a file, not a data folder")
+    if not folder.exists():
+        if not create:
+            raise _no_data(folder)
+        return  # make_private creates it, owner-only
+    if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+        raise DataDirError(f"{folder} is not readable and writable by this user (uid {os.getuid()})")
+
+
+def _check_database(folder: Path, database: Path, create: bool) -> None:
+    if not database.exists():
+        if not create:
+            raise _no_data(folder)
+        return
+    if not database.is_file():
+        raise DataDirError(f"{database} is not a file")
+    if not os.access(database, os.R_OK | os.W_OK):
+        raise DataDirError(f"{database} is not readable and writable by this user (uid {os.getuid()})")
+
+
+def _check_schema(url: str, where: str) -> None:
+    """A database migrated by a newer Dockyard is left alone: downgrading it would lose data."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    finally:
+        engine.dispose()
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    known = {script.revision for script in scripts.walk_revisions()}
+    unknown = sorted(set(found) - known)
+    if unknown:
+        raise DataDirError(
+            f"{where} has schema version {', '.join(unknown)}, from a newer Dockyard than this one "
+            f"(which knows up to {scripts.get_current_head()}): run the newer Dockyard, or restore a backup"
+        )
+
+
+def _no_data(folder: Path) -> DataDirError:
+    return DataDirError(f"no Dockyard data at {folder}; run dockyard serve or dockyard migrate first")
+
+
+def _os_reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's own words (``attempt to write a readonly database``), without SQL or links."""
+    original = getattr(exc, "orig", None)
+    return str(original if original is not None else exc).splitlines()[0]
