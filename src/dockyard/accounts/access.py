@@ -97,6 +97,11 @@ def _facts(conn: Connection, principal: Principal | None, repository: str) -> po
     return policy.RepositoryFacts(exists, is_private, team_permissions=granted)
 
 
+def readable(principal: Principal | None) -> ColumnElement[bool]:
+    """The pull rule as a condition on ``repositories``, for listings that filter in the database."""
+    return _readable(principal)
+
+
 def _readable(principal: Principal | None) -> ColumnElement[bool]:
     """SQL for "the caller may pull this existing repository": the policy's pull rule."""
     public = repositories.c.is_private == false()

@@ -200,6 +200,7 @@ async def _delete_user(hub: HubService, name: str, with_repositories: bool) -> i
             await hub.delete_repository(OPERATOR, repo.name)
             removed += 1
     await hub.accounts.delete_user(name)
+    await hub.recount_stars()  # the listing column of what the account had starred
     return removed
 
 

@@ -59,20 +59,64 @@ def _namespace_of(context: DefaultExecutionContext) -> str:
     return name.split("/", 1)[0]
 
 
+def _created_at(context: DefaultExecutionContext) -> datetime:
+    """``updated_at`` of a new repository: its creation time."""
+    created: datetime | None = context.get_current_parameters().get("created_at")  # type: ignore[no-untyped-call]
+    return created or utcnow()
+
+
 class Repository(Base):
+    """A repository. The listing columns (namespace, the counters, updated_at) are copies kept
+    on the row so the database can order and page listings by an index: a listing sorted by
+    pulls over a joined statistics table has to read and sort every row first."""
+
     __tablename__ = "repositories"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     pushed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
-    # Derived from name; indexed for per-namespace listings and the catalog filter.
-    namespace: Mapped[str] = mapped_column(String(255), index=True, default=_namespace_of, server_default="")
+    # Derived from name (the first component).
+    namespace: Mapped[str] = mapped_column(String(255), default=_namespace_of, server_default="")
     is_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     description: Mapped[str] = mapped_column(String(100), default="", server_default="")
     full_description: Mapped[str] = mapped_column(Text, default="", server_default="")
     # A username, not a key: the repository outlives nothing it points at.
     created_by: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    # The last push, else the creation: "recently updated" order. The registry sets it with pushed_at.
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp(), default=_created_at, server_default="1970-01-01 00:00:00"
+    )
+    # Kept by the hub in the transaction that records pulls and stars (hub/activity.py, stars).
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    star_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+def _listing_index(name: str, *order: str) -> Index:
+    """An index that hands a listing its rows already in order, the visibility check included:
+    ``name`` breaks ties, ``is_private`` lets anonymous listings filter without the table.
+    "-x" is descending. Never led by is_private: SQLite would then prefer the equality and sort."""
+    table = Repository.__table__.c
+    columns = [table[c[1:]].desc() if c.startswith("-") else table[c] for c in order]
+    return Index(name, *columns, table.name, table.is_private)
+
+
+_listing_index("ix_repositories_pulls", "-pull_count", "-star_count")
+_listing_index("ix_repositories_stars", "-star_count", "-pull_count")
+_listing_index("ix_repositories_updated", "-updated_at")
+_listing_index("ix_repositories_namespace_name", "namespace")
+_listing_index("ix_repositories_namespace_pulls", "namespace", "-pull_count", "-star_count")
+_listing_index("ix_repositories_namespace_stars", "namespace", "-star_count", "-pull_count")
+_listing_index("ix_repositories_namespace_updated", "namespace", "-updated_at")
+# Search matches substrings, which no B-tree can seek: it scans this index, not the table (whose
+# rows carry the README), and ranks from it alone.
+Index(
+    "ix_repositories_search",
+    *(
+        Repository.__table__.c[c]
+        for c in ("description", "name", "namespace", "is_private", "star_count", "pull_count")
+    ),
+)
 
 
 class Blob(Base):

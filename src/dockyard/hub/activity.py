@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -104,16 +104,17 @@ class ActivityStore:
     def _record_pull(self, conn: Connection, repo_id: int, tally: PullTally) -> None:
         at = tally.last_at
         if tally.count:
-            stmt = self._insert(repository_stats).values(
-                repository_id=repo_id, pull_count=tally.count, last_pulled_at=at
+            # The count lives on the repository's row, where listings order by it.
+            conn.execute(
+                update(repositories)
+                .where(repositories.c.id == repo_id)
+                .values(pull_count=repositories.c.pull_count + tally.count)
             )
+            stmt = self._insert(repository_stats).values(repository_id=repo_id, last_pulled_at=at)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["repository_id"],
-                    set_={
-                        "pull_count": repository_stats.c.pull_count + stmt.excluded.pull_count,
-                        "last_pulled_at": stmt.excluded.last_pulled_at,
-                    },
+                    set_={"last_pulled_at": stmt.excluded.last_pulled_at},
                 )
             )
         stmt = self._insert(manifest_activity).values(

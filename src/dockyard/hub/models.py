@@ -43,14 +43,14 @@ class Star(Base):
 
 
 class RepositoryStats(Base):
-    """Pull statistics of one repository (a manifest GET is a pull; HEADs are not)."""
+    """When a repository was last pulled (a manifest GET is a pull; HEADs are not). Its pull count
+    is on the repository's row, where listings order by it."""
 
     __tablename__ = "repository_stats"
 
     repository_id: Mapped[int] = mapped_column(
         ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
     )
-    pull_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_pulled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
 
 

@@ -20,12 +20,11 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, true
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -35,6 +34,7 @@ from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
 from dockyard.db.engine import Database, offload
 from dockyard.digests import Digest
+from dockyard.hub import listing
 from dockyard.hub import webhooks as hooks
 from dockyard.hub.errors import InvalidInput, NotFound, PermissionDenied
 from dockyard.hub.records import (
@@ -85,34 +85,12 @@ PERMISSIONS = ("read", "write", "admin")
 OWNERS = "owners"
 LIBRARY = "library"
 
-_stars_per_repo = (
-    select(stars.c.repository_id, func.count().label("n")).group_by(stars.c.repository_id).subquery()
-)
-SUMMARY = select(
-    repositories.c.id,
-    repositories.c.name,
-    repositories.c.namespace,
-    repositories.c.is_private,
-    repositories.c.description,
+DETAIL = select(
+    *listing.SUMMARY_COLUMNS,
     repositories.c.full_description,
-    repositories.c.created_at,
-    repositories.c.pushed_at,
     repositories.c.created_by,
-    func.coalesce(_stars_per_repo.c.n, 0).label("star_count"),
-    func.coalesce(repository_stats.c.pull_count, 0).label("pull_count"),
     repository_stats.c.last_pulled_at,
-).select_from(
-    repositories.outerjoin(_stars_per_repo, _stars_per_repo.c.repository_id == repositories.c.id).outerjoin(
-        repository_stats, repository_stats.c.repository_id == repositories.c.id
-    )
-)
-
-_ORDERINGS: dict[str, tuple[Callable[[RepositorySummary], Any], bool]] = {
-    "name": (lambda r: r.name, False),
-    "-last_pushed": (lambda r: (r.last_pushed_at or r.created_at, r.name), True),
-    "-stars": (lambda r: (r.star_count, r.pull_count), True),
-    "-pulls": (lambda r: (r.pull_count, r.star_count), True),
-}
+).select_from(repositories.outerjoin(repository_stats, repository_stats.c.repository_id == repositories.c.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +134,7 @@ class HubService:
         self.base_url = base_url.rstrip("/")
         self.webhook_store = WebhookStore(database, secrets)
         self.tag_queries = TagQueries(database)
+        self.listings = listing.Listings(database)
         self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
         self._platforms: dict[str, tuple[str | None, str | None, str | None]] = {}
 
@@ -219,7 +198,7 @@ class HubService:
             ).scalars()
             return [viewer.username, *owned]
 
-    # -- listing and search ---------------------------------------------------------------------
+    # -- listing and search (in SQL: hub/listing.py) --------------------------------------------
 
     async def namespace_repositories(
         self,
@@ -230,8 +209,8 @@ class HubService:
         page_size: int = 25,
         ordering: RepositoryOrdering = "-last_pushed",
     ) -> Page[RepositorySummary]:
-        found = await self._summaries(repositories.c.namespace == namespace)
-        return await self._visible_page(viewer, found, page, page_size, _ORDERINGS[ordering])
+        condition = listing.in_namespace(namespace)
+        return await self._page(viewer, condition, listing.ORDERS[ordering], page, page_size)
 
     async def search(
         self,
@@ -243,40 +222,24 @@ class HubService:
         ordering: RepositoryOrdering | None = None,
     ) -> Page[RepositorySummary]:
         """Repositories whose name or short description contains ``query`` (case-insensitive), that
-        the viewer may pull. Default order: exact name, then name prefix, then stars and pulls.
-        An empty query lists everything visible (the explore page)."""
+        the viewer may pull. Default order: exact name, then name prefix, official images, then
+        stars and pulls. An empty query lists everything visible, most starred first."""
         text = query.strip().lower()[:MAX_QUERY]
-        condition: Any = true()
-        if text:
-            condition = or_(
-                func.lower(repositories.c.name).contains(text, autoescape=True),
-                func.lower(repositories.c.description).contains(text, autoescape=True),
-            )
-        found = await self._summaries(condition)
-        order = _ORDERINGS[ordering] if ordering else _relevance(text)
-        return await self._visible_page(viewer, found, page, page_size, order)
+        condition = listing.matching(text) if text else None
+        if ordering is not None:
+            order = listing.ORDERS[ordering]
+        else:
+            order = listing.relevance(text) if text else listing.ORDERS["-stars"]
+        return await self._page(viewer, condition, order, page, page_size)
 
-    async def _visible_page(
-        self,
-        viewer: Principal | None,
-        found: list[RepositorySummary],
-        page: int,
-        page_size: int,
-        order: tuple[Callable[[RepositorySummary], Any], bool],
+    async def _page(
+        self, viewer: Principal | None, condition: Any, order: Any, page: int, page_size: int
     ) -> Page[RepositorySummary]:
         page, page_size = _page_bounds(page, page_size)
-        readable = set(await self.accounts.readable_repositories(viewer, [r.name for r in found]))
-        visible = [r for r in found if r.name in readable]
-        key, reverse = order
-        visible.sort(key=lambda r: r.name)  # ties keep name order: the sorts are stable
-        visible.sort(key=key, reverse=reverse)
-        start = (page - 1) * page_size
-        return Page(visible[start : start + page_size], len(visible), page, page_size)
-
-    @offload
-    def _summaries(self, condition: Any) -> list[RepositorySummary]:
-        with self.db.read.connect() as conn:
-            return [_summary(row) for row in conn.execute(SUMMARY.where(condition)).all()]
+        found = await self.listings.page(
+            viewer, condition, order, offset=(page - 1) * page_size, limit=page_size
+        )
+        return Page(found.items, found.count, page, page_size)
 
     # -- one repository -------------------------------------------------------------------------
 
@@ -293,12 +256,12 @@ class HubService:
     @offload
     def _detail(self, name: str, user_id: int | None, allowed: frozenset[str]) -> RepositoryDetail | None:
         with self.db.read.connect() as conn:
-            row = conn.execute(SUMMARY.where(repositories.c.name == name)).first()
+            row = conn.execute(DETAIL.where(repositories.c.name == name)).first()
             if row is None:
                 return None
             starred = user_id is not None and self._starred(conn, row.id, user_id)
         return RepositoryDetail(
-            summary=_summary(row),
+            summary=listing.summary(row),
             full_description=row.full_description,
             created_by=row.created_by,
             last_pulled_at=aware(row.last_pulled_at),
@@ -495,8 +458,24 @@ class HubService:
                 conn.execute(
                     delete(stars).where(stars.c.user_id == user_id, stars.c.repository_id == repo_id)
                 )
-            count = conn.execute(select(func.count()).where(stars.c.repository_id == repo_id)).scalar_one()
-        return int(count)
+            # Counted, not incremented: a repeated star or unstar cannot drift the listing column.
+            count = select(func.count()).where(stars.c.repository_id == repo_id).scalar_subquery()
+            return int(
+                conn.execute(
+                    update(repositories)
+                    .where(repositories.c.id == repo_id)
+                    .values(star_count=count)
+                    .returning(repositories.c.star_count)
+                ).scalar_one()
+            )
+
+    @offload
+    def recount_stars(self) -> None:
+        """Count again the stars of every starred repository: after a user is deleted, whose stars
+        went with the account (ON DELETE CASCADE) without passing through ``star``."""
+        counted = select(func.count()).where(stars.c.repository_id == repositories.c.id).scalar_subquery()
+        with self.db.write.begin() as conn:
+            conn.execute(update(repositories).where(repositories.c.star_count > 0).values(star_count=counted))
 
     # -- team permissions -----------------------------------------------------------------------
 
@@ -578,19 +557,6 @@ class HubService:
 # -- rows to records ----------------------------------------------------------------------------
 
 
-def _summary(row: Any) -> RepositorySummary:
-    return RepositorySummary(
-        name=row.name,
-        namespace=row.namespace or names.namespace_of(row.name),
-        is_private=bool(row.is_private),
-        description=row.description,
-        star_count=int(row.star_count),
-        pull_count=int(row.pull_count),
-        created_at=utc(row.created_at),
-        last_pushed_at=aware(row.pushed_at),
-    )
-
-
 def _delivery(row: Any) -> Delivery:
     payload = row.payload if isinstance(row.payload, dict) else {}
     return Delivery(
@@ -607,14 +573,6 @@ def _delivery(row: Any) -> Delivery:
         delivered_at=aware(row.delivered_at),
         payload=payload,
     )
-
-
-def _relevance(text: str) -> tuple[Callable[[RepositorySummary], Any], bool]:
-    def key(r: RepositorySummary) -> Any:
-        short = r.short_name.lower()
-        return (short == text, short.startswith(text), r.is_official, r.star_count, r.pull_count)
-
-    return key, True
 
 
 def _text(value: object) -> str | None:

@@ -50,8 +50,10 @@ LINKED_DIGESTS = (
     .select_from(links.join(repositories))
     .where(repositories.c.name == bindparam("name"), links.c.digest.in_(bindparam("digests", expanding=True)))
 )
-TOUCH_REPOSITORY = (
-    update(repositories).where(repositories.c.id == bindparam("repo_id")).values(pushed_at=bindparam("now"))
+TOUCH_REPOSITORY = (  # updated_at: the hub's "recently updated" order (an indexed column)
+    update(repositories)
+    .where(repositories.c.id == bindparam("repo_id"))
+    .values(pushed_at=bindparam("now"), updated_at=bindparam("now"))
 )
 LINKED_BLOB_SIZE = (
     select(blobs.c.size)
