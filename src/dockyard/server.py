@@ -105,6 +105,10 @@ def _run_uvicorn(settings: Settings, listener: socket.socket) -> None:
 
     announcer = launch.Announcer(os.environ)
     announcer.start()
+    # uvicorn shuts down gracefully, then raises the signal again for the handler it found: a
+    # no-op one lets this function go on to remove the address record and say it stopped.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     try:
         uvicorn.run(
             "dockyard.app:app_from_env",
@@ -118,3 +122,4 @@ def _run_uvicorn(settings: Settings, listener: socket.socket) -> None:
         )
     finally:
         announcer.stopped()
+    print("Dockyard stopped.", file=sys.stderr)

@@ -87,8 +87,11 @@ def test_serving_on_is_printed_once_the_server_answers_and_granian_stays_quiet(t
     assert output.rstrip().endswith("Dockyard stopped."), output
 
 
-def test_the_server_records_its_address_for_the_cli_and_removes_it_at_stop(tmp_path: Path) -> None:
-    with DockyardServer(tmp_path / "data") as server:
+@pytest.mark.parametrize("server_kind", ["granian", "uvicorn"])
+def test_the_server_records_its_address_for_the_cli_and_removes_it_at_stop(
+    tmp_path: Path, server_kind: str
+) -> None:
+    with DockyardServer(tmp_path / "data", env={"DOCKYARD_SERVER": server_kind}) as server:
         record = _wait_for(lambda: _read(tmp_path / "data" / "server.json"))
         assert record["url"] == server.url and record["listen"] == server.host
     assert not (tmp_path / "data" / "server.json").exists()
