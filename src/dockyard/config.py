@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Deliveries to loopback, private and link-local addresses (cloud metadata addresses never).
+    webhook_allow_private: bool = False
 
     @field_validator("data_dir")
     @classmethod

@@ -26,6 +26,7 @@ T = TypeVar("T")
 
 # Fast webhook retries and polling, so delivery tests take seconds.
 FAST_WEBHOOKS = {
+    "DOCKYARD_WEBHOOK_ALLOW_PRIVATE": "true",  # the receivers listen on loopback
     "DOCKYARD_WEBHOOK_RETRY_BASE_SECONDS": "0.3",
     "DOCKYARD_WEBHOOK_POLL_SECONDS": "0.1",
     "DOCKYARD_WEBHOOK_TIMEOUT_SECONDS": "5",

@@ -6,7 +6,9 @@ A push queues one row per (active webhook, tag) in the same transaction that rec
     claim    one write transaction takes up to ``batch`` due rows (status "pending",
              next_attempt_at <= now) and pushes their next_attempt_at forward by a lease, so
              another process (or this one after a crash) only retries them once the lease ends
-    attempt  POST the payload as JSON, at most ``timeout`` seconds, redirects not followed;
+    attempt  POST the payload as JSON, at most ``timeout`` seconds, redirects not followed, only
+             to public addresses (netguard.py: checked after DNS on every connection, unless
+             DOCKYARD_WEBHOOK_ALLOW_PRIVATE); errors keep no byte of what the receiver answered;
              headers X-Dockyard-Event, X-Dockyard-Delivery and, when the webhook has a secret,
              X-Dockyard-Signature-256: sha256=<HMAC-SHA256 of the exact body bytes, hex>
     record   attempts + 1, last_status_code, last_error; a 2xx is "succeeded" (delivered_at);
@@ -27,6 +29,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -35,6 +38,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
 from dockyard.db.engine import Database, offload
+from dockyard.guarded_http import GuardedTransport
 from dockyard.hub.tables import deliveries, now, webhooks
 from dockyard.secretbox import SecretBox
 
@@ -45,6 +49,7 @@ EVENT_HEADER = "X-Dockyard-Event"
 DELIVERY_HEADER = "X-Dockyard-Delivery"
 USER_AGENT = "Dockyard-Webhook/1.0"
 MAX_ERROR_CHARS = 500
+ALLOW_PRIVATE_SETTING = "DOCKYARD_WEBHOOK_ALLOW_PRIVATE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +210,18 @@ class DeliveryQueue:
 
 class DeliveryWorker:
     def __init__(
-        self, queue: DeliveryQueue, policy: RetryPolicy, client: httpx.AsyncClient | None = None
+        self,
+        queue: DeliveryQueue,
+        policy: RetryPolicy,
+        client: httpx.AsyncClient | None = None,
+        *,
+        allow_private: bool = False,
     ) -> None:
         self.queue = queue
         self.policy = policy
         self.client = client or httpx.AsyncClient(
+            # Every connection is checked (after DNS, pinned): no loopback, private or metadata address.
+            transport=GuardedTransport(allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING),
             timeout=httpx.Timeout(policy.timeout),
             follow_redirects=False,
             trust_env=False,  # deliveries go where the webhook says, not through the server's proxy
@@ -279,14 +291,29 @@ class DeliveryWorker:
         except TimeoutError:
             return Outcome(None, f"no response within {self.policy.timeout:g} s")
         except httpx.HTTPError as exc:
-            return Outcome(None, _clip(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
+            return Outcome(None, _failure(exc))
 
 
 def _error_text(response: httpx.Response) -> str:
-    """``HTTP 500 Internal Server Error`` for the delivery history. The body is left out on purpose:
-    a webhook may point anywhere the server can reach, and the history must not turn that into a
-    way to read internal services' answers."""
-    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    """``HTTP 500 Internal Server Error`` for the delivery history. The body, and the reason phrase
+    the receiver sent, are left out on purpose: a webhook may point anywhere the server can reach,
+    and the history must not turn that into a way to read other services' answers."""
+    try:
+        phrase = HTTPStatus(response.status_code).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP {response.status_code} {phrase}".strip()
+
+
+def _failure(exc: httpx.HTTPError) -> str:
+    """Why no response came: the guard's refusal or the system's word, never the receiver's bytes
+    (a protocol error would quote what a non-HTTP service said)."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.TimeoutException):
+        return _clip(f"{name}: {exc}" if str(exc) else name)
+    if isinstance(exc, httpx.ProtocolError):
+        return f"{name}: the receiver did not answer in HTTP"
+    return name
 
 
 def _clip(text: str) -> str:

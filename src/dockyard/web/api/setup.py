@@ -59,7 +59,10 @@ def install(
     hub = hub or HubService(database, accounts, registry, base_url=settings.public_url, secrets=secrets)
     api = build_api(_context(settings, database, accounts, hub, auth))
     app.add_middleware(ApiDispatch, api=api)  # outermost: the guard never sees API requests
-    _run_during_lifespan(app, DeliveryWorker(DeliveryQueue(database, secrets), retry_policy(settings)))
+    worker = DeliveryWorker(
+        DeliveryQueue(database, secrets), retry_policy(settings), allow_private=settings.webhook_allow_private
+    )
+    _run_during_lifespan(app, worker)
     return api
 
 
