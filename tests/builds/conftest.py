@@ -1,11 +1,15 @@
 """Fixtures for the automated-builds suite (issue 5): a real `dockyard serve` with its embedded
-build worker, real git repositories on disk whose post-receive hook sends GitHub-format push
-events, and the real Docker engine doing the builds.
+build worker, real git repositories whose post-receive hook sends GitHub-format push events,
+served to the worker by a real `git daemon` on 127.0.0.1, and the real Docker engine doing the
+builds. Builds always pull their base image, so it lives in the server's own registry.
 
-    GitSource(root, git)          a bare repository plus a working clone
+    GitDaemon(base)               `git daemon` serving every repository under `base` (git://)
+    GitSource(root, git, daemon)  a bare repository plus a working clone
+        .url                      the git:// URL the worker fetches from
         .hook(url, secret)        install a post-receive hook that POSTs signed push events
         .commit(files, message)   commit in the clone; returns the commit id
         .push(*refs)              push to the bare repository (runs the hook)
+    publish_base(server, docker_cli, login=None) -> str   the test base image in `server`'s registry
     link(server, repo, source, *rules, env=...) -> Link   `dockyard build link` through the CLI
     wait_for(server, repo, count) -> list[dict]          the builds once `count` have finished
 """
@@ -13,6 +17,7 @@ events, and the real Docker engine doing the builds.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -25,16 +30,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import OPEN_REGISTRY, Cli, DockyardServer, require_tool
+from tests.conftest import BASE_IMAGE, OPEN_REGISTRY, Cli, DockyardServer, free_port, require_tool
 
 BUILD_TIMEOUT = 120.0
 FINISHED = {"success", "failed", "canceled"}
 
-# Builds have no network: the test base image is local, and the CI engine runs without a bridge.
+# Builds have no network: the base image comes from the server itself, and the CI engine runs
+# without a bridge. Hooks run in the local busybox image.
 BUILD_ENV = {
     "DOCKYARD_BUILD_NETWORK": "none",
     "DOCKYARD_BUILD_POLL_SECONDS": "0.2",
-    "DOCKYARD_BUILD_ALLOW_LOCAL_SOURCES": "true",  # the sources are bare repositories on disk
+    "DOCKYARD_BUILD_ALLOW_PRIVATE_SOURCES": "true",  # the git daemon listens on 127.0.0.1
+    "DOCKYARD_BUILD_HOOK_IMAGE": BASE_IMAGE,
 }
 
 HOOK = """\
@@ -64,9 +71,45 @@ for line in sys.stdin:
 """
 
 
+class GitDaemon:
+    """`git daemon` on 127.0.0.1 serving every repository below `base` read-only."""
+
+    def __init__(self, base: Path, git: str) -> None:
+        self.base, self.port = base, free_port()
+        command = [
+            git, "daemon", "--export-all", "--reuseaddr", f"--base-path={base}",
+            "--listen=127.0.0.1", f"--port={self.port}", str(base),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not _listening(self.port):
+            assert self.process.poll() is None and time.monotonic() < deadline, "git daemon did not start"
+            time.sleep(0.05)
+
+    def url(self, repository: Path) -> str:
+        return f"git://127.0.0.1:{self.port}/{repository.relative_to(self.base)}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitDaemon]:
+    daemon = GitDaemon(tmp_path_factory.getbasetemp(), require_tool("git"))
+    yield daemon
+    daemon.stop()
+
+
 class GitSource:
-    def __init__(self, root: Path, git: str) -> None:
+    def __init__(self, root: Path, git: str, daemon: GitDaemon) -> None:
         self.git = git
+        self.daemon = daemon
         root.mkdir(parents=True, exist_ok=True)
         self.bare = root / "source.git"
         self.clone = root / "work"
@@ -86,6 +129,10 @@ class GitSource:
         )
         assert result.returncode == 0, f"git {' '.join(args)}: {result.stdout}{result.stderr}"
         return result.stdout + result.stderr
+
+    @property
+    def url(self) -> str:
+        return self.daemon.url(self.bare)
 
     def hook(self, url: str, secret: str) -> None:
         path = self.bare / "hooks" / "post-receive"
@@ -132,7 +179,7 @@ def dockyard_cli(
 def link(
     server: DockyardServer, repository: str, source: GitSource, *rules: str, extra: tuple[str, ...] = ()
 ) -> Link:
-    args = ["build", "link", repository, str(source.bare), *(a for r in rules for a in ("--rule", r)), *extra]
+    args = ["build", "link", repository, source.url, *(a for r in rules for a in ("--rule", r)), *extra]
     fields = {}
     for line in dockyard_cli(server, *args).stdout.splitlines():
         key, _, value = line.partition(":")
@@ -206,9 +253,37 @@ def build_server(
         yield server
 
 
+_published: dict[tuple[str, str], str] = {}
+
+
+def publish_base(server: DockyardServer, docker_cli: Cli, login: tuple[str, str] | None = None) -> str:
+    """The busybox test base image pushed into `server` (as `login`'s public image under token
+    auth), once per server: builds pull their base image, so it must come from a registry."""
+    key = (server.url, login[0] if login else "")
+    if key in _published:
+        return _published[key]
+    target = f"{server.host}/{login[0] if login else 'library'}/test-base:local"
+    config = server.data_dir.parent / f"docker-config-{uuid.uuid4().hex[:8]}"
+    cli = Cli(docker_cli.path, ("--config", str(config)), docker_cli.env)
+    if login:
+        cli("login", "-u", login[0], "--password-stdin", server.host, input=login[1])
+    cli("tag", BASE_IMAGE, target)
+    try:
+        cli("push", target)
+    finally:
+        cli("rmi", target, check=False)
+    _published[key] = target
+    return target
+
+
 @pytest.fixture
-def source(tmp_path: Path) -> GitSource:
-    return GitSource(tmp_path, require_tool("git"))
+def build_base(build_server: DockyardServer, docker_cli: Cli) -> str:
+    return publish_base(build_server, docker_cli)
+
+
+@pytest.fixture
+def source(tmp_path: Path, git_daemon: GitDaemon) -> GitSource:
+    return GitSource(tmp_path, require_tool("git"), git_daemon)
 
 
 @pytest.fixture

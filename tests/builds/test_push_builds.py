@@ -35,10 +35,10 @@ PRINT_SOURCE = (
 
 
 def test_push_builds_an_image_that_pulls_and_runs(
-    build_server: DockyardServer, source: GitSource, repository: str, docker_cli: Cli, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, docker_cli: Cli, build_base: str
 ) -> None:
     link(build_server, repository, source)
-    commit = source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=base_image)}, "first image")
+    commit = source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=build_base)}, "first image")
     output = source.push("main")
     assert "dockyard: 202" in output, output
 
@@ -62,10 +62,10 @@ def test_push_builds_an_image_that_pulls_and_runs(
 
 
 def test_tag_rule_with_regex_group_publishes_the_version(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     link(build_server, repository, source, r"tag:/^v([0-9.]+)$/={\1}")
-    source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=base_image)}, "release")
+    source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=build_base)}, "release")
     source.push("main")  # no rule for branches: nothing builds
     source.tag("v1.2")
     source.push("v1.2")
@@ -77,12 +77,12 @@ def test_tag_rule_with_regex_group_publishes_the_version(
 
 
 def test_two_quick_pushes_make_two_builds_each_with_its_own_commit(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     link(build_server, repository, source)
-    first = source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=base_image)}, "one")
+    first = source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=build_base)}, "one")
     source.push("main")
-    second = source.commit({"Dockerfile": dockerfile("RUN echo two", *PRINT_SOURCE, base=base_image)}, "two")
+    second = source.commit({"Dockerfile": dockerfile("RUN echo two", *PRINT_SOURCE, base=build_base)}, "two")
     source.push("main")
 
     done = wait_for(build_server, repository, 2)
@@ -93,15 +93,15 @@ def test_two_quick_pushes_make_two_builds_each_with_its_own_commit(
 
 
 def test_broken_dockerfile_fails_with_dockers_error_and_keeps_latest(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     link(build_server, repository, source)
-    source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=base_image)}, "good")
+    source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=build_base)}, "good")
     source.push("main")
     [good] = wait_for(build_server, repository, 1)
     assert good["state"] == "success"
 
-    source.commit({"Dockerfile": dockerfile("RUN exit 3", base=base_image)}, "broken")
+    source.commit({"Dockerfile": dockerfile("RUN exit 3", base=build_base)}, "broken")
     source.push("main")
     _, bad = wait_for(build_server, repository, 2)
     log = log_text(build_server, bad["id"])
@@ -112,17 +112,17 @@ def test_broken_dockerfile_fails_with_dockers_error_and_keeps_latest(
 
 
 def test_skip_marker_builds_nothing(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     link(build_server, repository, source)
-    source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=base_image)}, "docs only [skip build]")
+    source.commit({"Dockerfile": dockerfile(*PRINT_SOURCE, base=build_base)}, "docs only [skip build]")
     output = source.push("main")
     assert "skipped by the commit message" in output, output
     assert builds(build_server, repository) == []
 
 
 def test_secret_build_argument_is_masked_in_the_log(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     link(
         build_server,
@@ -131,7 +131,7 @@ def test_secret_build_argument_is_masked_in_the_log(
         extra=("--secret-arg", "API_TOKEN=s3cr3t-value-42", "--build-arg", "MODE=fast"),
     )
     lines = ("ARG API_TOKEN", "ARG MODE", 'RUN echo "token=$API_TOKEN mode=$MODE"')
-    source.commit({"Dockerfile": dockerfile(*lines, base=base_image)}, "uses a secret")
+    source.commit({"Dockerfile": dockerfile(*lines, base=build_base)}, "uses a secret")
     source.push("main")
     [build] = wait_for(build_server, repository, 1)
     log = log_text(build_server, build["id"])
@@ -140,10 +140,10 @@ def test_secret_build_argument_is_masked_in_the_log(
 
 
 def test_missing_commit_and_unreachable_source_fail_with_the_reason(
-    build_server: DockyardServer, source: GitSource, repository: str, tmp_path: Path, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, tmp_path: Path, build_base: str
 ) -> None:
     made = link(build_server, repository, source)
-    source.commit({"Dockerfile": dockerfile(base=base_image)}, "exists")
+    source.commit({"Dockerfile": dockerfile(base=build_base)}, "exists")
     source._run("push", "-q", "--no-verify", "origin", "main")  # post-receive runs anyway: one real build
     missing = "1234567" * 5 + "89abc"
     body = json.dumps(
@@ -159,7 +159,7 @@ def test_missing_commit_and_unreachable_source_fail_with_the_reason(
     assert missing in log_text(build_server, failed["id"])
 
     elsewhere = f"{repository}-gone"
-    gone = GitSource(tmp_path / "gone", source.git)
+    gone = GitSource(tmp_path / "gone", source.git, source.daemon)
     again = link(build_server, elsewhere, gone)
     shutil.rmtree(gone.bare)
     body = json.dumps({"ref": "refs/heads/main", "after": missing, "head_commit": {"message": "x"}}).encode()
@@ -168,17 +168,17 @@ def test_missing_commit_and_unreachable_source_fail_with_the_reason(
     assert httpx.post(again.github_url, content=body, headers=headers).status_code == 202
     [unreachable] = wait_for(build_server, elsewhere, 1)
     assert unreachable["state"] == "failed" and "git fetch failed" in str(unreachable["error"])
-    assert "does not appear to be a git repository" in log_text(build_server, unreachable["id"])
+    assert "not exported" in log_text(build_server, unreachable["id"])
 
 
 def test_context_folder_and_hooks_get_docker_hubs_variables(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     link(build_server, repository, source, extra=("--context", "app"))
     hook = 'echo "hook: $SOURCE_BRANCH $SOURCE_COMMIT $DOCKER_TAG $DOCKERFILE_PATH $IMAGE_NAME"\n'
     commit = source.commit(
         {
-            "app/Dockerfile": dockerfile("COPY data /data", base=base_image),
+            "app/Dockerfile": dockerfile("COPY data /data", base=build_base),
             "app/data": "x",
             "app/hooks/pre_build": hook,
         },

@@ -9,7 +9,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile, dockyard_cli, link, log_text, wait_for
+from tests.builds.conftest import (
+    BUILD_ENV,
+    GitDaemon,
+    GitSource,
+    dockerfile,
+    dockyard_cli,
+    link,
+    log_text,
+    publish_base,
+    wait_for,
+)
 from tests.conftest import Cli, DockyardServer, require_tool
 
 pytestmark = pytest.mark.docker
@@ -27,7 +37,7 @@ def token_server(tmp_path: Path, docker_cli: Cli, base_image: str) -> Iterator[D
 
 
 def test_build_pushes_with_the_linking_accounts_rights(
-    token_server: DockyardServer, tmp_path: Path, docker_cli: Cli, base_image: str
+    token_server: DockyardServer, tmp_path: Path, docker_cli: Cli, git_daemon: GitDaemon
 ) -> None:
     alice = ("alice", PASSWORD)
     api = f"{token_server.url}/api/build/repositories/alice/app/link"
@@ -35,7 +45,8 @@ def test_build_pushes_with_the_linking_accounts_rights(
     assert httpx.put(api, json=body).status_code == 401
     assert httpx.put(api, json=body, auth=("bobby", PASSWORD)).status_code == 404
     assert httpx.put(api, json=body, auth=("alice", "wrong-password")).status_code == 401
-    own = GitSource(tmp_path / "own", require_tool("git"))
+    base_image = publish_base(token_server, docker_cli, alice)
+    own = GitSource(tmp_path / "own", require_tool("git"), git_daemon)
     link(token_server, "alice/app", own, extra=("--created-by", "alice"))
     own.commit({"Dockerfile": dockerfile('CMD ["echo", "built by dockyard"]', base=base_image)}, "one")
     own.push("main")
@@ -50,7 +61,7 @@ def test_build_pushes_with_the_linking_accounts_rights(
     finally:
         docker_cli("rmi", image, check=False)
 
-    other = GitSource(tmp_path / "other", require_tool("git"))
+    other = GitSource(tmp_path / "other", require_tool("git"), git_daemon)
     link(token_server, "alice/stolen", other, extra=("--created-by", "bobby"))
     other.commit({"Dockerfile": dockerfile(base=base_image)}, "not bobby's to push")
     other.push("main")

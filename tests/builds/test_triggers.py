@@ -28,11 +28,11 @@ def _push_event(source: GitSource, commit: str, message: str = "change") -> byte
 
 
 def test_wrong_signature_is_refused_and_queues_nothing(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     made = link(build_server, repository, source)
     source.hook(made.github_url, "not-the-secret")
-    commit = source.commit({"Dockerfile": dockerfile(base=base_image)}, "signed wrongly")
+    commit = source.commit({"Dockerfile": dockerfile(base=build_base)}, "signed wrongly")
     output = source.push("main")  # post-receive cannot refuse a push, but it shows the answer
     assert "HTTP Error 401" in output, output
 
@@ -60,10 +60,10 @@ def test_ping_is_answered(build_server: DockyardServer, source: GitSource, repos
 
 
 def test_gitlab_hook_with_token_builds(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     made = link(build_server, repository, source)
-    commit = source.commit({"Dockerfile": dockerfile("RUN true", base=base_image)}, "via gitlab")
+    commit = source.commit({"Dockerfile": dockerfile("RUN true", base=build_base)}, "via gitlab")
     source._run("push", "-q", "--no-verify", "origin", "main")  # the hook fires too: remove it first
     gitlab_url = made.github_url.replace("/github", "/gitlab")
     body = json.dumps(
@@ -84,11 +84,11 @@ def test_gitlab_hook_with_token_builds(
 
 
 def test_trigger_url_and_cli_trigger(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     made = link(build_server, repository, source, "branch:main=latest", "branch:/^release-(.*)$/=rel-{\\1}")
     source.hook("http://127.0.0.1:9/unused", "x")  # pushes below trigger nothing by themselves
-    commit = source.commit({"Dockerfile": dockerfile("RUN true", base=base_image)}, "to trigger")
+    commit = source.commit({"Dockerfile": dockerfile("RUN true", base=build_base)}, "to trigger")
     source._run("push", "-q", "origin", "main", "main:release-7")
 
     assert httpx.post(made.trigger_url + "x", json={}).status_code == 401
@@ -106,10 +106,10 @@ def test_trigger_url_and_cli_trigger(
 
 
 def test_log_streams_while_the_build_runs_then_badge_and_cancel(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     link(build_server, repository, source)
-    slow = dockerfile("RUN for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done", base=base_image)
+    slow = dockerfile("RUN for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done", base=build_base)
     source.commit({"Dockerfile": slow}, "slow build")
     source.push("main")
     while not (found := builds(build_server, repository)):
@@ -149,7 +149,7 @@ def test_log_streams_while_the_build_runs_then_badge_and_cancel(
 
 
 def test_link_api_and_build_now(
-    build_server: DockyardServer, source: GitSource, repository: str, base_image: str
+    build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
     api = f"{build_server.url}/api/build/repositories/{repository}"
     assert httpx.get(f"{api}/link").status_code == 404
@@ -157,16 +157,16 @@ def test_link_api_and_build_now(
         {"source_type": "branch", "source_name": "main", "docker_tag": "edge",
          "variables": [{"name": "PASS", "value": "do-not-show", "secret": True}]},
     ]  # fmt: skip
-    bad = httpx.put(f"{api}/link", json={"source_url": str(source.bare), "rules": [{"source_type": "svn"}]})
+    bad = httpx.put(f"{api}/link", json={"source_url": source.url, "rules": [{"source_type": "svn"}]})
     assert bad.status_code == 400
-    made = httpx.put(f"{api}/link", json={"source_url": str(source.bare), "rules": rules})
+    made = httpx.put(f"{api}/link", json={"source_url": source.url, "rules": rules})
     assert made.status_code == 201, made.text
     assert made.json()["webhook_secret"] and made.json()["trigger_url"].startswith(build_server.url)
     shown = httpx.get(f"{api}/link").json()
     assert "webhook_secret" not in shown and "do-not-show" not in json.dumps(shown)
     assert shown["rules"][0]["docker_tag"] == "edge"
 
-    commit = source.commit({"Dockerfile": dockerfile("RUN true", base=base_image)}, "build me now")
+    commit = source.commit({"Dockerfile": dockerfile("RUN true", base=build_base)}, "build me now")
     source._run("push", "-q", "origin", "main")  # no hook installed: nothing builds by itself
     response = httpx.post(f"{api}/trigger", json={"source_type": "branch", "source_name": "main"})
     assert response.status_code == 202, response.text

@@ -16,7 +16,7 @@ from dockyard.builds.config import BuildSettings
 from dockyard.builds.errors import InvalidRequest, QueueFull, Unauthorized
 from dockyard.builds.queue import BuildQueue, LeaseLost
 from dockyard.builds.rules import DEFAULT_RULES, Rule, RuleError, Variable, matches, parse_rule
-from dockyard.builds.runner import Masker
+from dockyard.builds.runtime import ANONYMOUS, Masker, RegistryGrant
 from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import BuildService, check_source
 from dockyard.builds.triggers import github_push, gitlab_push, verify_github, verify_gitlab
@@ -146,7 +146,7 @@ def _queue_one(service: BuildService, count: int = 1) -> None:
 
     async def work() -> None:
         made = await service.create_link(
-            "ns/app", "/src", [rule], credentials={"password": "pw"}, allow_local=True
+            "ns/app", "https://git.example.com/src.git", [rule], credentials={"password": "pw"}
         )
         link = made.link
         for _ in range(count):
@@ -219,8 +219,8 @@ def test_a_build_past_its_timeout_fails(queue_parts: tuple[BuildService, BuildQu
     _queue_one(service)
     settings = BuildSettings(timeout_seconds=1, lease_seconds=2, poll_seconds=0.05)
 
-    async def no_token(job: object) -> None:
-        return None
+    async def no_token(job: object) -> RegistryGrant:
+        return ANONYMOUS
 
     worker = BuildWorker(settings, queue, _StuckRunner(), no_token)  # type: ignore[arg-type]
 
@@ -242,21 +242,25 @@ def test_a_build_past_its_timeout_fails(queue_parts: tuple[BuildService, BuildQu
 
 
 @pytest.mark.parametrize(
-    ("url", "local_ok", "accepted"),
+    ("url", "accepted"),
     [
-        ("https://github.com/o/r.git", False, True),
-        ("git@github.com:o/r.git", False, True),
-        ("ssh://git@host:22/o/r.git", False, True),
-        ("/srv/git/r.git", False, False),
-        ("/srv/git/r.git", True, True),
-        ("file:///srv/git/r.git", True, True),
-        ("ext::sh -c touch% /tmp/pwned", True, False),
-        ("", True, False),
+        ("https://github.com/o/r.git", True),
+        ("git@github.com:o/r.git", True),
+        ("ssh://git@host:22/o/r.git", True),
+        ("git://127.0.0.1:9418/r.git", True),
+        ("/srv/git/r.git", False),
+        ("file:///srv/git/r.git", False),
+        ("./r.git", False),
+        ("ext::sh -c touch% /tmp/pwned", False),
+        ("ext::sh", False),
+        ("-oProxyCommand=x@host:r.git", False),
+        ("ssh://-oProxyCommand=x/r.git", False),
+        ("", False),
     ],
 )
-def test_source_urls(url: str, local_ok: bool, accepted: bool) -> None:
+def test_source_urls(url: str, accepted: bool) -> None:
     if accepted:
-        check_source(url, allow_local=local_ok)
+        check_source(url)
     else:
         with pytest.raises(InvalidRequest):
-            check_source(url, allow_local=local_ok)
+            check_source(url)

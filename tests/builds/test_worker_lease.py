@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.builds.conftest import BUILD_ENV, GitSource, builds, dockerfile, link, log_text, wait_for
+from tests.builds.conftest import (
+    BUILD_ENV,
+    GitDaemon,
+    GitSource,
+    builds,
+    dockerfile,
+    link,
+    log_text,
+    publish_base,
+    wait_for,
+)
 from tests.conftest import OPEN_REGISTRY, Cli, DockyardServer, require_tool
 
 pytestmark = pytest.mark.docker
@@ -44,12 +54,13 @@ def start_worker(server: DockyardServer, log: Path) -> subprocess.Popen[bytes]:
 
 
 def test_killed_worker_build_is_retried_after_the_lease(
-    queue_only_server: DockyardServer, tmp_path: Path, base_image: str
+    queue_only_server: DockyardServer, tmp_path: Path, git_daemon: GitDaemon, docker_cli: Cli
 ) -> None:
     server, repository = queue_only_server, "builds/lease"
-    source = GitSource(tmp_path, require_tool("git"))
+    source = GitSource(tmp_path, require_tool("git"), git_daemon)
+    base = publish_base(server, docker_cli)
     link(server, repository, source)
-    slow = dockerfile("RUN for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done", base=base_image)
+    slow = dockerfile("RUN for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done", base=base)
     commit = source.commit({"Dockerfile": slow}, "slow")
     source.push("main")
 
@@ -76,12 +87,13 @@ def test_killed_worker_build_is_retried_after_the_lease(
 
 
 def test_worker_stopping_mid_build_hands_the_build_back(
-    queue_only_server: DockyardServer, tmp_path: Path, base_image: str
+    queue_only_server: DockyardServer, tmp_path: Path, git_daemon: GitDaemon, docker_cli: Cli
 ) -> None:
     server, repository = queue_only_server, "builds/handback"
-    source = GitSource(tmp_path, require_tool("git"))
+    source = GitSource(tmp_path, require_tool("git"), git_daemon)
+    base = publish_base(server, docker_cli)
     link(server, repository, source)
-    slow = dockerfile("RUN for i in 1 2 3 4 5 6 7 8 9; do echo tick-$i; sleep 1; done", base=base_image)
+    slow = dockerfile("RUN for i in 1 2 3 4 5 6 7 8 9; do echo tick-$i; sleep 1; done", base=base)
     source.commit({"Dockerfile": slow}, "slow")
     source.push("main")
 

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.helpers import Receiver, eventually, signature
-from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile
+from tests.builds.conftest import BUILD_ENV, GitDaemon, GitSource, dockerfile, dockyard_cli, publish_base
 from tests.conftest import Cli, DockyardServer, require_tool
 from tests.web.conftest import CSRF_RE, WebClient, create_repository, screenshot, sign_up, unique_name
 
@@ -26,21 +26,41 @@ SLOW_STEP = "RUN for i in 1 2 3 4 5 6; do echo line-$i; sleep 1; done"
 LINE = re.compile(r"^line-[1-6]$", re.M)
 
 
+PUBLISHER = ("basepublisher", "publisher-password-1")
+
+
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, docker_cli: Cli, base_image: str
 ) -> Iterator[DockyardServer]:
-    """Token auth (the default) with the embedded build worker; sources may be paths on disk."""
+    """Token auth (the default) with the embedded build worker; sources come from a git daemon on
+    loopback, webhooks go to a receiver on loopback."""
     require_tool("git")
-    with DockyardServer(tmp_path_factory.mktemp("web-builds") / "data", env=BUILD_ENV) as running:
+    env = {**BUILD_ENV, "DOCKYARD_WEBHOOK_ALLOW_PRIVATE": "true"}
+    with DockyardServer(tmp_path_factory.mktemp("web-builds") / "data", env=env) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitDaemon]:
+    daemon = GitDaemon(tmp_path_factory.getbasetemp(), require_tool("git"))
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def build_base(server: DockyardServer, docker_cli: Cli) -> str:
+    """The base image, public in the server's registry: builds always pull it as their account."""
+    name, password = PUBLISHER
+    dockyard_cli(server, "user", "create", name, "--password-stdin", input=password + "\n")
+    return publish_base(server, docker_cli, PUBLISHER)
 
 
 def link_on_settings_page(page: Page, repository: str, source: GitSource) -> tuple[str, str]:
     """Link the source with one rule (branch main -> latest); the webhook URL and its secret."""
     page.goto(f"/r/{repository}/settings")
     section = page.locator("#builds")
-    section.get_by_label("Git repository", exact=True).fill(str(source.bare))
+    section.get_by_label("Git repository", exact=True).fill(source.url)
     section.get_by_label("Source name of rule 1").fill("main")
     section.get_by_label("Docker tag of rule 1").fill("latest")
     section.get_by_role("button", name="Link git repository").click()
@@ -58,16 +78,18 @@ def log_lines(page: Page) -> int:
     return len(LINE.findall(page.locator("#build-log").inner_text()))
 
 
-def test_build_log_streams_live_and_ends_in_success(page: Page, tmp_path: Path, base_image: str) -> None:
+def test_build_log_streams_live_and_ends_in_success(
+    page: Page, tmp_path: Path, build_base: str, git_daemon: GitDaemon
+) -> None:
     owner = unique_name("builder")
     sign_up(page, owner)
     create_repository(page, "app", description="Built from git")
     repository = f"{owner}/app"
 
-    source = GitSource(tmp_path / "git", require_tool("git"))
+    source = GitSource(tmp_path / "git", require_tool("git"), git_daemon)
     webhook, secret = link_on_settings_page(page, repository, source)
     source.hook(webhook, secret)
-    source.commit({"Dockerfile": dockerfile(SLOW_STEP, base=base_image)}, "Print slowly\n\nsix lines")
+    source.commit({"Dockerfile": dockerfile(SLOW_STEP, base=build_base)}, "Print slowly\n\nsix lines")
     assert "dockyard: 202" in source.push("main")
 
     page.goto(f"/r/{repository}/builds")
@@ -110,7 +132,7 @@ def test_build_log_streams_live_and_ends_in_success(page: Page, tmp_path: Path, 
     expect(page.locator("#badge-markdown")).to_contain_text(f"/api/build/badge/{repository}.svg")
 
 
-def test_build_pages_follow_the_repositorys_rights(server: DockyardServer, base_image: str) -> None:
+def test_build_pages_follow_the_repositorys_rights(server: DockyardServer) -> None:
     """Private repositories' builds are nobody else's: history, build page and stream answer 404;
     Build now, cancel and linking need the rights the other settings need (CSRF included)."""
     owner, client = unique_name("owner"), WebClient(server)
@@ -155,7 +177,7 @@ def test_build_pages_follow_the_repositorys_rights(server: DockyardServer, base_
 
 
 def test_build_events_reach_the_repositorys_webhooks(
-    server: DockyardServer, tmp_path: Path, base_image: str
+    server: DockyardServer, tmp_path: Path, build_base: str, git_daemon: GitDaemon
 ) -> None:
     """A build's start and end are POSTed to the repository's webhooks, signed like its pushes, with
     build_data next to the usual repository block: a good commit succeeds, a broken one fails."""
@@ -170,11 +192,11 @@ def test_build_events_reach_the_repositorys_webhooks(
             hook = {"hook_name": "ci", "url": receiver.url, "secret": "build-hook-secret"}
             added = client.post(f"{base}/settings/webhooks", hook, form_page=f"{base}/settings")
             assert added.status_code == 200, added.text
-            source = GitSource(tmp_path / "git", require_tool("git"))
+            source = GitSource(tmp_path / "git", require_tool("git"), git_daemon)
             rule = {"source_type": "branch", "source_name": "main", "docker_tag": "latest"}
             linked = client.post(
                 f"{base}/settings/builds",
-                {"source_url": str(source.bare), **rule},
+                {"source_url": source.url, **rule},
                 form_page=f"{base}/settings",
             )
             assert linked.status_code == 200, linked.text
@@ -185,10 +207,10 @@ def test_build_events_reach_the_repositorys_webhooks(
         finally:
             client.close()
 
-        source.commit({"Dockerfile": dockerfile('CMD ["true"]', base=base_image)}, "good")
+        source.commit({"Dockerfile": dockerfile('CMD ["true"]', base=build_base)}, "good")
         source.push("main")
         events = eventually(lambda: _build_events(receiver, 2), timeout=120)
-        source.commit({"Dockerfile": dockerfile("RUN exit 3", base=base_image)}, "broken")
+        source.commit({"Dockerfile": dockerfile("RUN exit 3", base=build_base)}, "broken")
         source.push("main")
         events = eventually(lambda: _build_events(receiver, 4), timeout=120)
 

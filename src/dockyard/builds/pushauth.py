@@ -1,20 +1,32 @@
-"""Credentials for the worker's ``docker push`` into this Dockyard.
+"""How a build's engine authenticates to this Dockyard: as the account behind the link, no more.
 
-Under token auth the worker signs a registry access token itself, with the server's key, for
-the one repository being built and only the actions (push, pull) the account behind the link
-holds there, valid for as long as a build may take. It reaches docker as a ``registrytoken``
-in a throw-away DOCKER_CONFIG: no password or PAT is stored or created for builds.
+Under token auth the worker signs registry access tokens itself, with the server's key, valid
+for as long as a build may take. No password or PAT is stored or created for builds.
+
+    push   the one repository being built, with only the actions (push, pull) the linking
+           account holds there; the engine gets it in X-Registry-Auth for the pushes and for
+           pulling the repository's previous image (the only layer cache a build may use)
+    pull   the base images' repositories on this registry, each with pull if the account may
+           pull it and nothing otherwise; the engine gets it in X-Registry-Config and, since
+           builds always pull, a build FROM a private image of another account fails even when
+           the engine holds that image from an earlier build
+
+Repository names are checked in their canonical form: ``nginx`` is ``library/nginx``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
+
+from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
 from dockyard.auth import keys
-from dockyard.auth.scopes import Scope
+from dockyard.auth.scopes import Scope, canonical
 from dockyard.auth.tokens import TokenAuthority
 from dockyard.builds.config import BuildSettings
 from dockyard.builds.records import Job
-from dockyard.builds.runner import StepFailed
+from dockyard.builds.runtime import ANONYMOUS, RegistryGrant, StepFailed
 from dockyard.config import Settings
 
 MAX_TTL = 24 * 3600
@@ -34,16 +46,28 @@ class PushTokens:
                 leeway=settings.token_leeway_seconds,
             )
 
-    async def __call__(self, job: Job) -> str | None:
-        if self.authority is None:  # an open registry: docker pushes without credentials
-            return None
-        repository = job.build.repository
-        account = job.created_by or repository.split("/", 1)[0]
+    async def __call__(self, job: Job) -> RegistryGrant:
+        if self.authority is None:  # an open registry: the engine pushes and pulls without credentials
+            return ANONYMOUS
+        repository = canonical(job.build.repository)
+        account = job.created_by or job.build.repository.split("/", 1)[0]
         principal = await self.accounts.principal_for(account)
         if principal is None:
-            raise StepFailed(f"the account {account!r} that linked {repository} no longer exists")
+            raise StepFailed(f"the account {account!r} that linked {job.build.repository} no longer exists")
+        if repository is None:
+            raise StepFailed(f"{job.build.repository!r} is not a repository name")
         actions = await self.accounts.repository_actions(principal, repository) & {"push", "pull"}
         if "push" not in actions:
-            raise StepFailed(f"{account} may not push to {repository}")
-        scope = Scope("repository", repository, frozenset(actions))
-        return self.authority.issue_access(principal, [scope]).token
+            raise StepFailed(f"{account} may not push to {job.build.repository}")
+        push = self.authority.issue_access(principal, [Scope("repository", repository, frozenset(actions))])
+        return RegistryGrant(push.token, partial(self._pull, principal))
+
+    async def _pull(self, principal: Principal, repositories: Sequence[str]) -> str | None:
+        assert self.authority is not None
+        scopes = []
+        for name in repositories:
+            repository = canonical(name)
+            if repository is not None:
+                allowed = await self.accounts.repository_actions(principal, repository) & {"pull"}
+                scopes.append(Scope("repository", repository, frozenset(allowed)))
+        return self.authority.issue_access(principal, scopes).token

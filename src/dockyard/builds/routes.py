@@ -288,7 +288,6 @@ async def repository_link(request: Request) -> Response:
         _rules(body.get("rules", [])),
         credentials=credentials,
         created_by=username,
-        allow_local=ctx.settings.allow_local_sources,
     )
     answer = _link_json(made.link, request)
     answer["webhook_secret"] = made.webhook_secret

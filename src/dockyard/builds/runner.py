@@ -1,50 +1,65 @@
-"""One build, start to end: fetch the exact commit, ``docker build``, tag and push every tag.
+"""One build, start to end: fetch the exact commit, hooks in their sandbox, build, tag, push.
 
-Everything runs through the real ``git`` and ``docker`` clients (the engine is ``DOCKER_HOST``'s),
-each in a scratch folder under the data dir that is removed afterwards::
+    gitfetch.py   git on the host, locked down, connections checked (the only host process)
+    plan.py       the Dockerfile, context and hooks, resolved inside the checkout
+    sandbox.py    each hook in a throw-away container with nothing of the host's
+    engine.py     the Docker engine's HTTP API: build, pull, push (no docker CLI)
+    archive.py    the checkout as a tar stream (symlinks never followed), and back
 
-    <data_dir>/builds/work/<build id>-<random>/
-        src/            the checkout (git init + fetch of one commit)
-        docker/         DOCKER_CONFIG: config.json with a push token for this repository only
-        ssh/            a deploy key and known_hosts, when the link has one
+Each build has a scratch folder under the data dir, removed afterwards::
+
+    <data_dir>/builds/work/<build id>-<random>/     mode 0700
+        git/        git's config, HOME, relay and deploy key (gitfetch.py)
+        src/        the checkout; src-1/, src-2/ ... as hooks hand it back
 
 The image is built under ``IMAGE_NAME`` and pushed only once the build succeeded, so a failed
-build leaves the registry's tags as they were. Variables are set as Docker Hub sets them, as
-build arguments (``--build-arg NAME``, value from the environment, so never on a command line)
-and in the environment of the hooks (``hooks/pre_build``, ``build``, ``post_build``,
-``pre_push``, ``push``, ``post_push`` beside the Dockerfile). Secret values are masked in the log.
+build leaves the registry's tags as they were. Base images are always pulled, with a token for
+the linking account's pull rights, so a build never uses an image its account could not pull;
+the layer cache comes only from the repository's own previous image (``cachefrom``), pulled
+with the build's token. Variables are set as Docker Hub sets them: as build arguments (those
+of kind ``arg``, and Docker Hub's own where the Dockerfile declares them) and in the hooks'
+environment, never in a host process's. Secret values are masked in the log.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import os
 import re
 import secrets
 import shutil
-import subprocess
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Any
 
 import anyio
 
+from dockyard import netguard
+from dockyard.builds import dockerfile as dockerfiles
+from dockyard.builds.archive import tar_stream
 from dockyard.builds.config import BuildSettings
+from dockyard.builds.engine import Engine, EngineError, client
+from dockyard.builds.gitfetch import SETTING, GitSession
+from dockyard.builds.plan import HOOKS, Plan
 from dockyard.builds.records import Job
+from dockyard.builds.runtime import MASK, Advance, LogWriter, Masker, RegistryGrant, StepFailed, link_secrets
+from dockyard.builds.sandbox import HookSandbox
+from dockyard.builds.sources import SourceError, parse
 
-PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
-MASK = "********"
-DECLARED_ARG = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE | re.MULTILINE)
-HOOKS = ("pre_build", "build", "post_build", "pre_push", "push", "post_push")
+__all__ = ["MASK", "Masker", "Runner", "StepFailed", "ls_remote", "secret_values"]
 
-LogWriter = Callable[[str], None]
-Advance = Callable[[str], Awaitable[None]]
-
-
-class StepFailed(Exception):
-    """A step of the build failed; the message is the reason shown with the build."""
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DOCKER_HUB_VARIABLES = (
+    "SOURCE_BRANCH", "SOURCE_COMMIT", "COMMIT_MSG", "DOCKER_REPO", "DOCKER_TAG",
+    "DOCKERFILE_PATH", "IMAGE_NAME", "CACHE_TAG", "SOURCE_TYPE",
+)  # fmt: skip
+OVERRIDE_REFUSED = (
+    "hooks/{name} is not supported here: it replaces Dockyard's own {name} with a script that needs "
+    "a Docker engine, and hooks run in a sandbox that has none. Remove hooks/{name}: Dockyard builds "
+    "the Dockerfile and pushes every tag of the rule itself, with the rule's build arguments; "
+    "steps that prepare the source belong in hooks/pre_build."
+)
 
 
 @dataclass(frozen=True)
@@ -52,28 +67,11 @@ class Workspace:
     root: Path
 
     @property
-    def src(self) -> Path:
-        return self.root / "src"
+    def git(self) -> Path:
+        return self.root / "git"
 
-    @property
-    def docker_config(self) -> Path:
-        return self.root / "docker"
-
-    @property
-    def ssh(self) -> Path:
-        return self.root / "ssh"
-
-
-class Masker:
-    """Replaces every secret value in a log line."""
-
-    def __init__(self, values: Sequence[str]) -> None:
-        self.values = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
-
-    def __call__(self, line: str) -> str:
-        for value in self.values:
-            line = line.replace(value, MASK)
-        return line
+    def checkout(self, generation: int) -> Path:
+        return self.root / ("src" if generation == 0 else f"src-{generation}")
 
 
 class Runner:
@@ -82,267 +80,224 @@ class Runner:
         self.work_dir = work_dir
         self.registry = registry
 
-    async def run(self, job: Job, push_token: str | None, log: LogWriter, advance: Advance) -> str:
+    async def run(self, job: Job, grant: RegistryGrant, log: LogWriter, advance: Advance) -> str:
         """Build and push ``job``; the pushed digest. Raises StepFailed with the reason."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
         workspace = Workspace(self.work_dir / f"{job.build.id}-{secrets.token_hex(4)}")
         workspace.root.mkdir(mode=0o700)
         try:
-            return await self._run(job, workspace, push_token, log, advance)
+            async with client(self.settings.docker_host) as http:
+                return await Build(self, job, workspace, Engine(http), grant, log).run(advance)
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(shutil.rmtree, workspace.root, True)
 
-    async def _run(
-        self, job: Job, ws: Workspace, push_token: str | None, log: LogWriter, advance: Advance
-    ) -> str:
-        build = job.build
-        repo = f"{self.registry}/{build.repository}"
-        image = f"{repo}:{build.tags[0]}"
-        self._write_docker_config(ws, push_token)
-        env = self._environment(job, ws, repo, image)
-        await self._fetch(job, ws, log)
 
-        context = _inside(ws.src, build.context)  # from the source's root
-        dockerfile = _inside(context, build.dockerfile)  # from the context, as on Docker Hub
-        hooks = dockerfile.parent / "hooks"
-        if not dockerfile.is_file():
-            raise StepFailed(f"no Dockerfile at {build.context}/{build.dockerfile} in {build.commit[:12]}")
-        await self._hook(hooks, "pre_build", env, context, log)
-        if not await self._hook(hooks, "build", env, context, log):
-            await self._docker_build(job, dockerfile, context, image, env, log)
-        await self._hook(hooks, "post_build", env, context, log)
+class Build:
+    """The steps of one build, sharing its job, workspace, engine and log."""
 
-        await advance("pushing")
-        await self._hook(hooks, "pre_push", env, context, log)
-        digest = ""
+    def __init__(
+        self, runner: Runner, job: Job, ws: Workspace, engine: Engine, grant: RegistryGrant, log: LogWriter
+    ) -> None:
+        self.settings, self.registry = runner.settings, runner.registry
+        self.job, self.ws, self.engine, self.grant, self.log = job, ws, engine, grant, log
+        self.repo = f"{self.registry}/{job.build.repository}"
+        self.image = f"{self.repo}:{job.build.tags[0]}"
+        self.sandbox = HookSandbox(engine, self.settings, job.build.id)
+        self.generation = 0
+        self.leftovers: list[str] = []
+
+    async def run(self, advance: Advance) -> str:
+        build = self.job.build
+        git = GitSession.for_url(self.settings, self.ws.git, self.job.source_url, self.job.credentials)
+        await git.fetch(build.commit, self.ws.checkout(0), self.log)
+        plan = await self._plan()
+        self._check_hooks(plan)
+        if "pre_build" in plan.hooks:
+            plan = await self._hook(plan, "pre_build")
         try:
-            if await self._hook(hooks, "push", env, context, log):
-                digest = await self._digest_of(image, env, log)
-            else:
-                for tag in build.tags:
-                    target = f"{repo}:{tag}"
-                    if target != image:
-                        await self._step([self.settings.docker, "tag", image, target], env, ws.root, log)
-                    digest = await self._push(target, env, ws.root, log) or digest
-            await self._hook(hooks, "post_push", env, context, log)
+            await self._build(plan)
+            if "post_build" in plan.hooks:
+                plan = await self._hook(plan, "post_build")
+            await advance("pushing")
+            if "pre_push" in plan.hooks:
+                plan = await self._hook(plan, "pre_push")
+            digest = await self._push()
+            if "post_push" in plan.hooks:
+                await self._hook(plan, "post_push")
         finally:
             with anyio.CancelScope(shield=True):
-                await self._remove_images([f"{repo}:{t}" for t in build.tags], env, ws.root)
+                await self._clean_up()
         if not digest:
             raise StepFailed("the push did not report a digest")
         return digest
 
-    # -- steps ------------------------------------------------------------------------------
+    # -- the source -------------------------------------------------------------------------------
 
-    async def _fetch(self, job: Job, ws: Workspace, log: LogWriter) -> None:
-        git, commit = self.settings.git, job.build.commit
-        env = self._git_environment(job.credentials, ws)
-        log(f"Fetching {commit} ({job.build.source_type} {job.build.source_ref}) from {job.source_url}")
-        await self._step([git, "init", "-q", str(ws.src)], env, ws.root, log)
-        await self._step([git, "remote", "add", "origin", job.source_url], env, ws.src, log)
-        if await self._command([git, "fetch", "-q", "--depth=1", "origin", commit], env, ws.src, log) != 0:
-            log("Fetching the commit by id failed; fetching all branches and tags instead")
-            refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
-            await self._step([git, "fetch", "-q", "origin", *refspecs], env, ws.src, log, "git fetch")
-        await self._step([git, "checkout", "-q", "--detach", commit], env, ws.src, log, "git checkout")
-        if (ws.src / ".gitmodules").is_file():
-            await self._step(
-                [git, "submodule", "update", "-q", "--init", "--recursive", "--depth=1"], env, ws.src, log
+    async def _plan(self) -> Plan:
+        build = self.job.build
+        return await anyio.to_thread.run_sync(
+            Plan.of, self.ws.checkout(self.generation), build.context, build.dockerfile
+        )
+
+    def _check_hooks(self, plan: Plan) -> None:
+        if not plan.hooks:
+            return
+        if self.settings.hooks == "off":
+            names = ", ".join(f"hooks/{h}" for h in plan.hooks)
+            raise StepFailed(
+                f"this source has {names}, but hooks are turned off on this server "
+                "(DOCKYARD_BUILD_HOOKS=off); remove the hooks folder to build it here"
             )
+        for name in ("build", "push"):
+            if name in plan.hooks:
+                self.log(OVERRIDE_REFUSED.format(name=name))
+                raise StepFailed(f"hooks/{name} is not supported (hooks have no Docker engine); see the log")
 
-    async def _docker_build(
-        self, job: Job, dockerfile: Path, context: Path, image: str, env: Mapping[str, str], log: LogWriter
-    ) -> None:
-        # --force-rm: a failed step leaves no intermediate container behind on the engine.
-        command = [self.settings.docker, "build", "--force-rm", "-f", str(dockerfile), "-t", image]
-        if not job.build_cache:
-            command += ["--no-cache", "--pull"]
-        if self.settings.network:
-            command += ["--network", self.settings.network]
-        # Docker Hub's variables go in where the Dockerfile declares them (no "not consumed" warning).
-        declared = set(DECLARED_ARG.findall(dockerfile.read_text(errors="replace")))
-        names = [*(n for n in DOCKER_HUB_VARIABLES if n in declared)]
-        names += [v.name for v in job.variables if v.kind == "arg"]
-        for name in dict.fromkeys(names):
-            command += ["--build-arg", name]
-        command.append(str(context))
-        log(f"Building {image} from {job.build.dockerfile}")
-        await self._step(command, env, context, log, "docker build")
-
-    async def _push(self, target: str, env: Mapping[str, str], cwd: Path, log: LogWriter) -> str:
-        lines: list[str] = []
-
-        def both(line: str) -> None:
-            lines.append(line)
-            log(line)
-
-        log(f"Pushing {target}")
-        await self._step([self.settings.docker, "push", target], env, cwd, both, "docker push")
-        found = [m.group(1) for line in lines if (m := PUSH_DIGEST.search(line))]
-        return found[-1] if found else ""
-
-    async def _digest_of(self, image: str, env: Mapping[str, str], log: LogWriter) -> str:
-        lines: list[str] = []
-        command = [self.settings.docker, "image", "inspect", "--format", "{{json .RepoDigests}}", image]
-        await self._command(command, env, None, lines.append)
-        with contextlib.suppress(ValueError, IndexError):
-            return str(json.loads(lines[0])[0]).rpartition("@")[2]
-        return ""
-
-    async def _remove_images(self, images: list[str], env: Mapping[str, str], cwd: Path) -> None:
-        await self._command([self.settings.docker, "rmi", *dict.fromkeys(images)], env, cwd, lambda _: None)
-
-    async def _hook(self, hooks: Path, name: str, env: Mapping[str, str], cwd: Path, log: LogWriter) -> bool:
-        """Run ``hooks/<name>`` if the source has it; whether it did."""
-        script = hooks / name
-        if not script.is_file():
-            return False
-        log(f"Executing {name} hook")
-        await self._step(["/bin/sh", str(script)], env, cwd, log, f"the {name} hook")
-        return True
-
-    async def _step(
-        self,
-        command: list[str],
-        env: Mapping[str, str],
-        cwd: Path,
-        log: LogWriter,
-        what: str | None = None,
-    ) -> None:
-        code = await self._command(command, env, cwd, log)
-        if code != 0:
-            raise StepFailed(f"{what or ' '.join(command[:2])} failed (exit status {code})")
-
-    async def _command(
-        self, command: list[str], env: Mapping[str, str], cwd: Path | None, log: LogWriter
-    ) -> int:
-        """Run one command, its output (stdout and stderr) line by line into ``log``; its exit status."""
-        try:
-            process = await anyio.open_process(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                cwd=cwd, env=dict(env),
-            )  # fmt: skip
-        except OSError as exc:
-            log(f"cannot run {command[0]}: {exc}")
-            return 127
-        try:
-            assert process.stdout is not None
-            pending = b""
-            async for chunk in process.stdout:
-                pending += chunk
-                *lines, pending = re.split(rb"\r?\n|\r", pending)
-                for line in lines:
-                    log(line.decode(errors="replace"))
-            if pending:
-                log(pending.decode(errors="replace"))
-            return await process.wait()
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
-            raise
-
-    # -- environment ------------------------------------------------------------------------
-
-    def _environment(self, job: Job, ws: Workspace, repo: str, image: str) -> dict[str, str]:
-        build = job.build
+    def _environment(self) -> dict[str, str]:
+        """Docker Hub's variables and the rule's: for the hooks' sandbox and the build arguments only."""
+        build = self.job.build
         env = {
-            key: value
-            for key, value in os.environ.items()
-            if key in ("PATH", "HOME", "LANG", "TMPDIR") or key.startswith("DOCKER_")
-        }
-        env |= {
-            "DOCKER_CONFIG": str(ws.docker_config),
-            "DOCKER_BUILDKIT": "1" if self.settings.builder == "buildkit" else "0",
-            "SOURCE_BRANCH": build.source_ref,
-            "SOURCE_COMMIT": build.commit,
-            "COMMIT_MSG": build.commit_message,
-            "DOCKER_REPO": repo,
-            "DOCKER_TAG": build.tags[0],
-            "DOCKERFILE_PATH": build.dockerfile,
-            "IMAGE_NAME": image,
-            "CACHE_TAG": build.tags[0],
+            "SOURCE_BRANCH": build.source_ref, "SOURCE_COMMIT": build.commit,
+            "COMMIT_MSG": build.commit_message, "DOCKER_REPO": self.repo, "DOCKER_TAG": build.tags[0],
+            "DOCKERFILE_PATH": build.dockerfile, "IMAGE_NAME": self.image, "CACHE_TAG": build.tags[0],
             "SOURCE_TYPE": "git",
-        }
-        env |= {v.name: v.value for v in job.variables}
+        }  # fmt: skip
+        for variable in self.job.variables:
+            if not VARIABLE_NAME.match(variable.name):
+                raise StepFailed(f"{variable.name!r} is not a variable name")
+            env[variable.name] = variable.value
         return env
 
-    def _git_environment(self, credentials: Mapping[str, str], ws: Workspace) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        env |= {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "/bin/false"}
-        env["GIT_ALLOW_PROTOCOL"] = "https:http:ssh:git:file"  # never ext:: (runs commands)
-        if credentials.get("username") or credentials.get("password"):
-            basic = f"{credentials.get('username', '')}:{credentials.get('password', '')}"
-            # Through the environment, never the command line: other users can read that.
-            env |= {
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": "Authorization: Basic " + base64.b64encode(basic.encode()).decode(),
-            }
-        if credentials.get("ssh_key"):
-            ws.ssh.mkdir(mode=0o700)
-            key = ws.ssh / "id"
-            key.touch(mode=0o600)
-            key.write_text(credentials["ssh_key"].strip() + "\n")
-            env["GIT_SSH_COMMAND"] = (
-                f"ssh -i {key} -o IdentitiesOnly=yes -o BatchMode=yes "
-                f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={ws.ssh / 'known_hosts'}"
+    async def _hook(self, plan: Plan, name: str) -> Plan:
+        later = HOOKS[HOOKS.index(name) + 1 :]
+        hand_back = any(h in plan.hooks for h in later)
+        dest = self.ws.checkout(self.generation + 1) if hand_back else None
+        await self.sandbox.run(
+            name,
+            plan.root,
+            plan.hooks_dir / name,
+            plan.workdir,
+            self._environment(),
+            self.log,
+            hand_back=dest,
+        )
+        if dest is None:
+            return plan
+        self.generation += 1
+        return await self._plan()
+
+    # -- build --------------------------------------------------------------------------------
+
+    async def _build(self, plan: Plan) -> None:
+        text = await anyio.to_thread.run_sync(plan.dockerfile_text)
+        env = self._environment()
+        declared = dockerfiles.declared_args(text)
+        args = {n: env[n] for n in DOCKER_HUB_VARIABLES if n in declared}
+        args |= {v.name: v.value for v in self.job.variables if v.kind == "arg"}
+        auths = await self._pull_auths(dockerfiles.references(text, args))
+        params = {
+            "t": self.image, "dockerfile": plan.dockerfile_name, "buildargs": json.dumps(args),
+            "rm": "1", "forcerm": "1", "pull": "1",
+        }  # fmt: skip
+        if self.settings.network:
+            params["networkmode"] = self.settings.network
+        if self.settings.memory_bytes:
+            params["memory"] = params["memswap"] = str(self.settings.memory_bytes)
+        params |= await self._cache()
+        self.log(f"Building {self.image} from {self.job.build.dockerfile}")
+        context = tar_stream(plan.context, await anyio.to_thread.run_sync(plan.tar_options))
+        try:
+            await self.engine.build(context, params, auths, self.log)
+        except EngineError as exc:
+            self.log(str(exc))
+            raise StepFailed(f"docker build failed: {exc}") from None
+
+    async def _pull_auths(self, refs: dockerfiles.References) -> dict[str, Any]:
+        """Base images: this registry's with the account's pull token; others only if public."""
+        if refs.urls:
+            raise StepFailed(
+                f"ADD {refs.urls[0]} is refused: the engine would download it from the server's own "
+                "network; download it in a RUN step instead"
             )
-        return env
+        mine: list[str] = []
+        for image in refs.images:
+            domain = dockerfiles.image_domain(image)
+            if domain == self.registry.lower():
+                mine.append(dockerfiles.image_repository(image))
+            elif domain is not None:
+                await self._check_registry(image, domain)
+        token = await self.grant.pull(sorted(set(mine))) if mine else None
+        return {self.registry: {"registrytoken": token}} if token else {}
 
-    def _write_docker_config(self, ws: Workspace, push_token: str | None) -> None:
-        ws.docker_config.mkdir(mode=0o700)
-        auths = {self.registry: {"registrytoken": push_token}} if push_token else {}
-        path = ws.docker_config / "config.json"
-        path.touch(mode=0o600)
-        path.write_text(json.dumps({"auths": auths}))
+    async def _check_registry(self, image: str, domain: str) -> None:
+        host, _, port = domain.rpartition(":") if domain.count(":") == 1 else (domain, "", "")
+        try:
+            await netguard.resolve(
+                host.strip("[]") or domain, int(port or 443),
+                allow_private=self.settings.allow_private_sources, setting=SETTING,
+            )  # fmt: skip
+        except (netguard.OutboundError, ValueError) as exc:
+            raise StepFailed(f"the base image {image} is refused: {exc}") from None
 
+    async def _cache(self) -> dict[str, str]:
+        """Cache only from this repository's own last image, pulled as the build's account."""
+        if not self.job.build_cache:
+            return {"nocache": "1"}
+        try:
+            await self.engine.pull(self.repo, self.job.build.tags[0], self._push_auth(), lambda _: None)
+        except EngineError:
+            self.log(f"No earlier {self.image} to take the layer cache from; building without it")
+            return {"nocache": "1"}
+        previous = await self.engine.image_id(self.image)
+        if previous:
+            self.leftovers.append(previous)
+        self.log(f"Using the layer cache of the previous {self.image}")
+        return {"cachefrom": json.dumps([self.image])}
 
-DOCKER_HUB_VARIABLES = (
-    "SOURCE_BRANCH", "SOURCE_COMMIT", "COMMIT_MSG", "DOCKER_REPO", "DOCKER_TAG",
-    "DOCKERFILE_PATH", "IMAGE_NAME", "CACHE_TAG", "SOURCE_TYPE",
-)  # fmt: skip
+    # -- push ---------------------------------------------------------------------------------
+
+    def _push_auth(self) -> dict[str, str]:
+        return {"registrytoken": self.grant.push} if self.grant.push else {}
+
+    async def _push(self) -> str:
+        digest = ""
+        try:
+            for tag in self.job.build.tags:
+                target = f"{self.repo}:{tag}"
+                if target != self.image:
+                    await self.engine.tag(self.image, self.repo, tag)
+                self.log(f"Pushing {target}")
+                digest = await self.engine.push(self.repo, tag, self._push_auth(), self.log) or digest
+        except EngineError as exc:
+            self.log(str(exc))
+            raise StepFailed(f"docker push failed: {exc}") from None
+        return digest
+
+    async def _clean_up(self) -> None:
+        for image in [*dict.fromkeys(f"{self.repo}:{t}" for t in self.job.build.tags), *self.leftovers]:
+            with contextlib.suppress(EngineError, OSError):
+                await self.engine.remove_image(image)
 
 
 def secret_values(job: Job) -> list[str]:
+    """What the log masks: secret variables, the link's password and key, credentials in its URL."""
     values = [v.value for v in job.variables if v.secret]
-    values += [v for k, v in job.credentials.items() if k in ("password", "ssh_key") and v]
+    values += link_secrets(job.credentials)
+    with contextlib.suppress(SourceError):
+        values += link_secrets(parse(job.source_url).credentials)
     return values
-
-
-def _inside(root: Path, relative: str) -> Path:
-    """``relative`` under ``root``; a path that climbs out of the checkout is refused."""
-    parts = PurePosixPath(relative or ".").parts
-    if any(part == ".." for part in parts) or PurePosixPath(relative or ".").is_absolute():
-        raise StepFailed(f"{relative!r} is outside the source")
-    return root.joinpath(*parts)
 
 
 async def ls_remote(
     settings: BuildSettings, work_dir: Path, url: str, credentials: Mapping[str, str]
 ) -> dict[str, str]:
     """The source's refs (``refs/heads/main`` -> commit id), with the link's credentials."""
-    runner = Runner(settings, work_dir, "")
     work_dir.mkdir(parents=True, exist_ok=True)
-    workspace = Workspace(work_dir / f"ls-remote-{secrets.token_hex(4)}")
-    workspace.root.mkdir(mode=0o700)
-    lines: list[str] = []
+    root = work_dir / f"ls-remote-{secrets.token_hex(4)}"
+    root.mkdir(mode=0o700)
     try:
-        env = runner._git_environment(credentials, workspace)
-        command = [settings.git, "ls-remote", "--heads", "--tags", url]
-        if await runner._command(command, env, workspace.root, lines.append) != 0:
-            raise StepFailed(f"cannot list the refs of {url}: {' '.join(lines)[-500:]}")
+        return await GitSession.for_url(settings, root / "git", url, credentials).ls_remote()
     finally:
-        await anyio.to_thread.run_sync(shutil.rmtree, workspace.root, True)
-    refs = {}
-    for line in lines:
-        commit, _, ref = line.partition("\t")
-        if ref and not ref.endswith("^{}"):
-            refs[ref] = commit
-    for line in lines:  # annotated tags: build the commit, not the tag object
-        commit, _, ref = line.partition("\t")
-        if ref.endswith("^{}"):
-            refs[ref[:-3]] = commit
-    return refs
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(shutil.rmtree, root, True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -23,6 +22,8 @@ from dockyard.builds.models import Build, BuildLink, BuildLogLine, BuildRule
 from dockyard.builds.records import BuildInfo, Link, LogLine, NewLink
 from dockyard.builds.rules import Match, Rule, Variable
 from dockyard.builds.secrets import SecretBox
+from dockyard.builds.sources import SourceError
+from dockyard.builds.sources import parse as parse_source
 from dockyard.db.engine import Database, offload
 from dockyard.db.models import utcnow
 
@@ -32,17 +33,12 @@ COPIED_ON_RETRY = (
 )  # fmt: skip
 
 
-REMOTE_SOURCE = re.compile(r"^(https?|ssh|git)://[^/\s]+|^[\w.-]+@[\w.-]+:[^\s]")
-LOCAL_SOURCE = re.compile(r"^(/|file:///)")
-
-
-def check_source(url: str, *, allow_local: bool) -> None:
-    """https, ssh (URL or scp-like) and git URLs; local paths only when allowed."""
-    if REMOTE_SOURCE.match(url) or (allow_local and LOCAL_SOURCE.match(url)):
-        return
-    if LOCAL_SOURCE.match(url):
-        raise InvalidRequest("local sources are not allowed here (DOCKYARD_BUILD_ALLOW_LOCAL_SOURCES)")
-    raise InvalidRequest(f"not a git URL this server can fetch: {url!r}")
+def check_source(url: str) -> None:
+    """https, http, ssh (URL or scp-like) and git URLs on a named host; never a local path."""
+    try:
+        parse_source(url)
+    except SourceError as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 def token_hash(token: str) -> str:
@@ -66,11 +62,10 @@ class BuildService:
         *,
         credentials: dict[str, str] | None = None,
         created_by: str | None = None,
-        allow_local: bool = False,
     ) -> NewLink:
         """Link a repository to a git source, with a fresh secret and trigger token. Linking it
         again changes the link in place: its build history stays."""
-        check_source(source_url, allow_local=allow_local)
+        check_source(source_url)
         secret, trigger = secrets.token_hex(20), secrets.token_urlsafe(24)
         with Session(self.db.write) as session, session.begin():
             row = session.scalar(select(BuildLink).where(BuildLink.repository == repository))

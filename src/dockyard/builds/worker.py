@@ -20,7 +20,8 @@ import anyio
 from dockyard.builds.config import BuildSettings
 from dockyard.builds.queue import BuildQueue, LeaseLost
 from dockyard.builds.records import Job
-from dockyard.builds.runner import Masker, Runner, StepFailed, secret_values
+from dockyard.builds.runner import Runner, secret_values
+from dockyard.builds.runtime import Masker, RegistryGrant, StepFailed
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ FLUSH_SECONDS = 0.3
 CANCEL_CHECK_SECONDS = 2.0
 MAX_LOG_LINES = 50_000
 MAX_LINE_CHARS = 4_000
-PushToken = Callable[[Job], Awaitable[str | None]]
+Grants = Callable[[Job], Awaitable[RegistryGrant]]
 
 
 class LogBuffer:
@@ -70,13 +71,11 @@ class Outcome:
 
 
 class BuildWorker:
-    def __init__(
-        self, settings: BuildSettings, queue: BuildQueue, runner: Runner, push_token: PushToken
-    ) -> None:
+    def __init__(self, settings: BuildSettings, queue: BuildQueue, runner: Runner, grants: Grants) -> None:
         self.settings = settings
         self.queue = queue
         self.runner = runner
-        self.push_token = push_token
+        self.grants = grants
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
     async def run(self) -> None:
@@ -128,15 +127,16 @@ class BuildWorker:
             async with anyio.create_task_group() as running:
                 running.start_soon(self._heartbeat, job, outcome, running.cancel_scope)
                 try:
-                    token = await self.push_token(job)
-                    outcome.digest = await self.runner.run(job, token, buffer.write, advance)
+                    grant = await self.grants(job)
+                    buffer.mask.add(v for v in (grant.push,) if v)
+                    outcome.digest = await self.runner.run(job, grant, buffer.write, advance)
                 except StepFailed as exc:
-                    outcome.error = str(exc)
+                    outcome.error = buffer.mask(str(exc))  # shown with the build: masked like the log
                 except LeaseLost:
                     outcome.lost = True
                 except Exception as exc:
                     log.exception("build %d failed unexpectedly", build.id)
-                    outcome.error = f"internal error: {exc}"
+                    outcome.error = buffer.mask(f"internal error: {exc}")
                 running.cancel_scope.cancel()
         if deadline.cancelled_caught:
             outcome.error = f"timed out after {self.settings.timeout_seconds} seconds"

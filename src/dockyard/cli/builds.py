@@ -63,7 +63,7 @@ def _run(data_dir: Path | None, work: Callable[[BuildsContext, Settings], Awaita
 @build_app.command()
 def link(
     repository: Annotated[str, typer.Argument(help="NAMESPACE/REPOSITORY")],
-    source: Annotated[str, typer.Argument(help="Git URL (https, ssh) or a local path")],
+    source: Annotated[str, typer.Argument(help="Git URL: https, ssh or git (no local paths)")],
     rule: Annotated[
         list[str] | None,
         typer.Option(help="TYPE:NAME=TAG, e.g. branch:main=latest or 'tag:/^v([0-9.]+)$/={\\1}'; repeatable"),
@@ -105,8 +105,6 @@ def link(
         credentials = {"username": username or "", "password": os.environ.get(password_env or "", "")}
     if deploy_key:
         credentials["ssh_key"] = deploy_key.read_text()
-    if "://" not in source and ":" not in source.split("/", 1)[0]:
-        source = str(Path(source).expanduser().resolve())
 
     async def work(ctx: BuildsContext, settings: Settings) -> None:
         made = await ctx.service.create_link(
@@ -115,7 +113,6 @@ def link(
             rules,
             credentials=credentials or None,
             created_by=created_by,
-            allow_local=True,
         )
         base = server_url(settings)
         if base is None:

@@ -272,7 +272,6 @@ async def save_link(web: WebRequest) -> Response:
             source_url,
             _rules(rows),
             created_by=web.viewer.username if web.viewer else None,
-            allow_local=ctx.settings.allow_local_sources,
         )
     except (RuleError, BuildError) as error:
         message = error.message if isinstance(error, BuildError) else str(error)
