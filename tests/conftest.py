@@ -8,8 +8,11 @@ Public API (other test packages import these, keep it stable):
     require_tool(name) -> str                           skip locally, fail under CI=true
     Cli                                                 a client binary plus the flags every call needs
 
+    GitDaemon(base, git)                                `git daemon` on 127.0.0.1 serving every repository
+                                                        below `base` (git://); .url(path), .stop()
+
     fixtures: dockyard (session), fresh_dockyard (function),
-              docker_cli, skopeo_cli, podman_cli (session), base_image (session)
+              docker_cli, skopeo_cli, podman_cli (session), base_image (session), git_daemon (session)
 """
 
 from __future__ import annotations
@@ -419,3 +422,44 @@ def base_image(docker_cli: Cli) -> str:
         )
         assert result.returncode == 0, f"docker import failed: {result.stderr.decode(errors='replace')}"
     return BASE_IMAGE
+
+
+# ----------------------------------------------------------------------------------------------------
+# Git sources for the build worker, on loopback
+# ----------------------------------------------------------------------------------------------------
+
+
+class GitDaemon:
+    """`git daemon` on 127.0.0.1 serving every repository below `base` read-only."""
+
+    def __init__(self, base: Path, git: str) -> None:
+        self.base, self.port = base, free_port()
+        command = [
+            git, "daemon", "--export-all", "--reuseaddr", f"--base-path={base}",
+            "--listen=127.0.0.1", f"--port={self.port}", str(base),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not _listening(self.port):
+            assert self.process.poll() is None and time.monotonic() < deadline, "git daemon did not start"
+            time.sleep(0.05)
+
+    def url(self, repository: Path) -> str:
+        return f"git://127.0.0.1:{self.port}/{repository.relative_to(self.base)}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitDaemon]:
+    """One `git daemon` serving every repository the session's tests make (below its basetemp)."""
+    daemon = GitDaemon(tmp_path_factory.getbasetemp(), require_tool("git"))
+    yield daemon
+    daemon.stop()

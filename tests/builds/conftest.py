@@ -3,7 +3,6 @@ build worker, real git repositories whose post-receive hook sends GitHub-format 
 served to the worker by a real `git daemon` on 127.0.0.1, and the real Docker engine doing the
 builds. Builds always pull their base image, so it lives in the server's own registry.
 
-    GitDaemon(base)               `git daemon` serving every repository under `base` (git://)
     GitSource(root, git, daemon)  a bare repository plus a working clone
         .url                      the git:// URL the worker fetches from
         .hook(url, secret)        install a post-receive hook that POSTs signed push events
@@ -17,7 +16,6 @@ builds. Builds always pull their base image, so it lives in the server's own reg
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -30,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BASE_IMAGE, OPEN_REGISTRY, Cli, DockyardServer, free_port, require_tool
+from tests.conftest import BASE_IMAGE, OPEN_REGISTRY, Cli, DockyardServer, GitDaemon, require_tool
 
 BUILD_TIMEOUT = 120.0
 FINISHED = {"success", "failed", "canceled"}
@@ -71,41 +69,6 @@ for line in sys.stdin:
 """
 
 
-class GitDaemon:
-    """`git daemon` on 127.0.0.1 serving every repository below `base` read-only."""
-
-    def __init__(self, base: Path, git: str) -> None:
-        self.base, self.port = base, free_port()
-        command = [
-            git, "daemon", "--export-all", "--reuseaddr", f"--base-path={base}",
-            "--listen=127.0.0.1", f"--port={self.port}", str(base),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not _listening(self.port):
-            assert self.process.poll() is None and time.monotonic() < deadline, "git daemon did not start"
-            time.sleep(0.05)
-
-    def url(self, repository: Path) -> str:
-        return f"git://127.0.0.1:{self.port}/{repository.relative_to(self.base)}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture(scope="session")
-def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitDaemon]:
-    daemon = GitDaemon(tmp_path_factory.getbasetemp(), require_tool("git"))
-    yield daemon
-    daemon.stop()
-
-
 class GitSource:
     def __init__(self, root: Path, git: str, daemon: GitDaemon) -> None:
         self.git = git
@@ -139,10 +102,22 @@ class GitSource:
         path.write_text(HOOK.format(python=sys.executable, url=url, secret=secret, clone_url=str(self.bare)))
         path.chmod(0o755)
 
-    def commit(self, files: Mapping[str, str], message: str) -> str:
+    def commit(
+        self,
+        files: Mapping[str, str],
+        message: str,
+        executable: tuple[str, ...] = (),
+        symlinks: Mapping[str, str] | None = None,
+    ) -> str:
+        """Write `files` (and `symlinks`: name -> target) in the clone and commit everything."""
         for name, content in files.items():
             (self.clone / name).parent.mkdir(parents=True, exist_ok=True)
             (self.clone / name).write_text(content)
+            if name in executable:
+                (self.clone / name).chmod(0o755)
+        for name, target in (symlinks or {}).items():
+            (self.clone / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.clone / name).symlink_to(target)
         self._run("add", "-A")
         self._run("commit", "-q", "-m", message)
         return self._run("rev-parse", "HEAD").strip()

@@ -11,7 +11,6 @@ import pytest
 
 from tests.builds.conftest import (
     BUILD_ENV,
-    GitDaemon,
     GitSource,
     dockerfile,
     dockyard_cli,
@@ -20,7 +19,7 @@ from tests.builds.conftest import (
     publish_base,
     wait_for,
 )
-from tests.conftest import Cli, DockyardServer, require_tool
+from tests.conftest import Cli, DockyardServer, GitDaemon, require_tool
 
 pytestmark = pytest.mark.docker
 

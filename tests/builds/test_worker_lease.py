@@ -14,7 +14,6 @@ import pytest
 
 from tests.builds.conftest import (
     BUILD_ENV,
-    GitDaemon,
     GitSource,
     builds,
     dockerfile,
@@ -23,7 +22,7 @@ from tests.builds.conftest import (
     publish_base,
     wait_for,
 )
-from tests.conftest import OPEN_REGISTRY, Cli, DockyardServer, require_tool
+from tests.conftest import OPEN_REGISTRY, Cli, DockyardServer, GitDaemon, require_tool
 
 pytestmark = pytest.mark.docker
 

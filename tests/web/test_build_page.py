@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.helpers import Receiver, eventually, signature
-from tests.builds.conftest import BUILD_ENV, GitDaemon, GitSource, dockerfile, dockyard_cli, publish_base
-from tests.conftest import Cli, DockyardServer, require_tool
+from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile, dockyard_cli, publish_base
+from tests.conftest import Cli, DockyardServer, GitDaemon, require_tool
 from tests.web.conftest import CSRF_RE, WebClient, create_repository, screenshot, sign_up, unique_name
 
 pytestmark = pytest.mark.docker
@@ -39,13 +39,6 @@ def server(
     env = {**BUILD_ENV, "DOCKYARD_WEBHOOK_ALLOW_PRIVATE": "true"}
     with DockyardServer(tmp_path_factory.mktemp("web-builds") / "data", env=env) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitDaemon]:
-    daemon = GitDaemon(tmp_path_factory.getbasetemp(), require_tool("git"))
-    yield daemon
-    daemon.stop()
 
 
 @pytest.fixture(scope="module")

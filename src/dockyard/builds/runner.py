@@ -171,7 +171,7 @@ class Build:
 
     async def _hook(self, plan: Plan, name: str) -> Plan:
         later = HOOKS[HOOKS.index(name) + 1 :]
-        hand_back = any(h in plan.hooks for h in later)
+        hand_back = name == "pre_build" or any(h in plan.hooks for h in later)  # the build, a later hook
         dest = self.ws.checkout(self.generation + 1) if hand_back else None
         await self.sandbox.run(
             name,
