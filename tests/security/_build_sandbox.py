@@ -107,7 +107,7 @@ def host_secret(tmp: Path) -> tuple[Path, str]:
     """A host folder holding `secret.txt` (and a Dockerfile copying it all, for the context attack)."""
     folder = tmp / f"host-only-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
-    secret = f"HOST-SECRET-{uuid.uuid4().hex}"
+    secret = f"HOST-SECRET-{uuid.uuid4().hex.upper()}"  # as docker would quote it: upper case
     (folder / "secret.txt").write_text(secret + "\n")
     return folder, secret
 
@@ -135,12 +135,13 @@ class Listener:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                conn.settimeout(2)
+            with conn:  # the banner at once, then whatever the client sends, for a second
+                conn.settimeout(1)
                 data = b""
                 with contextlib.suppress(OSError):
-                    data = conn.recv(65536)
-                    conn.sendall(BANNER.encode() + b"\r\n")
+                    conn.sendall(BANNER.encode() + b"\r\n\r\n")
+                    while chunk := conn.recv(65536):
+                        data += chunk
                 self.received.append(data)
 
     def close(self) -> None:

@@ -75,14 +75,19 @@ def test_a_private_base_image_serves_only_its_owners_builds(
 def test_one_accounts_build_steps_do_not_serve_anothers(
     accounts_server: DockyardServer, tmp_path: Path, docker_cli: Cli, git_daemon: GitDaemon
 ) -> None:
-    """The same Dockerfile built by alice, then by bobby: bobby's step runs itself (no layer from
-    alice's build), while alice's own rebuild may reuse her repository's previous image."""
+    """alice's build runs a step and then fails, which leaves that step's layer in the engine;
+    bobby's build with the same step runs it itself instead of taking alice's layer from the cache."""
     server = accounts_server
     base = publish_base(server, docker_cli, ALICE)
-    text = dockerfile(STAMP, base=base)
-    first, first_log = _build(server, tmp_path, git_daemon, ALICE, "stamped", text)
-    second, second_log = _build(server, tmp_path, git_daemon, BOBBY, "stamped", text)
-    assert first["state"] == "success" and second["state"] == "success", (first_log, second_log)
+    docker_cli("pull", base)  # the engine holds the public base, as after any earlier build
+    try:
+        text = dockerfile(STAMP, "RUN exit 3", base=base)
+        first, first_log = _build(server, tmp_path, git_daemon, ALICE, "stamped", text)
+        text = dockerfile(STAMP, base=base)
+        second, second_log = _build(server, tmp_path, git_daemon, BOBBY, "stamped", text)
+    finally:
+        docker_cli("rmi", base, check=False)
+    assert first["state"] == "failed" and second["state"] == "success", (first_log, second_log)
     assert "Using cache" not in second_log, second_log
     stamps = [re.findall(r"^stamp=(\S+)$", log, re.M) for log in (first_log, second_log)]
     assert stamps[0] and stamps[1] and stamps[0] != stamps[1]

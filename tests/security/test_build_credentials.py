@@ -135,8 +135,8 @@ def test_credentials_inside_a_stored_url_show_in_no_log_line(
     push_event(made, good)
     push_event(made, "0123456789" * 4)  # no such commit: git's errors name the URL
     done = wait_for(server, repository, 2)
-    assert _basic(token) in http_git.authorizations
-    assert [b["state"] for b in done] == ["success", "failed"]
     for build in done:
         log = log_text(server, build["id"])
         assert token not in log and token not in str(build["error"]), log
+    assert [b["state"] for b in done] == ["success", "failed"]
+    assert _basic(token) in http_git.authorizations

@@ -71,18 +71,19 @@ class GitSession:
     # -- set-up ---------------------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """Write the config; for http(s), resolve and check the host now and pin git to it."""
-        pinned = None
-        if self.source.scheme in ("http", "https"):
-            try:
-                pinned = await netguard.resolve(
-                    self.source.host,
-                    self.source.effective_port,
-                    allow_private=self.settings.allow_private_sources,
-                    setting=SETTING,
-                )
-            except netguard.OutboundError as exc:
-                raise StepFailed(f"cannot fetch {self.source.url}: {exc}") from None
+        """Check the host now (a clear reason when refused), then write the config: http(s) is
+        pinned to the address checked here; git and ssh connect through the relay, which checks
+        (and pins) again on each connection."""
+        try:
+            address = await netguard.resolve(
+                self.source.host,
+                self.source.effective_port,
+                allow_private=self.settings.allow_private_sources,
+                setting=SETTING,
+            )
+        except netguard.OutboundError as exc:
+            raise StepFailed(f"cannot fetch {self.source.url}: {exc}") from None
+        pinned = address if self.source.scheme in ("http", "https") else None
         await anyio.to_thread.run_sync(self._write_files, pinned)
 
     def _write_files(self, pinned: netguard.Address | None) -> None:
