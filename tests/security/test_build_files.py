@@ -2,8 +2,8 @@
 
 The Dockerfile, the context and every file they name resolve inside the clone after symlinks are
 followed; local paths and file:// are no sources, not even for a submodule, not even in a link
-stored before they were refused. The secret is a file on the host that the test makes: it must
-not show in the log, and no image holding it may be pushed.
+stored before they were refused; ADD downloads nothing. The secret is a file on the host that the
+test makes: it must not show in the log, and no image holding it may be pushed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from tests.builds.conftest import GitSource, dockerfile, dockyard_cli, link, tags
 from tests.conftest import Cli, DockyardServer, GitDaemon, require_tool
 from tests.security._build_sandbox import (
+    Listener,
     add_gitlink,
     build_of,
     host_secret,
@@ -138,3 +139,23 @@ def test_local_sources_are_refused_at_every_door_and_at_fetch(
     push_event(made, commit)
     build, log = build_of(server, repository)
     assert build["state"] == "failed" and "local paths are not build sources" in str(build["error"]), log
+
+
+def test_add_from_a_url_is_refused(
+    files_server: tuple[DockyardServer, str], source: GitSource, tmp_path: Path
+) -> None:
+    """`ADD <url>` would make the engine download from the host's own network (loopback, metadata):
+    the build fails before the engine sees it, and nothing connects to the listener."""
+    server, base = files_server
+    listener = Listener()
+    try:
+        repository = _repository()
+        link(server, repository, source)
+        lines = ("ARG WHERE=127.0.0.1", f"ADD http://${{WHERE}}:{listener.port}/secret /secret")
+        source.commit({"Dockerfile": dockerfile(*lines, base=base)}, "download")
+        source.push("main")
+        build, log = build_of(server, repository)
+    finally:
+        listener.close()
+    assert listener.received == [], "the engine fetched the ADD URL"
+    assert build["state"] == "failed" and "ADD http://" in str(build["error"]), log

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -231,12 +232,12 @@ class Build:
         return {self.registry: {"registrytoken": token}} if token else {}
 
     async def _check_registry(self, image: str, domain: str) -> None:
-        host, _, port = domain.rpartition(":") if domain.count(":") == 1 else (domain, "", "")
         try:
+            parts = urlsplit(f"//{domain}")
+            host, port = parts.hostname or domain, parts.port or 443
             await netguard.resolve(
-                host.strip("[]") or domain, int(port or 443),
-                allow_private=self.settings.allow_private_sources, setting=SETTING,
-            )  # fmt: skip
+                host, port, allow_private=self.settings.allow_private_sources, setting=SETTING
+            )
         except (netguard.OutboundError, ValueError) as exc:
             raise StepFailed(f"the base image {image} is refused: {exc}") from None
 
