@@ -234,7 +234,7 @@ _published: dict[tuple[str, str], str] = {}
 def publish_base(server: DockyardServer, docker_cli: Cli, login: tuple[str, str] | None = None) -> str:
     """The busybox test base image pushed into `server` (as `login`'s public image under token
     auth), once per server: builds pull their base image, so it must come from a registry."""
-    key = (server.url, login[0] if login else "")
+    key = (str(server.data_dir), login[0] if login else "")  # ports are reused, data dirs are not
     if key in _published:
         return _published[key]
     target = f"{server.host}/{login[0] if login else 'library'}/test-base:local"
