@@ -170,6 +170,19 @@ def _info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "", mode: int = 
     return info
 
 
+def test_modes_are_gits_whatever_the_umask(tmp_path: Path) -> None:
+    """Dockyard runs with umask 077: the checkout's 0600 and 0700 still reach the engine as git's
+    0644 and 0755, so images do not depend on the server's umask."""
+    context = tmp_path / "ctx"
+    context.mkdir(mode=0o700)
+    (context / "data").write_text("x")
+    (context / "data").chmod(0o600)
+    (context / "run").write_text("x")
+    (context / "run").chmod(0o4700)
+    with tarfile.open(fileobj=io.BytesIO(_collect(context, TarOptions()))) as tar:
+        assert {m.name: m.mode for m in tar.getmembers()} == {"data": 0o644, "run": 0o755}
+
+
 def test_what_a_hook_hands_back_cannot_reach_the_host(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -12,6 +12,9 @@ last matching pattern wins, and a pattern that matches a folder matches everythi
 ``extract(tar, dest, ...)`` unpacks what a hook's sandbox hands back into a new folder: only
 plain files, folders and symlinks (kept as links, never written through), hard links as copies,
 no path that climbs out, no set-uid bits, at most ``limit`` bytes.
+
+Modes are git's both ways (``git_mode``): 0755 or 0644, whatever the umask the checkout was
+written under.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ from dockyard.builds.runtime import StepFailed
 
 CHUNK = 1024 * 1024
 BLOCK = tarfile.BLOCKSIZE
+
+
+def git_mode(st_mode: int) -> int:
+    """The mode git would give: 0755 for folders and executables, 0644 for other files. The
+    server's umask (077 for Dockyard) or a hook's chmod decides nothing in the image; no set-uid."""
+    if stat.S_ISDIR(st_mode) or stat.S_ISLNK(st_mode) or st_mode & 0o111:
+        return 0o777 if stat.S_ISLNK(st_mode) else 0o755
+    return 0o644
 
 
 # -- .dockerignore ---------------------------------------------------------------------------------
@@ -146,7 +157,7 @@ def _header(name: str, path: Path | None, options: TarOptions) -> tuple[tarfile.
         return info, None
     st = os.lstat(path)
     info.mtime = int(st.st_mtime)
-    info.mode = stat.S_IMODE(st.st_mode) & 0o777
+    info.mode = git_mode(st.st_mode)
     if stat.S_ISLNK(st.st_mode):
         info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
         return info, None
@@ -265,7 +276,8 @@ class _Extractor:
     @staticmethod
     def write(path: Path, source: IO[bytes], mode: int) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        with open(path, "wb", opener=lambda p, f: os.open(p, flags, mode & 0o755 | 0o600)) as out:
+        with open(path, "wb", opener=lambda p, f: os.open(p, flags, 0o600)) as out:
+            os.fchmod(out.fileno(), git_mode(stat.S_IFREG | mode))
             shutil.copyfileobj(source, out, CHUNK)
 
 
