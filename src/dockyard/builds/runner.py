@@ -28,6 +28,7 @@ import json
 import re
 import secrets
 import shutil
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,8 @@ class Runner:
         self.settings = settings
         self.work_dir = work_dir
         self.registry = registry
+        # The engine's tags are shared: builds of one repository take turns to set and push them.
+        self.tag_locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
 
     async def run(self, job: Job, grant: RegistryGrant, log: LogWriter, advance: Advance) -> str:
         """Build and push ``job``; the pushed digest. Raises StepFailed with the reason."""
@@ -104,6 +107,10 @@ class Build:
         self.job, self.ws, self.engine, self.grant, self.log = job, ws, engine, grant, log
         self.repo = f"{self.registry}/{job.build.repository}"
         self.image = f"{self.repo}:{job.build.tags[0]}"
+        # The engine knows the build by names of its own, so concurrent builds never share a tag.
+        self.built = f"{self.repo}:dockyard-build-{job.build.id}-{secrets.token_hex(3)}"
+        self.cache_name = f"{self.repo}:dockyard-cache-{job.build.id}-{secrets.token_hex(3)}"
+        self.tag_lock = runner.tag_locks[self.repo]
         self.sandbox = HookSandbox(engine, self.settings, job.build.id)
         self.generation = 0
         self.leftovers: list[str] = []
@@ -198,7 +205,7 @@ class Build:
         args |= {v.name: v.value for v in self.job.variables if v.kind == "arg"}
         auths = await self._pull_auths(dockerfiles.references(text, args))
         params = {
-            "t": self.image, "dockerfile": plan.dockerfile_name, "buildargs": json.dumps(args),
+            "t": self.built, "dockerfile": plan.dockerfile_name, "buildargs": json.dumps(args),
             "rm": "1", "forcerm": "1", "pull": "1",
         }  # fmt: skip
         if self.settings.network:
@@ -245,16 +252,18 @@ class Build:
         """Cache only from this repository's own last image, pulled as the build's account."""
         if not self.job.build_cache:
             return {"nocache": "1"}
-        try:
-            await self.engine.pull(self.repo, self.job.build.tags[0], self._push_auth(), lambda _: None)
-        except EngineError:
-            self.log(f"No earlier {self.image} to take the layer cache from; building without it")
-            return {"nocache": "1"}
-        previous = await self.engine.image_id(self.image)
-        if previous:
-            self.leftovers.append(previous)
+        async with self.tag_lock:
+            try:
+                await self.engine.pull(self.repo, self.job.build.tags[0], self._push_auth(), lambda _: None)
+                await self.engine.tag(self.image, *self.cache_name.rsplit(":", 1))
+            except EngineError:
+                self.log(f"No earlier {self.image} to take the layer cache from; building without it")
+                return {"nocache": "1"}
+            finally:
+                await self.engine.remove_image(self.image)
+        self.leftovers.append(self.cache_name)
         self.log(f"Using the layer cache of the previous {self.image}")
-        return {"cachefrom": json.dumps([self.image])}
+        return {"cachefrom": json.dumps([self.cache_name])}
 
     # -- push ---------------------------------------------------------------------------------
 
@@ -262,21 +271,26 @@ class Build:
         return {"registrytoken": self.grant.push} if self.grant.push else {}
 
     async def _push(self) -> str:
+        """Tag and push each tag, one repository's builds at a time; the tags are untagged after."""
         digest = ""
-        try:
-            for tag in self.job.build.tags:
-                target = f"{self.repo}:{tag}"
-                if target != self.image:
-                    await self.engine.tag(self.image, self.repo, tag)
-                self.log(f"Pushing {target}")
-                digest = await self.engine.push(self.repo, tag, self._push_auth(), self.log) or digest
-        except EngineError as exc:
-            self.log(str(exc))
-            raise StepFailed(f"docker push failed: {exc}") from None
+        async with self.tag_lock:
+            try:
+                for tag in self.job.build.tags:
+                    await self.engine.tag(self.built, self.repo, tag)
+                    self.log(f"Pushing {self.repo}:{tag}")
+                    digest = await self.engine.push(self.repo, tag, self._push_auth(), self.log) or digest
+            except EngineError as exc:
+                self.log(str(exc))
+                raise StepFailed(f"docker push failed: {exc}") from None
+            finally:
+                with anyio.CancelScope(shield=True):
+                    for tag in dict.fromkeys(self.job.build.tags):
+                        with contextlib.suppress(EngineError, OSError):
+                            await self.engine.remove_image(f"{self.repo}:{tag}")
         return digest
 
     async def _clean_up(self) -> None:
-        for image in [*dict.fromkeys(f"{self.repo}:{t}" for t in self.job.build.tags), *self.leftovers]:
+        for image in (self.built, *self.leftovers):
             with contextlib.suppress(EngineError, OSError):
                 await self.engine.remove_image(image)
 

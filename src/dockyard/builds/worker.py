@@ -53,8 +53,9 @@ class LogBuffer:
         lines, self.lines = self.lines, []
         try:
             await self.queue.append_log(self.build_id, lines)
-        except Exception:
-            log.exception("could not store %d log lines of build %d", len(lines), self.build_id)
+        except Exception:  # a busy database: keep them for the next flush rather than lose them
+            log.exception("could not store %d log lines of build %d yet", len(lines), self.build_id)
+            self.lines[:0] = lines
 
     async def keep_flushing(self) -> None:
         while True:
@@ -174,6 +175,9 @@ class BuildWorker:
                 state, values, line = "success", {"digest": outcome.digest}, f"Pushed {outcome.digest}"
             buffer.note(line)
             await buffer.flush()
+            if buffer.lines:  # the database was busy: one more try before the build ends
+                await anyio.sleep(FLUSH_SECONDS)
+                await buffer.flush()
             try:
                 await self.queue.advance(build_id, self.name, state, **values)  # type: ignore[arg-type]
             except LeaseLost:
