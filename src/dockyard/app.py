@@ -19,13 +19,15 @@ from dockyard.builds import setup as builds
 from dockyard.config import Settings
 from dockyard.db.engine import make_database
 from dockyard.peers import TrustedProxies
-from dockyard.registry.app import APIVersionHeader, http_error, registry_error
+from dockyard.registry.app import APIVersionHeader, http_error, registry_error, storage_full_error
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.routes import registry_routes
 from dockyard.registry.service import Registry
+from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
 from dockyard.secretbox import SecretBox
-from dockyard.storage import create_driver
+from dockyard.storage import StorageFull, create_driver
+from dockyard.storage.space import Reserve
 from dockyard.web import setup as web_pages
 from dockyard.web.api import setup as web_api
 
@@ -34,7 +36,8 @@ def create_app(settings: Settings) -> Starlette:
     database = make_database(settings.resolved_database_url)
     secrets = SecretBox.from_settings(settings)  # loaded once, for the hub and the builds
     storage = create_driver(settings.storage, root=settings.storage_root)
-    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes)
+    room = DiskRoom(Reserve(settings.data_dir / "reserve", settings.disk_reserve_bytes))
+    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -54,7 +57,11 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={RegistryError: registry_error, HTTPException: http_error},
+        exception_handlers={
+            RegistryError: registry_error,
+            HTTPException: http_error,
+            StorageFull: storage_full_error,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     chunk_min_length: int = 0
     # Upload sessions untouched for this long are removed by the janitor.
     upload_ttl_seconds: int = 24 * 3600
+    # Room kept free in the data folder (a reserve file) so that deletes work on a full disk;
+    # pushes are refused while it cannot be kept. 0 turns the reserve off.
+    disk_reserve_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
 
     # -- authentication (Docker token auth) ----------------------------------------------
     # "token": every /v2/ request needs a bearer token from /token (the hub's behaviour);

@@ -205,7 +205,7 @@ def test_scope_tricks_never_grant_an_outsider_the_private_repository(
             assert entry["actions"] == [], entry
     with world.client(token) as client:
         response = client.get("/v2/acme/private/tags/list")
-    assert_unauthorized(response, world.server, error="insufficient_scope", codes=("DENIED",))
+    assert_unauthorized(response, world.server, error="insufficient_scope", codes=("UNAUTHORIZED",))
 
 
 MALFORMED_NAMES = {

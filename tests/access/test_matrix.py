@@ -7,7 +7,7 @@ alice/private.
 its repository (and pull on the public mount source), then makes one request:
 
     allowed     the endpoint's success status, and its effect is visible afterwards
-    too weak    401 DENIED, challenge with error="insufficient_scope", and no effect
+    too weak    401 UNAUTHORIZED, challenge with error="insufficient_scope", and no effect
     no token    401 UNAUTHORIZED, challenge without error
     bad token   401 UNAUTHORIZED, challenge with error="invalid_token", and no effect
 
@@ -455,7 +455,7 @@ def test_endpoint_access(matrix: Matrix, principal: str, repository: str, endpoi
         elif principal in INVALID:
             error, codes = "invalid_token", ("UNAUTHORIZED",)
         else:
-            error, codes = "insufficient_scope", ("DENIED",)
+            error, codes = "insufficient_scope", ("UNAUTHORIZED",)
         assert_denied(response, matrix, repository, endpoint.needs, error, codes)
 
     if endpoint.effect is not None:
@@ -610,7 +610,7 @@ def test_catalog_with_a_repository_token_is_insufficient_scope(matrix: Matrix) -
         matrix.world.server,
         error="insufficient_scope",
         scope="registry:catalog:*",
-        codes=("DENIED",),
+        codes=("UNAUTHORIZED",),
     )
 
 
@@ -747,7 +747,9 @@ def test_a_push_creates_the_repository_with_the_namespaces_default_visibility(
     with matrix.world.client(anonymous) as client:
         response = client.get(f"/v2/{repository}/manifests/v1", headers={"Accept": ACCEPT})
     if private:
-        assert_unauthorized(response, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+        assert_unauthorized(
+            response, matrix.world.server, error="insufficient_scope", codes=("UNAUTHORIZED",)
+        )
     else:
         assert response.status_code == 200, (response.status_code, response.text)
     # Someone else still may not push into it.
@@ -755,7 +757,7 @@ def test_a_push_creates_the_repository_with_the_namespaces_default_visibility(
     token = matrix.world.token(f"repository:{repository}:pull,push", user=outsider)
     with matrix.world.client(token) as client:
         denied = client.post(f"/v2/{repository}/blobs/uploads/")
-    assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+    assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("UNAUTHORIZED",))
 
 
 @pytest.mark.parametrize("user", ["carol", "dave", "erin"])
@@ -768,7 +770,7 @@ def test_team_permissions_on_some_repositories_do_not_create_new_ones_in_the_org
     with matrix.world.client(token) as client:
         denied = client.post(f"/v2/{repository}/blobs/uploads/")
 
-    assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+    assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("UNAUTHORIZED",))
     owner = matrix.world.token(f"repository:{repository}:pull", user="alice")
     with matrix.world.client(owner) as client:
         assert client.get(f"/v2/{repository}/tags/list").status_code == 404
@@ -781,7 +783,7 @@ def test_the_library_namespace_is_writable_by_site_administrators_only(matrix: M
         assert "push" not in actions_in(matrix, token, spelling), user
         with matrix.world.client(token) as client:
             denied = client.post(f"/v2/{spelling}/blobs/uploads/")
-        assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("DENIED",))
+        assert_unauthorized(denied, matrix.world.server, error="insufficient_scope", codes=("UNAUTHORIZED",))
 
     name = f"{spelling}-{uuid.uuid4().hex[:8]}"
     admin = matrix.world.token(f"repository:{name}:pull,push", user=ADMIN)

@@ -186,7 +186,7 @@ def test_token_for_another_repository_is_insufficient(server: DockyardServer) ->
     assert response.status_code == 401
     assert challenge(response)["error"] == "insufficient_scope"
     assert challenge(response)["scope"] == "repository:alice/mine:pull"
-    assert codes(response) == ["DENIED"]
+    assert codes(response) == ["UNAUTHORIZED"]
 
 
 def test_public_url_sets_the_realm(tmp_path: Path) -> None:
@@ -321,7 +321,7 @@ def test_push_into_another_namespace_is_denied(server: DockyardServer) -> None:
     response = client(server, bearer).post("/v2/alice/notyours/blobs/uploads/")
     assert response.status_code == 401
     assert challenge(response)["error"] == "insufficient_scope"
-    assert codes(response) == ["DENIED"]
+    assert codes(response) == ["UNAUTHORIZED"]
 
 
 def test_official_names_work_in_both_spellings(server: DockyardServer) -> None:

@@ -2,12 +2,20 @@
 
     no or unreadable token      401 UNAUTHORIZED   WWW-Authenticate: Bearer realm,service,scope
     forged, expired, foreign    401 UNAUTHORIZED   ... error="invalid_token"
-    token lacks the action      401 DENIED         ... error="insufficient_scope"
+    token lacks the action      401 UNAUTHORIZED   ... error="insufficient_scope"
     past the pull rate limit    429 TOOMANYREQUESTS
 
-Docker turns ``insufficient_scope`` into ``denied: requested access to the resource is
-denied`` on push and into ``pull access denied for NAME, repository does not exist or may
-require 'docker login'`` on pull; a private repository answers exactly as a missing one.
+Every 401 says UNAUTHORIZED in its body, as distribution does (DENIED is the spec's code for
+a 403). Docker reads the challenge's ``insufficient_scope`` as its DENIED and prints ``denied:
+requested access to the resource is denied`` on push and ``pull access denied for NAME,
+repository does not exist or may require 'docker login'`` on pull; a private repository
+answers exactly as a missing one.
+
+The challenge's ``scope`` names what the request needs. A cross-repository mount
+(``POST .../blobs/uploads/?mount=D&from=OTHER``) also names ``repository:OTHER:pull``, as
+distribution does, so a client that follows the challenge asks for a token that allows the
+mount. The mount itself needs no more than the target's push: without pull on OTHER it
+becomes an ordinary upload (202), as the spec says.
 
 The needed actions follow the method, as in distribution: GET/HEAD pull; POST/PUT/PATCH
 pull+push; DELETE of a manifest or blob delete. Cancelling an upload (DELETE) needs
@@ -22,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +43,8 @@ from dockyard.auth.tokens import AccessToken, InvalidToken
 from dockyard.peers import client_ip
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.reference import is_digest
+from dockyard.registry.space import storage_full
+from dockyard.storage.space import is_disk_full
 
 PULL = frozenset({"pull"})
 PUSH = frozenset({"pull", "push"})
@@ -124,6 +135,11 @@ class TokenGuard:
             except RegistryError as refused:  # a creation limit
                 await _send_error(scope, send, refused, _encoded(refused.headers))
                 return
+            except Exception as exc:  # a new repository on a full disk: the registry's 503, not a 500
+                if not is_disk_full(exc):
+                    raise
+                await _send_error(scope, send, storage_full(), [])
+                return
         if quota is None and method not in ("PUT", "DELETE"):  # the hot path: nothing to add or audit
             await self.app(scope, receive, send)
             return
@@ -172,13 +188,14 @@ class TokenGuard:
 
     async def _challenge(self, scope: Scope, send: Send, need: Need | None, error: str | None) -> None:
         parts = [f'realm="{self._realm(scope)}"', f'service="{self.service}"']
-        if need is not None and need.canonical is not None:
-            parts.append(f'scope="{need.scope}"')
+        needs = _challenge_needs(scope, need)
+        if needs:
+            parts.append(f'scope="{" ".join(n.scope for n in needs)}"')
         if error is not None:
             parts.append(f'error="{error}"')
         challenge = [(b"www-authenticate", ("Bearer " + ",".join(parts)).encode())]
-        code = ErrorCode.DENIED if error == "insufficient_scope" else ErrorCode.UNAUTHORIZED
-        await _send_error(scope, send, RegistryError(code, _detail(need)), challenge, status=401)
+        error_body = RegistryError(ErrorCode.UNAUTHORIZED, _detail(needs))
+        await _send_error(scope, send, error_body, challenge, status=401)
 
     def _realm(self, scope: Scope) -> str:
         if self.public_url:
@@ -221,10 +238,26 @@ def _allows(token: AccessToken, need: Need) -> bool:
     return need.actions <= granted or (need.type == REGISTRY and "*" in granted)
 
 
-def _detail(need: Need | None) -> list[dict[str, str]] | None:
+def _challenge_needs(scope: Scope, need: Need | None) -> list[Need]:
+    """What the challenge names: the request's need, plus pull on a mount's source repository."""
     if need is None or need.canonical is None:
+        return []
+    if scope["method"] != "POST" or need.route != "uploads":
+        return [need]
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    source = query.get("from", [""])[0]
+    source_name = canonical(source) if "mount" in query and source else None
+    if source_name is None or source_name == need.canonical:
+        return [need]
+    return [need, Need(REPOSITORY, source, source_name, PULL, "blobs")]
+
+
+def _detail(needs: list[Need]) -> list[dict[str, str]] | None:
+    if not needs:
         return None
-    return [{"Type": need.type, "Class": "", "Name": need.name, "Action": a} for a in sorted(need.actions)]
+    return [
+        {"Type": n.type, "Class": "", "Name": n.name, "Action": a} for n in needs for a in sorted(n.actions)
+    ]
 
 
 def _rate_limited() -> RegistryError:

@@ -325,9 +325,11 @@ class HubService:
 
     async def delete_repository(self, viewer: Principal | None, name: str) -> None:
         """The repository with its tags, manifests, blob links, permissions, stars, statistics and
-        webhooks. Blob bytes stay in storage for garbage collection, as on a manifest delete."""
+        webhooks, and its upload sessions. Blob bytes stay in storage for garbage collection, as on
+        a manifest delete."""
         name = await self._require(viewer, name, "delete")
-        await self._delete_repository(name)
+        await self.registry.room.deleting(lambda: self._delete_repository(name))
+        await self.registry.repository_deleted(name)
         actor = viewer.username if viewer else None
         await self.accounts.record_event("repository.deleted", actor=actor, target=name, detail={})
 
@@ -431,7 +433,7 @@ class HubService:
                     _text(config.get("architecture")),
                     _text(config.get("variant")),
                 )
-        except (PathNotFound, ValueError, AttributeError):
+        except (PathNotFound, ValueError, AttributeError, RecursionError):
             return platform  # unreadable now; not cached, a later look may succeed
         if len(self._platforms) > 10_000:
             self._platforms.clear()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 from dockyard.db.engine import Database, offload
@@ -201,13 +201,15 @@ class TagQueries:
             .where(manifests.c.repository_id == repo_id, manifests.c.digest.in_(digests))
         ).all()
         ids = [row.id for row in rows]
-        sizes = dict(
-            conn.execute(
-                select(references.c.manifest_id, func.sum(references.c.size))
-                .where(references.c.manifest_id.in_(ids), references.c.kind == "blob")
-                .group_by(references.c.manifest_id)
-            ).all()
-        )
+        # Added up here, not with SQL's SUM: Python's integers cannot overflow, whatever sizes
+        # manifests stored before sizes were checked against the blobs.
+        sizes: dict[int, int] = {}
+        for manifest_id, size in conn.execute(
+            select(references.c.manifest_id, references.c.size).where(
+                references.c.manifest_id.in_(ids), references.c.kind == "blob"
+            )
+        ).all():
+            sizes[manifest_id] = sizes.get(manifest_id, 0) + int(size)
         configs = dict(
             conn.execute(
                 select(references.c.manifest_id, references.c.digest).where(

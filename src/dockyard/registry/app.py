@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.space import storage_full
+from dockyard.storage import StorageFull
+
+log = logging.getLogger(__name__)
 
 API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
 
@@ -18,6 +24,13 @@ async def registry_error(request: Request, exc: Exception) -> Response:
         # A HEAD response has no body; the status and headers say it all.
         return Response(status_code=exc.status, headers=exc.headers)
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def storage_full_error(request: Request, exc: Exception) -> Response:
+    """A full disk, wherever it struck: 503 in the registry's format (see ``registry.space``)."""
+    assert isinstance(exc, StorageFull)
+    log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+    return await registry_error(request, storage_full())
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

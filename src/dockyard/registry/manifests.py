@@ -21,6 +21,13 @@ IMAGE_TYPES = frozenset({DOCKER_MANIFEST, OCI_MANIFEST})
 INDEX_TYPES = frozenset({DOCKER_LIST, OCI_INDEX})
 MANIFEST_TYPES = IMAGE_TYPES | INDEX_TYPES
 EMPTY_JSON = "application/vnd.oci.empty.v1+json"
+# Descriptor sizes are int64 (image-spec); an image's config and layers together stay within one
+# too, so the sizes the hub adds up never overflow the database's integers.
+MAX_SIZE = 2**63 - 1
+# Real manifests nest a handful of levels. A stored manifest is parsed again later (referrers, an
+# index's fallback), perhaps deeper in the stack: this bound keeps every later parse far from
+# Python's recursion limit, which json's parser counts against.
+MAX_DEPTH = 64
 
 
 def invalid(reason: str) -> RegistryError:
@@ -34,6 +41,10 @@ def parse_manifest(content: bytes, content_type: str | None) -> ParsedManifest:
         doc = json.loads(content)
     except (ValueError, UnicodeDecodeError):
         raise invalid("not valid JSON") from None
+    except RecursionError:  # arrays or objects nested deeper than Python's recursion limit
+        raise invalid(f"nested more than {MAX_DEPTH} levels deep") from None
+    if _too_deep(doc):
+        raise invalid(f"nested more than {MAX_DEPTH} levels deep")
     if not isinstance(doc, dict):
         raise invalid("a manifest is a JSON object")
     media_type = _media_type(doc, content_type)
@@ -48,11 +59,27 @@ def parse_manifest(content: bytes, content_type: str | None) -> ParsedManifest:
         )
     config = _descriptor(doc.get("config"), "config")
     layers = tuple(_descriptor(d, "layers[]") for d in _list(doc, "layers"))
+    if sum(d.size for d in (config, *layers)) > MAX_SIZE:
+        raise invalid(f"the sizes of config and layers add up to more than {MAX_SIZE} bytes")
     # Foreign and non-distributable layers live elsewhere (their urls); never required here.
     required = (config, *(layer for layer in layers if not layer.urls))
     # The referrers API reports artifactType, falling back to the config's media type.
     artifact_type = _opt_str(doc, "artifactType") or config.media_type
     return ParsedManifest(media_type, False, required, (), subject, artifact_type, annotations)
+
+
+def _too_deep(doc: Any) -> bool:
+    """Whether arrays and objects nest more than MAX_DEPTH levels (iterative: no recursion)."""
+    pending: list[tuple[Any, int]] = [(doc, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_DEPTH:
+                    return True
+                pending.append((child, depth + 1))
+    return False
 
 
 def _media_type(doc: dict[str, Any], content_type: str | None) -> str:
@@ -109,8 +136,8 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         Digest.parse(digest)
     except InvalidDigest:
         raise invalid(f"{where}.digest {digest!r} is not a valid digest") from None
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise invalid(f"{where}.size must be a non-negative integer")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
+        raise invalid(f"{where}.size must be an integer from 0 to {MAX_SIZE}")
     urls = value.get("urls") or ()
     if not isinstance(urls, list | tuple) or not all(isinstance(u, str) for u in urls):
         raise invalid(f"{where}.urls must be a list of strings")

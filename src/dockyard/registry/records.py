@@ -57,6 +57,15 @@ class StoredManifest:
 
 
 @dataclass(frozen=True, slots=True)
+class RepositoryIdentity:
+    """One incarnation of a repository: a deleted and recreated one has another (SQLite may
+    reuse the id of a deleted row, never together with its creation time)."""
+
+    id: int
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
 class UploadStatus:
     id: str
     repository: str

@@ -68,5 +68,15 @@ def parse_digest(value: str) -> Digest:
         raise RegistryError(ErrorCode.DIGEST_INVALID, {"digest": value}, message=str(exc)) from None
 
 
+def lookup_reference(reference: str) -> Digest | str | None:
+    """A manifest reference to look up: a digest, a tag, or None when it can name nothing."""
+    if is_digest(reference):
+        try:
+            return parse_digest(reference)
+        except RegistryError:
+            return None
+    return reference if TAG_RE.fullmatch(reference) else None
+
+
 def is_digest(reference: str) -> bool:
     return ":" in reference

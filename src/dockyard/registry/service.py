@@ -12,7 +12,8 @@ from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.events import EventBus, ManifestDeleted, ManifestPulled, ManifestPushed
 from dockyard.registry.manifests import INDEX_TYPES, OCI_INDEX, parse_manifest
 from dockyard.registry.records import Descriptor, Page, StoredManifest
-from dockyard.registry.reference import is_digest, parse_digest, validate_tag
+from dockyard.registry.reference import is_digest, lookup_reference, parse_digest, validate_tag
+from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
 from dockyard.registry.uploads import UploadService
 from dockyard.storage import PathNotFound, StorageDriver, paths
@@ -35,10 +36,17 @@ class PutManifestResult:
 
 
 class Registry:
-    def __init__(self, storage: StorageDriver, store: MetadataStore, max_manifest_bytes: int) -> None:
+    def __init__(
+        self,
+        storage: StorageDriver,
+        store: MetadataStore,
+        max_manifest_bytes: int,
+        room: DiskRoom | None = None,
+    ) -> None:
         self.storage = storage
         self.store = store
-        self.uploads = UploadService(storage, store)
+        self.room = room or DiskRoom()
+        self.uploads = UploadService(storage, store, self.room)
         self.max_manifest_bytes = max_manifest_bytes
         self.events = EventBus()
 
@@ -52,7 +60,7 @@ class Registry:
         return BlobLocation(digest, size, path, self.storage.local_file(path))
 
     async def delete_blob(self, repository: str, digest: Digest) -> None:
-        if not await self.store.unlink_blob(repository, str(digest)):
+        if not await self.room.deleting(lambda: self.store.unlink_blob(repository, str(digest))):
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, {"digest": str(digest)})
 
     async def mount(self, repository: str, digest: Digest, sources: list[str]) -> int | None:
@@ -65,6 +73,7 @@ class Registry:
                 await self.storage.stat(paths.blob_data(digest))
             except PathNotFound:
                 return None
+            await self.room.check_writable()
             await self.store.link_blob(repository, str(digest), size)
             return size
         return None
@@ -92,20 +101,43 @@ class Registry:
             tag_names.insert(0, validate_tag(reference))
             digest = Digest.of(content)
         parsed = parse_manifest(content, content_type)
-        missing = await self.store.missing_blobs(repository, (d.digest for d in parsed.blobs))
-        if missing:
-            raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
+        await self._check_blobs(repository, parsed.blobs)
         missing = await self.store.missing_manifests(repository, (d.digest for d in parsed.children))
         if missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_UNKNOWN, {"digests": missing}, message="index references unknown manifests"
             )
         tag_names = list(dict.fromkeys(tag_names))
+        await self.room.check_writable()
         await self.store.put_manifest(repository, str(digest), content, parsed, tag_names)
         self.events.publish(
             ManifestPushed(repository, str(digest), parsed.media_type, tuple(tag_names), actor)
         )
         return PutManifestResult(str(digest), parsed.subject.digest if parsed.subject else None)
+
+    async def _check_blobs(self, repository: str, required: tuple[Descriptor, ...]) -> None:
+        """Every blob the manifest needs is in the repository, with the size the manifest says.
+
+        A descriptor's size is what clients trust before they fetch (image-spec); one that
+        disagrees with the stored blob is a lie, refused as MANIFEST_INVALID (the spec's code
+        for a manifest that fails validation; SIZE_INVALID is about uploaded bytes)."""
+        sizes = await self.store.linked_blob_sizes(repository, (d.digest for d in required))
+        missing = sorted({d.digest for d in required} - sizes.keys())
+        if missing:
+            raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
+        for descriptor in required:
+            if descriptor.size != sizes[descriptor.digest]:
+                detail = {
+                    "digest": descriptor.digest,
+                    "size": descriptor.size,
+                    "stored": sizes[descriptor.digest],
+                }
+                raise RegistryError(
+                    ErrorCode.MANIFEST_INVALID,
+                    detail,
+                    message=f"manifest invalid: {descriptor.digest} is {sizes[descriptor.digest]} bytes, "
+                    f"not {descriptor.size}",
+                )
 
     async def pull_manifest(
         self, repository: str, reference: str, accepted: frozenset[str] | None, actor: str | None
@@ -119,10 +151,14 @@ class Registry:
     async def manifest(
         self, repository: str, reference: str, accepted: frozenset[str] | None
     ) -> StoredManifest:
-        if is_digest(reference):
-            found = await self.store.manifest_by_digest(repository, str(parse_digest(reference)))
-        else:
-            found = await self.store.manifest_by_tag(repository, validate_tag(reference))
+        """A GET or HEAD. A reference that is neither a tag nor a digest names nothing that could
+        exist, so it is 404 MANIFEST_UNKNOWN (the conformance suite's ``.INVALID_MANIFEST_NAME``)."""
+        found = None
+        match lookup_reference(reference):
+            case Digest() as digest:
+                found = await self.store.manifest_by_digest(repository, str(digest))
+            case str() as tag:
+                found = await self.store.manifest_by_tag(repository, tag)
         if found is None:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
         if accepted is None or found.media_type in accepted:
@@ -149,12 +185,20 @@ class Registry:
 
     async def delete_manifest(self, repository: str, reference: str, actor: str | None = None) -> None:
         if is_digest(reference):
-            deleted = await self.store.delete_manifest(repository, str(parse_digest(reference)))
+            digest = str(parse_digest(reference))
+            deleted = await self.room.deleting(lambda: self.store.delete_manifest(repository, digest))
         else:
-            deleted = await self.store.delete_tag(repository, validate_tag(reference))
+            tag = validate_tag(reference)
+            deleted = await self.room.deleting(lambda: self.store.delete_tag(repository, tag))
         if not deleted:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
         self.events.publish(ManifestDeleted(repository, reference, actor))
+
+    # -- repositories -------------------------------------------------------------------
+
+    async def repository_deleted(self, repository: str) -> None:
+        """A repository was deleted: its upload sessions end, with the bytes they hold."""
+        await self.uploads.end_repository(repository)
 
     # -- discovery ----------------------------------------------------------------------
 

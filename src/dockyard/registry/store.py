@@ -9,17 +9,29 @@ ever held while blob bytes stream. Queries use SQLAlchemy Core on the mapped tab
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from dockyard.db.engine import Database, lookup, offload
-from dockyard.db.models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
-from dockyard.registry.records import Descriptor, Page, ParsedManifest, StoredManifest
+from dockyard.db.models import (
+    Blob,
+    Manifest,
+    ManifestReference,
+    Namespace,
+    Repository,
+    RepositoryBlob,
+    Tag,
+)
+from dockyard.registry.records import Descriptor, Page, ParsedManifest, RepositoryIdentity, StoredManifest
+from dockyard.storage import StorageFull
+from dockyard.storage.space import is_disk_full
 
 repositories = cast(Table, Repository.__table__)
 blobs = cast(Table, Blob.__table__)
@@ -27,11 +39,23 @@ links = cast(Table, RepositoryBlob.__table__)
 manifests = cast(Table, Manifest.__table__)
 references = cast(Table, ManifestReference.__table__)
 tags = cast(Table, Tag.__table__)
+namespaces = cast(Table, Namespace.__table__)
 
 
 # Hot lookups are built once: constructing a statement costs more than running it.
 _MANIFEST_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.content)
 REPOSITORY_ID = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+REPOSITORY_IDENTITY = select(repositories.c.id, repositories.c.created_at).where(
+    repositories.c.name == bindparam("name")
+)
+# A repository the registry creates (a push, a mount) takes its namespace's default visibility,
+# as one created on the hub does; a namespace without a row (library/, an open registry) is public.
+NAMESPACE_DEFAULT_PRIVATE = func.coalesce(
+    select(namespaces.c.default_private)
+    .where(namespaces.c.name == bindparam("owner_namespace"))
+    .scalar_subquery(),
+    false(),
+)
 MANIFEST_BY_TAG = (
     select(*_MANIFEST_COLUMNS)
     .select_from(tags.join(manifests).join(repositories, tags.c.repository_id == repositories.c.id))
@@ -45,9 +69,9 @@ MANIFEST_BY_DIGEST = (
 MANIFEST_ID = select(manifests.c.id).where(
     manifests.c.repository_id == bindparam("repo_id"), manifests.c.digest == bindparam("digest")
 )
-LINKED_DIGESTS = (
-    select(links.c.digest)
-    .select_from(links.join(repositories))
+LINKED_SIZES = (
+    select(links.c.digest, blobs.c.size)
+    .select_from(links.join(blobs).join(repositories))
     .where(repositories.c.name == bindparam("name"), links.c.digest.in_(bindparam("digests", expanding=True)))
 )
 TOUCH_REPOSITORY = (  # updated_at: the hub's "recently updated" order (an indexed column)
@@ -76,7 +100,7 @@ class MetadataStore:
         self.inline_lookups = dialect == "sqlite"
         self._add_repository = (
             self._insert(repositories)
-            .values(name=bindparam("name"), created_at=bindparam("now"))
+            .values(name=bindparam("name"), created_at=bindparam("now"), is_private=NAMESPACE_DEFAULT_PRIVATE)
             .on_conflict_do_nothing(index_elements=["name"])
         )
         upsert = self._insert(tags).values(
@@ -90,6 +114,17 @@ class MetadataStore:
             set_={"manifest_id": upsert.excluded.manifest_id, "updated_at": upsert.excluded.updated_at},
         )
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction; a full disk ("database or disk is full") becomes StorageFull."""
+        try:
+            with self.db.write.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            if is_disk_full(exc):
+                raise StorageFull("the metadata database") from exc
+            raise
+
     # -- repositories -------------------------------------------------------------
 
     @offload
@@ -102,10 +137,29 @@ class MetadataStore:
         return conn.execute(REPOSITORY_ID, {"name": name}).scalar_one_or_none()
 
     def _ensure_repository(self, conn: Connection, name: str) -> int:
-        conn.execute(self._add_repository, {"name": name, "now": _now()})
+        namespace = name.split("/", 1)[0]
+        conn.execute(self._add_repository, {"name": name, "now": _now(), "owner_namespace": namespace})
         repo_id = self._repository_id(conn, name)
         assert repo_id is not None
         return repo_id
+
+    @lookup
+    def repository_identity(self, name: str) -> RepositoryIdentity | None:
+        with self.db.read.connect() as conn:
+            return _identity(conn.execute(REPOSITORY_IDENTITY, {"name": name}).first())
+
+    async def ensure_repository(self, name: str) -> RepositoryIdentity:
+        """The repository's identity, creating it (by its namespace's default) when absent."""
+        found = await self.repository_identity(name)
+        return found if found is not None else await self._create_repository(name)
+
+    @offload
+    def _create_repository(self, name: str) -> RepositoryIdentity:
+        with self._writing() as conn:
+            self._ensure_repository(conn, name)
+            found = _identity(conn.execute(REPOSITORY_IDENTITY, {"name": name}).first())
+        assert found is not None
+        return found
 
     @offload
     def catalog(self, limit: int | None, last: str | None) -> Page:
@@ -146,21 +200,39 @@ class MetadataStore:
 
     @offload
     def link_blob(self, repository: str, digest: str, size: int) -> None:
-        with self.db.write.begin() as conn:
-            repo_id = self._ensure_repository(conn, repository)
-            now = _now()
-            conn.execute(
-                self._insert(blobs).values(digest=digest, size=size, created_at=now).on_conflict_do_nothing()
-            )
-            conn.execute(
-                self._insert(links)
-                .values(repository_id=repo_id, digest=digest, created_at=now)
-                .on_conflict_do_nothing()
-            )
+        with self._writing() as conn:
+            self._link(conn, self._ensure_repository(conn, repository), digest, size)
+
+    @offload
+    def link_upload(
+        self, repository: str, digest: str, size: int, identity: RepositoryIdentity | None
+    ) -> bool:
+        """Link an uploaded blob into the incarnation of the repository its session began in;
+        False when that one is gone (deleted, perhaps recreated since)."""
+        with self._writing() as conn:
+            if identity is None:  # a session older than identities: the name is all it knows
+                repo_id = self._ensure_repository(conn, repository)
+            elif _identity(conn.execute(REPOSITORY_IDENTITY, {"name": repository}).first()) == identity:
+                repo_id = identity.id
+            else:
+                return False
+            self._link(conn, repo_id, digest, size)
+            return True
+
+    def _link(self, conn: Connection, repo_id: int, digest: str, size: int) -> None:
+        now = _now()
+        conn.execute(
+            self._insert(blobs).values(digest=digest, size=size, created_at=now).on_conflict_do_nothing()
+        )
+        conn.execute(
+            self._insert(links)
+            .values(repository_id=repo_id, digest=digest, created_at=now)
+            .on_conflict_do_nothing()
+        )
 
     @offload
     def unlink_blob(self, repository: str, digest: str) -> bool:
-        with self.db.write.begin() as conn:
+        with self._writing() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
                 return False
@@ -185,14 +257,14 @@ class MetadataStore:
         return None if row is None else StoredManifest(row.digest, row.media_type, bytes(row.content))
 
     @offload
-    def missing_blobs(self, repository: str, digests: Iterable[str]) -> list[str]:
-        wanted = set(digests)
+    def linked_blob_sizes(self, repository: str, digests: Iterable[str]) -> dict[str, int]:
+        """The size of each of ``digests`` the repository links; absent ones are left out."""
+        wanted = sorted(set(digests))
         if not wanted:
-            return []
+            return {}
         with self.db.read.connect() as conn:
-            params = {"name": repository, "digests": sorted(wanted)}
-            present = set(conn.execute(LINKED_DIGESTS, params).scalars())
-        return sorted(wanted - present)
+            rows = conn.execute(LINKED_SIZES, {"name": repository, "digests": wanted}).all()
+        return {row.digest: int(row.size) for row in rows}
 
     @offload
     def missing_manifests(self, repository: str, digests: Iterable[str]) -> list[str]:
@@ -213,7 +285,7 @@ class MetadataStore:
         self, repository: str, digest: str, content: bytes, parsed: ParsedManifest, tag_names: Sequence[str]
     ) -> None:
         now = _now()
-        with self.db.write.begin() as conn:
+        with self._writing() as conn:
             repo_id = self._ensure_repository(conn, repository)
             manifest_id = self._insert_manifest(conn, repo_id, digest, content, parsed, now)
             for name in tag_names:
@@ -257,7 +329,7 @@ class MetadataStore:
 
     @offload
     def delete_manifest(self, repository: str, digest: str) -> bool:
-        with self.db.write.begin() as conn:
+        with self._writing() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
                 return False
@@ -273,7 +345,7 @@ class MetadataStore:
 
     @offload
     def delete_tag(self, repository: str, tag: str) -> bool:
-        with self.db.write.begin() as conn:
+        with self._writing() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
                 return False
@@ -307,6 +379,10 @@ class MetadataStore:
     def count_manifests(self) -> int:
         with self.db.read.connect() as conn:
             return int((conn.execute(select(func.count()).select_from(manifests))).scalar_one())
+
+
+def _identity(row: Any) -> RepositoryIdentity | None:
+    return None if row is None else RepositoryIdentity(int(row.id), str(row.created_at))
 
 
 def _reference_row(manifest_id: int, kind: str, descriptor: Descriptor) -> dict[str, Any]:

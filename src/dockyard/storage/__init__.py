@@ -8,9 +8,18 @@ from dockyard.storage.driver import (
     PathNotFound,
     StorageDriver,
     StorageError,
+    StorageFull,
 )
 
-__all__ = ["FileInfo", "FileWriter", "PathNotFound", "StorageDriver", "StorageError", "create_driver"]
+__all__ = [
+    "FileInfo",
+    "FileWriter",
+    "PathNotFound",
+    "StorageDriver",
+    "StorageError",
+    "StorageFull",
+    "create_driver",
+]
 
 
 def create_driver(kind: str, **options: object) -> StorageDriver:

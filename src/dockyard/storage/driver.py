@@ -5,7 +5,8 @@ Drivers translate their own failures into the errors below, so the layers above
 never see ``FileNotFoundError`` or a vendor's ``NoSuchKey``.
 
     StorageError
-     └── PathNotFound
+     ├── PathNotFound
+     └── StorageFull       no room left (ENOSPC, a quota); see space.py
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ class StorageError(Exception):
 class PathNotFound(StorageError):
     def __init__(self, path: str) -> None:
         super().__init__(f"path not found: {path}")
+        self.path = path
+
+
+class StorageFull(StorageError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no space left on the device for {path}")
         self.path = path
 
 

@@ -1,19 +1,56 @@
-"""The local-folder backend: atomic writes (temp file, fsync, rename) on one filesystem."""
+"""The local-folder backend: atomic writes (temp file, fsync, rename) on one filesystem.
+
+A full disk (ENOSPC, EDQUOT) on any write becomes ``StorageFull``, and a write that fails leaves
+no temporary file and no directory it created behind.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import anyio.to_thread
 
-from dockyard.storage.driver import FileInfo, PathNotFound, StorageError
+from dockyard.storage.driver import FileInfo, PathNotFound, StorageError, StorageFull
+from dockyard.storage.space import FULL_ERRNOS
 
 READ_CHUNK = 1024 * 1024
+
+
+@contextlib.contextmanager
+def _full_disk_as(path: Path | str) -> Iterator[None]:
+    """ENOSPC and EDQUOT become StorageFull; other errors pass unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in FULL_ERRNOS:
+            raise StorageFull(str(path)) from exc
+        raise
+
+
+def _make_parents(full: Path, root: Path) -> list[Path]:
+    """Create the missing directories above ``full``; returns them, outermost first."""
+    created = []
+    parent = full.parent
+    while parent != root and not parent.exists():
+        created.append(parent)
+        parent = parent.parent
+    for directory in reversed(created):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir()
+    return list(reversed(created))
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Undo ``_make_parents`` after a failed write (innermost first, only if still empty)."""
+    for directory in reversed(directories):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -39,20 +76,28 @@ class FilesystemWriter:
 
     def _write_sync(self, chunks: Sequence[bytes]) -> None:
         write = self._file.write
-        for chunk in chunks:
-            write(chunk)
+        with _full_disk_as(self._path):
+            for chunk in chunks:
+                write(chunk)
         self._size += sum(len(c) for c in chunks)
 
     async def commit(self) -> None:
         await anyio.to_thread.run_sync(self._commit_sync)
 
     def _commit_sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with _full_disk_as(self._path):
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            finally:
+                self._file.close()
 
     async def close(self) -> None:
-        await anyio.to_thread.run_sync(self._file.close)
+        await anyio.to_thread.run_sync(self._close_sync)
+
+    def _close_sync(self) -> None:
+        with _full_disk_as(self._path):
+            self._file.close()  # flushes what is buffered, which may not fit
 
     async def cancel(self) -> None:
         def cancel() -> None:
@@ -93,19 +138,22 @@ class FilesystemDriver:
     async def put_content(self, path: str, data: bytes) -> None:
         await anyio.to_thread.run_sync(self._put_sync, self._full(path), data)
 
-    @staticmethod
-    def _put_sync(full: Path, data: bytes) -> None:
-        full.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, full)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    def _put_sync(self, full: Path, data: bytes) -> None:
+        with _full_disk_as(full):
+            created = _make_parents(full, self.root)
+            tmp = None
+            try:
+                fd, tmp = tempfile.mkstemp(dir=full.parent, prefix=".tmp-")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, full)
+            except BaseException:
+                if tmp is not None:
+                    Path(tmp).unlink(missing_ok=True)
+                _remove_empty(created)
+                raise
 
     async def reader(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         full = self._full(path)
@@ -138,8 +186,13 @@ class FilesystemDriver:
                     raise PathNotFound(path) from None
                 f.seek(0, os.SEEK_END)
                 return f
-            full.parent.mkdir(parents=True, exist_ok=True)
-            return open(full, "wb")
+            with _full_disk_as(full):
+                created = _make_parents(full, self.root)
+                try:
+                    return open(full, "wb")
+                except BaseException:
+                    _remove_empty(created)
+                    raise
 
         return FilesystemWriter(full, await anyio.to_thread.run_sync(open_sync))
 
@@ -147,12 +200,17 @@ class FilesystemDriver:
         src, dst = self._full(source), self._full(dest)
 
         def move_sync() -> None:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.replace(src, dst)
-            except FileNotFoundError:
-                raise PathNotFound(source) from None
-            _fsync_dir(dst.parent)
+            with _full_disk_as(dest):
+                created = _make_parents(dst, self.root)
+                try:
+                    os.replace(src, dst)
+                except FileNotFoundError:
+                    _remove_empty(created)
+                    raise PathNotFound(source) from None
+                except BaseException:
+                    _remove_empty(created)
+                    raise
+                _fsync_dir(dst.parent)
 
         await anyio.to_thread.run_sync(move_sync)
 
