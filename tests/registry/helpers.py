@@ -344,3 +344,19 @@ def walk_pages(client: httpx.Client, url: str, key: str) -> tuple[list[str], int
         assert pages < 1000, "pagination does not terminate"
         next_url = next_link(response)
     return items, pages
+
+
+# Server logs ---------------------------------------------------------------------------------------
+
+# What the server logs when a request raised past every handler (a 500): granian, uvicorn.
+UNHANDLED_MARKERS = ("Application callable raised an exception", "Exception in ASGI application")
+
+
+def assert_no_unhandled_errors(server: Any) -> None:
+    """The server's log shows no request that ended in an unhandled exception.
+
+    Logged and handled failures (an audit write on a full disk) may carry tracebacks; these
+    markers are only written for exceptions no handler caught."""
+    log = server.log_tail(10**8)
+    found = [marker for marker in UNHANDLED_MARKERS if marker in log]
+    assert not found, server.log_tail()

@@ -32,6 +32,7 @@ from tests.registry.helpers import (
     OCI_INDEX,
     OCI_LAYER,
     OCI_MANIFEST,
+    assert_no_unhandled_errors,
     descriptor,
     push_blob,
     sha256,
@@ -90,7 +91,7 @@ class Target:
         )
 
     def assert_clean_log(self) -> None:
-        assert "Traceback" not in self.server.log_tail(10**7), self.server.log_tail()
+        assert_no_unhandled_errors(self.server)
 
 
 @pytest.fixture(scope="module")
