@@ -4,11 +4,15 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.manifests import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
+    MAX_DEPTH,
+    MAX_SIZE,
     OCI_INDEX,
     OCI_MANIFEST,
     accepted_types,
@@ -112,3 +116,77 @@ def test_accept_negotiation() -> None:
     assert accepted_types(["*/*"]) is None
     assert accepted_types(["application/json"]) is None
     assert accepted_types([f"{OCI_MANIFEST}, {OCI_INDEX};q=0.9"]) == {OCI_MANIFEST, OCI_INDEX}
+
+
+# -- hostile input: every JSON value is a manifest or MANIFEST_INVALID, never another exception ------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from([D1, OCI_MANIFEST, OCI_INDEX, DOCKER_LIST]),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+FIELDS = [
+    "schemaVersion",
+    "mediaType",
+    "config",
+    "layers",
+    "manifests",
+    "subject",
+    "annotations",
+    "artifactType",
+]
+
+
+@settings(max_examples=500, derandomize=True, database=None, deadline=None)
+@given(
+    replaced=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES, max_size=3),
+    content_type=st.sampled_from([None, OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, "application/json"]),
+)
+def test_any_field_of_any_json_type_is_a_manifest_or_manifest_invalid(
+    replaced: dict[str, Any], content_type: str | None
+) -> None:
+    doc = {**json.loads(image()), **replaced}
+    try:
+        parse_manifest(json.dumps(doc).encode(), content_type)
+    except RegistryError as exc:
+        assert exc.code is ErrorCode.MANIFEST_INVALID
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1_000, 50_000])
+def test_nesting_deeper_than_the_limit_is_manifest_invalid(depth: int) -> None:
+    body = b'{"schemaVersion":2,"x":' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(RegistryError) as info:
+        parse_manifest(body, OCI_MANIFEST)
+    assert info.value.code is ErrorCode.MANIFEST_INVALID
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    deep: Any = []
+    for _ in range(MAX_DEPTH - 2):  # the manifest object and its "x" field take two levels
+        deep = [deep]
+    assert parse_manifest(image(x=deep), OCI_MANIFEST).media_type == OCI_MANIFEST
+
+
+@pytest.mark.parametrize("size", [MAX_SIZE + 1, 10**30, -1])
+def test_sizes_outside_int64_are_manifest_invalid(size: int) -> None:
+    doc = json.loads(image())
+    doc["layers"][0]["size"] = size
+    with pytest.raises(RegistryError) as info:
+        parse_manifest(json.dumps(doc).encode(), OCI_MANIFEST)
+    assert info.value.code is ErrorCode.MANIFEST_INVALID
+
+
+def test_config_and_layers_may_not_add_up_past_int64() -> None:
+    doc = json.loads(image())
+    doc["config"]["size"] = MAX_SIZE
+    with pytest.raises(RegistryError):
+        parse_manifest(json.dumps(doc).encode(), OCI_MANIFEST)
+    doc["layers"][0]["size"] = 0
+    assert parse_manifest(json.dumps(doc).encode(), OCI_MANIFEST).blobs[0].size == MAX_SIZE

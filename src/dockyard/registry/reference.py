@@ -33,13 +33,6 @@ DIGEST_RE = re.compile(DIGEST)
 MAX_NAME_LENGTH = 255
 OFFICIAL_NAMESPACE = "library"
 
-MAX_NAME_LENGTH = 255
-OFFICIAL_NAMESPACE = "library"
-
-# Algorithms we can verify, with the length of their hex encoding.
-HEX_LENGTHS = {"sha256": 64, "sha512": 128}
-_HEX_RE = re.compile(r"^[a-f0-9]+$")
-
 
 def canonical_name(name: str) -> str:
     """Validate a repository name and map official images to ``library/``."""
