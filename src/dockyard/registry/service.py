@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from dockyard.registry.reference import is_digest, lookup_reference, parse_diges
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
 from dockyard.registry.uploads import UploadService
-from dockyard.storage import PathNotFound, StorageDriver, paths
+from dockyard.storage import PathNotFound, StorageDriver, StorageError, paths
 
 DEFAULT_PLATFORM = ("linux", "amd64")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +199,14 @@ class Registry:
     # -- repositories -------------------------------------------------------------------
 
     async def repository_deleted(self, repository: str) -> None:
-        """A repository was deleted: its upload sessions end, with the bytes they hold."""
-        await self.uploads.end_repository(repository)
+        """A repository was deleted: its upload sessions end, with the bytes they hold.
+
+        Best effort: a session left behind can never complete (it belongs to the deleted
+        incarnation) and the janitor removes it once stale."""
+        try:
+            await self.uploads.end_repository(repository)
+        except StorageError:
+            log.warning("could not end the upload sessions of deleted %s", repository, exc_info=True)
 
     # -- discovery ----------------------------------------------------------------------
 

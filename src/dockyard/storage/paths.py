@@ -7,10 +7,12 @@
     └── uploads/
         └── <uuid>/
             ├── data                                  bytes received so far
-            └── info.json                             {"repository": ..., "started_at": ...}
+            └── info.json                             {"repository", "repository_id",
+                                                      "repository_created", "started_at"}
 
 Which repository may read which blob (the links), manifests and tags live in the
-metadata database, never here: a blob file alone grants nothing.
+metadata database, never here: a blob file alone grants nothing. The disk reserve
+(``space.py``) sits beside the database in the data folder, not in this tree.
 """
 
 from __future__ import annotations
