@@ -160,6 +160,9 @@ def test_a_full_disk_refuses_writes_clearly_serves_reads_and_lets_deletes_throug
         assert upload_sessions(data) == {}
 
     assert_no_unhandled_errors(server)
+    log = server.log_tail(10**7)
+    assert "for the metadata database" in log  # SQLite's "database or disk is full" was met
+    assert "reserve kept for deletes" in log  # and a push waited for the reserve to come back
 
 
 def test_a_push_into_a_new_repository_on_a_full_disk_is_503_with_token_auth(disk: Path) -> None:
