@@ -10,6 +10,7 @@ they fail instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.access.helpers import running_world
+from tests.access.helpers import World
 from tests.conftest import OPEN_REGISTRY, DockyardServer, in_ci
 from tests.registry.helpers import (
     OCI_CONFIG,
@@ -167,7 +168,11 @@ def test_a_full_disk_refuses_writes_clearly_serves_reads_and_lets_deletes_throug
 
 def test_a_push_into_a_new_repository_on_a_full_disk_is_503_with_token_auth(disk: Path) -> None:
     """The token guard creates the repository before the registry runs; that write must not 500."""
-    with running_world(disk / "data", ENV) as world:
+    # The log stays off the small disk: the server must not need room to say what went wrong.
+    server = DockyardServer(
+        disk / "data", log_path=disk.parent / "server.log", env={"DOCKYARD_AUTH": "token", **ENV}
+    )
+    with server, contextlib.closing(World(server)) as world:
         world.create_user("alice")
         token = world.token("repository:alice/new:pull,push", "repository:alice/old:pull,push", user="alice")
         with world.client(token) as client:
