@@ -67,9 +67,11 @@ class World:
 @pytest.fixture
 async def world(accounts: AccountService) -> AsyncIterator[World]:
     """alice, bobby, carol, dave (admin), erin; org acme owned by alice with teams readers (bobby),
-    writers (carol), admins (erin); repositories public and private in each namespace."""
+    writers (carol), admins (erin), and frank a member in no team; repositories public and private
+    in each namespace; alice/private shared with collaborators gina (read), hank (write, and read
+    on alice/public) and ivan (admin)."""
     w = World(accounts)
-    for name in ("alice", "bobby", "carol", "erin"):
+    for name in ("alice", "bobby", "carol", "erin", "frank", "gina", "hank", "ivan"):
         await w.user(name)
     await w.user("dave", admin=True)
     await accounts.create_org("acme", "alice")
@@ -82,8 +84,16 @@ async def world(accounts: AccountService) -> AsyncIterator[World]:
     for team, permission in (("readers", "read"), ("writers", "write"), ("admins", "admin")):
         await accounts.set_team_permission("acme", team, "acme/private", permission)
         await accounts.set_team_permission("acme", team, "acme/public", permission)
+    await accounts.add_member("acme", "frank")
     await accounts.create_repository("alice/private", private=True)
     await accounts.create_repository("alice/public", private=False)
+    for user, repository, permission in (
+        ("gina", "alice/private", "read"),
+        ("hank", "alice/private", "write"),
+        ("hank", "alice/public", "read"),
+        ("ivan", "alice/private", "admin"),
+    ):
+        await accounts.set_collaborator(repository, user, permission)
     await accounts.create_repository("library/busybox", private=False)
     await accounts.create_repository("library/secret", private=True)
     yield w

@@ -45,6 +45,12 @@ TABLE = {
     "carol":     "  PW           PW    -     -        -          P     -        P         -     -     -",
     "erin":      "  PWD          PWD   -     -        -          P     -        P         -     -     -",
     "dave":      "  PWD          PWD   PWD   PWD      PWD        PWD   PWD      PWD       PWD   PWD   PWD",
+    # A member of acme in no team: membership alone gives nothing.
+    "frank":     "  -            P     -     -        -          P     -        P         -     -     -",
+    # Collaborators on alice/private: read, write, admin (hank's read on public adds nothing).
+    "gina":      "  -            P     -     -        P          P     -        P         -     -     -",
+    "hank":      "  -            P     -     -        PW         P     -        P         -     -     -",
+    "ivan":      "  -            P     -     -        PWD        P     -        P         -     -     -",
 }  # fmt: skip
 
 # (user, scopes): what a personal access token of that user may do, same columns.
@@ -59,6 +65,8 @@ TOKENS = {
     ("carol", ("repo:read",)):        "P    P    -    -     -    P    -     P   -   -   -",
     ("dave", ("repo:public_read",)):  "-    P    -    -     -    P    -     P   -   -   -",
     ("dave", ("repo:write",)):        "PW   PW   PW   PW    PW   PW   PW    PW  PW  PW  PW",
+    ("ivan", ("repo:write",)):        "-    P    -    -     PW   P    -     P   -   -   -",
+    ("ivan", ("repo:public_read",)):  "-    P    -    -     -    P    -     P   -   -   -",
 }  # fmt: skip
 
 
@@ -129,6 +137,16 @@ async def test_joining_owners_gives_everything_in_the_org(world: World, accounts
     await accounts.add_team_member("acme", "owners", "bobby")
     assert await accounts.repository_actions(bobby, "acme/other") == actions("PWD")
     assert await accounts.repository_actions(bobby, "acme/new") == actions("PWD")
+
+
+async def test_collaborator_changes_take_effect(world: World, accounts: AccountService) -> None:
+    gina = world.principals["gina"]
+    await accounts.set_collaborator("alice/private", "gina", "write")
+    assert await accounts.repository_actions(gina, "alice/private") == actions("PW")
+    await accounts.remove_collaborator("alice/private", "gina")
+    assert await accounts.repository_actions(gina, "alice/private") == actions("-")
+    # Only on that repository, never on new names in alice's namespace.
+    assert await accounts.repository_actions(world.principals["ivan"], "alice/new") == actions("-")
 
 
 async def test_making_public_opens_pull_to_everyone(world: World, accounts: AccountService) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -13,6 +13,7 @@ from dockyard.accounts import _queries as q
 from dockyard.accounts import names, policy
 from dockyard.accounts._queries import (
     OWNERS,
+    collaborators,
     members,
     namespaces,
     organizations,
@@ -69,21 +70,30 @@ class Access(q.ServicePart):
 
 def _facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
     namespace = names.namespace_of(repository)
+    caller = principal.user_id if principal is not None and not principal.is_admin else None
     repo = conn.execute(
-        select(repositories.c.id, repositories.c.is_private).where(repositories.c.name == repository)
+        select(repositories.c.id, repositories.c.is_private, collaborators.c.permission)
+        .select_from(
+            repositories.outerjoin(
+                collaborators,
+                and_(collaborators.c.repository_id == repositories.c.id, collaborators.c.user_id == caller),
+            )
+        )
+        .where(repositories.c.name == repository)
     ).first()
     exists, is_private = repo is not None, bool(repo.is_private) if repo is not None else False
     if principal is None or principal.is_admin:
         return policy.RepositoryFacts(exists=exists, is_private=is_private)
     if namespace == principal.username:
         return policy.RepositoryFacts(exists, is_private, namespace_is_caller=True)
+    collaborator = repo.permission if repo is not None else None
     held = conn.execute(
         select(teams.c.id, teams.c.name)
         .select_from(members.join(teams).join(organizations).join(namespaces))
         .where(members.c.user_id == principal.user_id, namespaces.c.name == namespace)
     ).all()
     if any(team.name == OWNERS for team in held):
-        return policy.RepositoryFacts(exists, is_private, org_owner=True)
+        return policy.RepositoryFacts(exists, is_private, org_owner=True, collaborator=collaborator)
     granted: frozenset[str] = frozenset()
     if repo is not None and held:
         granted = frozenset(
@@ -94,7 +104,7 @@ def _facts(conn: Connection, principal: Principal | None, repository: str) -> po
                 )
             ).scalars()
         )
-    return policy.RepositoryFacts(exists, is_private, team_permissions=granted)
+    return policy.RepositoryFacts(exists, is_private, team_permissions=granted, collaborator=collaborator)
 
 
 def readable(principal: Principal | None) -> ColumnElement[bool]:
@@ -122,9 +132,11 @@ def _readable(principal: Principal | None) -> ColumnElement[bool]:
         .select_from(permissions.join(members, members.c.team_id == permissions.c.team_id))
         .where(members.c.user_id == principal.user_id)
     )
+    shared = select(collaborators.c.repository_id).where(collaborators.c.user_id == principal.user_id)
     return or_(
         public,
         repositories.c.namespace == principal.username,
         repositories.c.namespace.in_(owned_orgs),
         repositories.c.id.in_(granted),
+        repositories.c.id.in_(shared),
     )

@@ -9,7 +9,8 @@ AccountError
 ├── NotFound                no such user, organisation, team, repository or token
 ├── Conflict                the change would break an invariant (e.g. an organisation without owners)
 ├── RateLimited             too many sign-ups or new repositories within a window; retry_after seconds
-└── QuotaExceeded           a namespace holds the most repositories it may
+├── QuotaExceeded           a namespace holds the most repositories it may
+└── PermissionDenied        the caller sees the thing but may not do this to it
 """
 
 from __future__ import annotations
@@ -56,4 +57,8 @@ class RateLimited(AccountError):
 
 
 class QuotaExceeded(AccountError):
+    pass
+
+
+class PermissionDenied(AccountError):
     pass

@@ -1,13 +1,16 @@
 """Organisations and their teams: members, and each team's permission on the organisation's repositories.
 
-Every organisation has an "owners" team (policy.OWNERS_TEAM) that may never become empty.
+Every organisation has an "owners" team (policy.OWNERS_TEAM) that may never become empty, be
+renamed or be deleted. Joining a team makes someone a member of the organisation (memberships.py).
+An organisation is deleted only once it holds no repositories, and its name is retired as a
+deleted user's is: whoever took it over would receive the pulls meant for the old organisation.
 """
 
 from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts import _queries as q
@@ -18,6 +21,7 @@ from dockyard.accounts._queries import (
     PERMISSIONS,
     members,
     namespaces,
+    org_members,
     organizations,
     permissions,
     repositories,
@@ -26,6 +30,7 @@ from dockyard.accounts._queries import (
 )
 from dockyard.accounts.audit import write_event
 from dockyard.accounts.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from dockyard.accounts.memberships import count_owners, join
 from dockyard.accounts.records import EventKind, Organization, Permission, Team, TeamPermission
 from dockyard.db.engine import offload
 
@@ -49,6 +54,7 @@ class Organizations(q.ServicePart):
             )
             team_id = q.new_id(conn.execute(owners))
             conn.execute(members.insert().values(team_id=team_id, user_id=owner_user.id, created_at=now))
+            join(conn, org_id, owner_user.id)
             write_event(conn, EventKind.ORG_CREATED, actor=actor, target=name, detail={"owner": owner})
             org = conn.execute(ORGS.where(organizations.c.id == org_id)).one()
         return q.org_record(org)
@@ -64,6 +70,27 @@ class Organizations(q.ServicePart):
         with self.db.read.connect() as conn:
             rows = conn.execute(ORGS.order_by(namespaces.c.name)).all()
         return [q.org_record(row) for row in rows]
+
+    @offload
+    def delete_org(self, name: str, *, actor: str | None = None) -> None:
+        """Delete an organisation that holds no repositories (delete those first, each the way the
+        hub deletes one): its teams, memberships and permissions go with it, its name is retired."""
+        with self.db.write.begin() as conn:
+            org_id = q.require_org(conn, name)
+            held = conn.execute(
+                select(func.count()).select_from(repositories).where(repositories.c.namespace == name)
+            ).scalar_one()
+            if held:
+                raise Conflict(f"{name!r} still has {held} repositories; delete them first")
+            org_teams = select(teams.c.id).where(teams.c.organization_id == org_id)
+            # Children first and explicitly, as everywhere, not trusting ON DELETE CASCADE alone.
+            conn.execute(delete(permissions).where(permissions.c.team_id.in_(org_teams)))
+            conn.execute(delete(members).where(members.c.team_id.in_(org_teams)))
+            conn.execute(delete(teams).where(teams.c.organization_id == org_id))
+            conn.execute(delete(org_members).where(org_members.c.organization_id == org_id))
+            conn.execute(delete(organizations).where(organizations.c.id == org_id))
+            conn.execute(update(namespaces).where(namespaces.c.name == name).values(kind=q.RETIRED))
+            write_event(conn, EventKind.ORG_DELETED, actor=actor, target=name, detail={})
 
     # -- teams and members ----------------------------------------------------------------------------
 
@@ -90,6 +117,55 @@ class Organizations(q.ServicePart):
             return _teams(conn, org, q.require_org(conn, org))
 
     @offload
+    def get_team(self, org: str, team: str) -> Team:
+        with self.db.read.connect() as conn:
+            found = _teams(conn, org, q.require_org(conn, org), team)
+        if not found:
+            raise NotFound(f"organisation {org!r} has no team {team!r}")
+        return found[0]
+
+    @offload
+    def update_team(
+        self,
+        org: str,
+        team: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        actor: str | None = None,
+    ) -> Team:
+        """Rename a team or change its description; the owners team keeps its name."""
+        with self.db.write.begin() as conn:
+            org_id = q.require_org(conn, org)
+            team_id = q.require_team(conn, org, team)
+            values: dict[str, str] = {}
+            if name is not None and name != team:
+                if team == OWNERS:
+                    raise Conflict("the owners team cannot be renamed")
+                names.validate_team_name(name)
+                if q.team_id(conn, org_id, name) is not None:
+                    raise AlreadyExists(f"organisation {org!r} already has a team {name!r}")
+                values["name"] = name
+            if description is not None:
+                values["description"] = q.validate_description(description)
+            if values:
+                conn.execute(update(teams).where(teams.c.id == team_id).values(**values))
+                write_event(conn, EventKind.TEAM_CHANGED, actor=actor, target=f"{org}/{team}", detail=values)
+            return _teams(conn, org, org_id, values.get("name", team))[0]
+
+    @offload
+    def delete_team(self, org: str, team: str, *, actor: str | None = None) -> None:
+        """Delete a team with its memberships and permissions; its members stay in the organisation."""
+        if team == OWNERS:
+            raise Conflict("the owners team cannot be deleted")
+        with self.db.write.begin() as conn:
+            team_id = q.require_team(conn, org, team)
+            conn.execute(delete(permissions).where(permissions.c.team_id == team_id))
+            conn.execute(delete(members).where(members.c.team_id == team_id))
+            conn.execute(delete(teams).where(teams.c.id == team_id))
+            write_event(conn, EventKind.TEAM_DELETED, actor=actor, target=f"{org}/{team}", detail={})
+
+    @offload
     def add_team_member(self, org: str, team: str, username: str, *, actor: str | None = None) -> bool:
         """Add a user to a team; False when they already were a member."""
         with self.db.write.begin() as conn:
@@ -98,6 +174,7 @@ class Organizations(q.ServicePart):
             if _is_member(conn, team_id, user.id):
                 return False
             conn.execute(members.insert().values(team_id=team_id, user_id=user.id, created_at=q.now()))
+            join(conn, q.require_org(conn, org), user.id)
             write_event(
                 conn,
                 EventKind.TEAM_MEMBER_ADDED,
@@ -114,10 +191,8 @@ class Organizations(q.ServicePart):
             user = q.require_user(conn, username)
             if not _is_member(conn, team_id, user.id):
                 raise NotFound(f"{username!r} is not a member of {org}/{team}")
-            if team == OWNERS:
-                count = conn.execute(select(func.count()).where(members.c.team_id == team_id)).scalar_one()
-                if count <= 1:
-                    raise Conflict(f"{username!r} is the last owner of {org!r}; add another owner first")
+            if team == OWNERS and count_owners(conn, team_id) <= 1:
+                raise Conflict(f"{username!r} is the last owner of {org!r}; add another owner first")
             conn.execute(members.delete().where(members.c.team_id == team_id, members.c.user_id == user.id))
             write_event(
                 conn,

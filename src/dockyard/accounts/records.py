@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 Action = Literal["pull", "push", "delete"]
 Permission = Literal["read", "write", "admin"]
+OrgRole = Literal["owner", "member"]
 
 ALL_ACTIONS: frozenset[str] = frozenset({"pull", "push", "delete"})
 # Docker Hub's personal access token scopes, each implying the ones below it.
@@ -48,6 +49,13 @@ class EventKind(StrEnum):
     TEAM_CREATED = "team.created"
     TEAM_MEMBER_ADDED = "team.member_added"
     TEAM_MEMBER_REMOVED = "team.member_removed"
+    TEAM_CHANGED = "team.changed"
+    TEAM_DELETED = "team.deleted"
+    ORG_MEMBER_ADDED = "org.member_added"
+    ORG_MEMBER_REMOVED = "org.member_removed"
+    ORG_ROLE_CHANGED = "org.role_changed"
+    ORG_DELETED = "org.deleted"
+    COLLABORATOR_CHANGED = "collaborator.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,29 @@ class TeamPermission:
     team: str
     repository: str
     permission: Permission
+
+
+@dataclass(frozen=True, slots=True)
+class OrgMember:
+    """Someone in an organisation: their role and the teams (besides owners) they are in."""
+
+    organization: str
+    username: str
+    user_id: int
+    role: OrgRole
+    teams: tuple[str, ...]
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Collaborator:
+    """A user given a permission on one personal repository."""
+
+    repository: str
+    username: str
+    user_id: int
+    permission: Permission
+    added_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

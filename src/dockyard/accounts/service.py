@@ -12,7 +12,9 @@ The methods live with their domain, one part per module, composed here into the 
 
     users.py            Users             accounts, passwords, administrators, default visibility
     authentication.py   Authentication    password and token logins, refreshed principals
-    organizations.py    Organizations     organisations, teams, members, team permissions
+    organizations.py    Organizations     organisations, teams, team members, team permissions
+    memberships.py      Memberships       who is in an organisation, as owner or member
+    collaborators.py    Collaborators     users given a permission on a personal repository
     repositories.py     Repositories      repository rows: creation, visibility, descriptions
     access.py           Access            the facts policy.py decides on; the catalog's SQL filter
     tokens.py           Tokens            personal access tokens
@@ -39,8 +41,10 @@ from dockyard.accounts._queries import (  # the table handles stay importable fr
 from dockyard.accounts.access import Access
 from dockyard.accounts.audit import AuditLog
 from dockyard.accounts.authentication import Authentication
+from dockyard.accounts.collaborators import Collaborators
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.limits import CreationLimits
+from dockyard.accounts.memberships import Memberships
 from dockyard.accounts.organizations import Organizations
 from dockyard.accounts.repositories import Repositories
 from dockyard.accounts.tokens import Tokens
@@ -61,7 +65,17 @@ __all__ = [
 ]
 
 
-class AccountService(Users, Authentication, Organizations, Repositories, Access, Tokens, AuditLog):
+class AccountService(
+    Users,
+    Authentication,
+    Organizations,
+    Memberships,
+    Collaborators,
+    Repositories,
+    Access,
+    Tokens,
+    AuditLog,
+):
     def __init__(
         self, database: Database, passwords: Passwords | None = None, limits: CreationLimits | None = None
     ) -> None:

@@ -249,6 +249,37 @@ class TeamMember(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
 
 
+class OrganizationMember(Base):
+    """A member of an organisation. Owners are the members in its "owners" team; a member in no
+    team holds nothing but the right to see the organisation's members and teams."""
+
+    __tablename__ = "organization_members"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class RepositoryCollaborator(Base):
+    """A user given read, write or admin on one repository of someone else's personal namespace
+    (Docker Hub's collaborators). Goes with the repository and with the user."""
+
+    __tablename__ = "repository_collaborators"
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    permission: Mapped[str] = mapped_column(String(8))  # "read" | "write" | "admin"
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
 class TeamPermission(Base):
     """What a team may do on one repository of its organisation."""
 

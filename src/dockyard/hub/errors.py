@@ -14,10 +14,13 @@ Messages are safe to show to the person who caused them.
 
 from __future__ import annotations
 
-from dockyard.accounts.errors import AccountError, AlreadyExists, Conflict, InvalidInput, NotFound
+from dockyard.accounts.errors import (
+    AccountError,
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,  # one class for both domains: the organisation pages raise it from accounts
+)
 
 __all__ = ["AccountError", "AlreadyExists", "Conflict", "InvalidInput", "NotFound", "PermissionDenied"]
-
-
-class PermissionDenied(AccountError):
-    pass

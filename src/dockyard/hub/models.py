@@ -55,7 +55,7 @@ class RepositoryStats(Base):
 
 
 class TagActivity(Base):
-    """Per tag name: who pushed it last and when, and when it was last pulled."""
+    """Per tag name: who pushed it first and last, when, and when it was last pulled."""
 
     __tablename__ = "tag_activity"
 
@@ -65,6 +65,8 @@ class TagActivity(Base):
     tag: Mapped[str] = mapped_column(String(128), primary_key=True)
     last_pushed_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     pusher: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Who pushed the tag first (Docker Hub's ``creator``); ``pusher`` is the last one.
+    creator: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_pulled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
     pull_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
