@@ -154,8 +154,12 @@ class ActivityStore:
         )
         for tag in event.tags:
             stmt = self._insert(tag_activity).values(
-                repository_id=repo_id, tag=tag, last_pushed_at=event.at, pusher=event.actor
-            )
+                repository_id=repo_id,
+                tag=tag,
+                last_pushed_at=event.at,
+                pusher=event.actor,
+                creator=event.actor,
+            )  # creator only on the first push: the update below leaves it
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["repository_id", "tag"],

@@ -31,11 +31,15 @@ from dockyard.hub.tables import aware, repositories, utc
 LIBRARY = "library"
 _r = repositories.c
 
+# The ascending twins ("-name", "last_pushed", "pulls") are their index read backwards.
 ORDERS: dict[RepositoryOrdering, tuple[Any, ...]] = {
     "name": (_r.name,),
+    "-name": (_r.name.desc(),),
     "-last_pushed": (_r.updated_at.desc(), _r.name),
+    "last_pushed": (_r.updated_at, _r.name.desc()),
     "-stars": (_r.star_count.desc(), _r.pull_count.desc(), _r.name),
     "-pulls": (_r.pull_count.desc(), _r.star_count.desc(), _r.name),
+    "pulls": (_r.pull_count, _r.star_count, _r.name.desc()),
 }
 SUMMARY_COLUMNS = (
     _r.id,
@@ -58,6 +62,12 @@ class Found:
 
 def in_namespace(namespace: str) -> ColumnElement[bool]:
     return _r.namespace == namespace
+
+
+def named(text: str) -> ColumnElement[bool]:
+    """The name after the namespace contains ``text`` (Docker Hub's ``name`` filter)."""
+    short = func.substr(_r.name, func.length(_r.namespace) + 2)
+    return short.contains(text, autoescape=True)
 
 
 def matching(text: str) -> ColumnElement[bool]:

@@ -9,7 +9,7 @@ from typing import Any, Generic, Literal, TypeVar
 # Django-style: a leading "-" sorts descending. "-last_pushed" is newest first (Docker Hub's
 # ``ordering=last_updated``).
 TagOrdering = Literal["name", "-name", "last_pushed", "-last_pushed"]
-RepositoryOrdering = Literal["name", "-last_pushed", "-stars", "-pulls"]
+RepositoryOrdering = Literal["name", "-name", "-last_pushed", "last_pushed", "-stars", "-pulls", "pulls"]
 T = TypeVar("T")
 
 
@@ -111,8 +111,9 @@ class TagInfo:
     images: tuple[ImageInfo, ...]  # platform images (attestations left out); one for a single image
     size: int  # the single image's size; for an index the sum of its platform images
     last_pushed_at: datetime
-    pusher: str | None
-    last_pulled_at: datetime | None
+    pusher: str | None  # who pushed it last
+    last_pulled_at: datetime | None  # pulled by this tag's name (not by its digest)
+    creator: str | None = None  # who pushed it first
 
 
 @dataclass(frozen=True, slots=True)

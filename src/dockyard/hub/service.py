@@ -208,8 +208,13 @@ class HubService:
         page: int = 1,
         page_size: int = 25,
         ordering: RepositoryOrdering = "-last_pushed",
+        contains: str = "",
     ) -> Page[RepositorySummary]:
+        """``contains``: only names (after the namespace) holding it, case-insensitive."""
         condition = listing.in_namespace(namespace)
+        text = contains.strip().lower()[:MAX_QUERY]
+        if text:
+            condition = condition & listing.named(text)
         return await self._page(viewer, condition, listing.ORDERS[ordering], page, page_size)
 
     async def search(

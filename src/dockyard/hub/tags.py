@@ -62,20 +62,12 @@ _TAG_QUERY = select(
     manifests.c.digest,
     manifests.c.media_type,
     tag_activity.c.pusher,
+    tag_activity.c.creator,
     tag_activity.c.last_pulled_at.label("tag_pulled"),
-    manifest_activity.c.last_pulled_at.label("manifest_pulled"),
 ).select_from(
-    tags.join(manifests, tags.c.manifest_id == manifests.c.id)
-    .outerjoin(
+    tags.join(manifests, tags.c.manifest_id == manifests.c.id).outerjoin(
         tag_activity,
         and_(tag_activity.c.repository_id == tags.c.repository_id, tag_activity.c.tag == tags.c.name),
-    )
-    .outerjoin(
-        manifest_activity,
-        and_(
-            manifest_activity.c.repository_id == tags.c.repository_id,
-            manifest_activity.c.digest == manifests.c.digest,
-        ),
     )
 )
 
@@ -246,7 +238,9 @@ def _tag_info(row: Any) -> TagInfo:
         size=0,
         last_pushed_at=utc(row.updated_at),
         pusher=row.pusher,
-        last_pulled_at=_latest(row.tag_pulled, row.manifest_pulled),
+        # The tag's own: pulls by tag. A pull by digest is the image's (ImageInfo.last_pulled_at).
+        last_pulled_at=aware(row.tag_pulled),
+        creator=row.creator,
     )
 
 
