@@ -4,6 +4,7 @@ populated with the real CLI; tests make repositories of their own (``unique`` na
     alice      owns her namespace and the organisation acmeorg (its owners team)
     bobby      in acmeorg's "readers" team, which holds read on acmeorg/private
     carol      nobody in particular
+    danny      nobody either, for organisation and collaborator tests (erica too)
     siteadmin  a site administrator
 """
 
@@ -25,7 +26,7 @@ ORG_PRIVATE = f"{ORG}/private"
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     with running_world(tmp_path_factory.mktemp("hub-api") / "data", env=FAST_WEBHOOKS) as world:
         with world.batch() as batch:
-            for name in ("alice", "bobby", "carol"):
+            for name in ("alice", "bobby", "carol", "danny", "erica"):
                 batch.user(name)
             batch.user("siteadmin", admin=True)
             batch.run("org", "create", ORG, "--owner", "alice")

@@ -34,7 +34,8 @@ def test_login_accepts_what_hub_tool_sends(hub: Hub) -> None:
 def test_wrong_credentials_are_401_in_docker_hubs_words(hub: Hub, username: str, password: str) -> None:
     response = httpx.post(f"{hub.url}/v2/users/login", json={"username": username, "password": password})
     assert response.status_code == 401
-    assert response.json() == {"detail": "Incorrect authentication credentials"}
+    text = "Incorrect authentication credentials"
+    assert response.json() == {"message": text, "errinfo": {}, "detail": text}
 
 
 def test_login_with_a_personal_access_token(hub: Hub, unique: str) -> None:
@@ -57,7 +58,7 @@ def test_auth_token_endpoint(hub: Hub) -> None:
     assert me.json()["username"] == "bobby"
     wrong = httpx.post(f"{hub.url}/v2/auth/token", json={"identifier": "bobby", "secret": "nope-nope"})
     assert wrong.status_code == 401
-    assert wrong.json() == {"detail": "Incorrect authentication credentials"}
+    assert wrong.json()["detail"] == wrong.json()["message"] == "Incorrect authentication credentials"
 
 
 def test_jwt_scheme_is_accepted_as_bearer(hub: Hub) -> None:

@@ -46,7 +46,7 @@ def test_registry_paths_under_api_prefixes_reach_the_guard(hub: Hub, path: str) 
 def test_a_wrong_method_on_an_api_path_is_the_apis_405(hub: Hub) -> None:
     response = httpx.put(f"{hub.url}/v2/users/login", json={})
     assert response.status_code == 405
-    assert response.json() == {"detail": "Method Not Allowed"}
+    assert response.json() == {"message": "Method Not Allowed", "errinfo": {}, "detail": "Method Not Allowed"}
 
 
 def test_registry_push_and_pull_through_the_guard_still_work(hub: Hub, unique: str) -> None:

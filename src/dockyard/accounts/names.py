@@ -28,12 +28,12 @@ _TEAM_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}", re.ASCII)
 RESERVED = frozenset(
     {
         "_catalog", "about", "account", "accounts", "admin", "administrator", "api", "auth", "billing",
-        "blog", "docker", "dockerhub", "docs", "dockyard", "explore", "extensions", "help", "hub",
-        "library", "login", "logout", "me", "new", "null", "official", "orgs", "organizations",
-        "public", "r", "register", "registry", "repositories", "repository", "root", "search",
-        "security", "settings", "signin", "signout", "signup", "static", "status", "support",
-        "system", "team", "teams", "token", "tokens", "u", "undefined", "user", "users", "v1", "v2",
-        "www",
+        "blog", "docker", "dockerhub", "dockyard", "docs", "explore", "extensions", "help", "hub",
+        "invites", "library", "login", "logout", "me", "namespaces", "new", "null", "official",
+        "organizations", "orgs", "public", "r", "register", "registry", "repositories", "repository",
+        "root", "search", "security", "settings", "signin", "signout", "signup", "static", "status",
+        "support", "system", "team", "teams", "token", "tokens", "u", "undefined", "user", "users", "v1",
+        "v2", "www",
     }
 )  # fmt: skip
 

@@ -7,12 +7,17 @@ of the registry; the OpenAPI document is served at ``/v2/openapi.json``.
     deps.py           services, the caller (hub token), page and name parameters
     tokens.py         hub JWTs: the registry's key, an audience of their own
     users.py          /v2/users/login, /v2/auth/token, /v2/user/, profiles
-    repositories.py   /v2/repositories/..., /v2/namespaces/{ns}/repositories, stars
+    repositories.py   /v2/repositories/..., POST /v2/namespaces/{ns}/repositories, stars
     tags.py           /v2/repositories/{ns}/{repo}/tags[/{tag}]
+    namespaces.py     /v2/namespaces/{ns}/repositories[/{repo}[/tags[/{tag}]]]: today's paths
+    orgs.py           /v2/orgs/, /v2/user/orgs/, /v2/orgs/{org}/[settings|members], /v2/invites/bulk
+    groups.py         /v2/orgs/{org}/groups/..., /v2/repositories/{ns}/{repo}/groups
+    collaborators.py  /v2/repositories/{ns}/{repo}/collaborators[/{username}]
     search.py         /v2/search/repositories, /v1/_ping, /v1/search
     access_tokens.py  /v2/access-tokens (and hub-tool's /v2/api_tokens)
     webhooks.py       /v2/repositories/{ns}/{repo}/webhooks[/{id}[/deliveries]]
     schemas.py        Docker Hub's JSON shapes; present.py turns hub records into them
-    errors.py         errors as one table, ``{"detail": ...}``
+    org_schemas.py    the same for organisations, groups, collaborators (org_present.py)
+    errors.py         errors as one table, ``{"message", "errinfo"}`` (and ``detail``)
     store.py          the two queries the services do not offer yet
 """

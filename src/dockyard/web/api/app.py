@@ -8,7 +8,18 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from dockyard.web.api import access_tokens, repositories, search, tags, users, webhooks
+from dockyard.web.api import (
+    access_tokens,
+    collaborators,
+    groups,
+    namespaces,
+    orgs,
+    repositories,
+    search,
+    tags,
+    users,
+    webhooks,
+)
 from dockyard.web.api.deps import Context
 from dockyard.web.api.errors import install_handlers
 
@@ -19,12 +30,18 @@ Docker Hub's JSON API as Dockyard serves it: what hub-tool and scripts written f
 Authenticate with `POST /v2/users/login` (password or personal access token), then send
 `Authorization: Bearer <token>`. Without it you act anonymously and see public repositories only;
 a private repository you may not pull answers 404, exactly like a missing one. Errors are
-`{"detail": "..."}`; bad input is 400 with `errinfo` naming each field.
+`{"message": "...", "errinfo": {...}, "detail": "..."}` (Docker Hub's shape, with the older
+`detail` beside it); bad input is 400 with `errinfo` naming each field, other errors name the
+path's parameters there.
 """
 ROUTERS = (
     users.router,
     repositories.router,
     tags.router,
+    namespaces.router,
+    orgs.router,
+    groups.router,
+    collaborators.router,
     search.router,
     access_tokens.router,
     webhooks.router,

@@ -14,6 +14,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPBearer
 
 from dockyard.accounts.records import Principal
+from dockyard.accounts.roles import OrgAdmin, RepositorySharing
 from dockyard.accounts.service import AccountService
 from dockyard.auth.service import AuthService
 from dockyard.config import Settings
@@ -50,6 +51,18 @@ def context(request: Request) -> Context:
 
 
 Ctx = Annotated[Context, Depends(context)]
+
+
+def org_admin(ctx: Ctx) -> OrgAdmin:
+    return OrgAdmin(ctx.accounts)  # no state of its own: the role checks over AccountService
+
+
+def repository_sharing(ctx: Ctx) -> RepositorySharing:
+    return RepositorySharing(ctx.accounts)
+
+
+Orgs = Annotated[OrgAdmin, Depends(org_admin)]
+Sharing = Annotated[RepositorySharing, Depends(repository_sharing)]
 
 
 async def viewer(request: Request, ctx: Ctx) -> Principal | None:
@@ -99,6 +112,11 @@ RepositoryName = Annotated[
     str, Path(pattern=COMPONENT, max_length=200, description="the name after the namespace")
 ]
 Account = Annotated[str, Path(pattern=DOCKER_ID, max_length=30)]
+OrgName = Annotated[str, Path(pattern=DOCKER_ID, max_length=30, description="an organisation")]
+Username = Annotated[str, Path(pattern=DOCKER_ID, max_length=30, description="a user")]
+GroupName = Annotated[
+    str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$", max_length=30, description="a group (team)")
+]
 
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="results per page")]

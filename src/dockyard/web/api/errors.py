@@ -1,16 +1,18 @@
-"""Errors of the hub API, written as Docker Hub writes them: ``{"detail": "..."}`` with the status.
+"""Errors of the hub API, written as Docker Hub writes them today, ``{"message", "errinfo"}``, with
+the older ``detail`` beside them (the same text) for the clients and scripts that read that.
 
-ApiError                        status  detail
+ApiError                        status  message
 ├── BadRequest                  400     the request breaks a rule (the message says which)
 ├── Unauthorized                401     no, a malformed or an expired token; wrong credentials
 ├── Forbidden                   403     authenticated, but not allowed (the resource is visible)
 ├── NotFound                    404     missing, or private and not visible to the caller
-├── Conflict                    409     the name is taken
+├── Conflict                    409     the name is taken, or the change would leave no owner
 └── TooManyRequests             429     login throttled, a creation limit reached (Retry-After)
 
-Service errors map through one table (``ACCOUNT_ERRORS``); request validation errors become
-400 with a readable ``detail`` and an ``errinfo`` naming each bad field. Handlers raise, never
-build error responses themselves.
+``errinfo`` names what the message is about: each bad field for invalid input, else the path's
+parameters (``{"namespace": "alice", "repository": "app"}`` for a repository not found), as
+Docker Hub does. Service errors map through one table (``ACCOUNT_ERRORS``); request validation
+errors become 400. Handlers raise, never build error responses themselves.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dockyard.accounts import errors as account_errors
-from dockyard.hub.errors import PermissionDenied
 
 
 class ApiError(Exception):
@@ -76,28 +77,35 @@ ACCOUNT_ERRORS: dict[type[account_errors.AccountError], type[ApiError]] = {
     account_errors.Conflict: Conflict,
     account_errors.RateLimited: TooManyRequests,
     account_errors.QuotaExceeded: Forbidden,
-    PermissionDenied: Forbidden,
+    account_errors.PermissionDenied: Forbidden,
 }
 
 
 class ErrorBody(BaseModel):
-    """Every error: a message for people, and for bad input, which field said what."""
+    """Every error: a message for people, what it is about, and the message again as ``detail``."""
 
+    message: str
+    errinfo: dict[str, str]
     detail: str
-    errinfo: dict[str, str] | None = None
 
 
-def _json(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"detail": detail, **{k: v for k, v in extra.items() if v is not None}}
+def _json(
+    status: int, message: str, headers: dict[str, str] | None = None, errinfo: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"message": message, "errinfo": errinfo or {}, "detail": message}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def api_error(_request: Request, exc: Exception) -> JSONResponse:
+def _about(request: Request) -> dict[str, str]:
+    return {name: str(value) for name, value in request.path_params.items()}
+
+
+async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _json(exc.status, exc.detail, exc.headers)
+    return _json(exc.status, exc.detail, exc.headers, _about(request))
 
 
-async def account_error(_request: Request, exc: Exception) -> JSONResponse:
+async def account_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, account_errors.AccountError)
     headers = None
     if isinstance(exc, account_errors.RateLimited):
@@ -105,7 +113,7 @@ async def account_error(_request: Request, exc: Exception) -> JSONResponse:
     for kind in type(exc).__mro__:
         mapped = ACCOUNT_ERRORS.get(kind)
         if mapped is not None:
-            return _json(mapped.status, exc.message, headers)
+            return _json(mapped.status, exc.message, headers, _about(request))
     return _json(500, "internal error")
 
 

@@ -7,6 +7,7 @@ Fields Dockyard has no notion of get Docker Hub's neutral values: ``repository_t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from dockyard.accounts.records import AccessToken as TokenRecord
 from dockyard.accounts.records import Principal
@@ -48,7 +49,10 @@ def repository_summary(
 
 
 def repository(
-    detail: records.RepositoryDetail, facts: RepositoryFacts | None, viewer: Principal | None
+    detail: records.RepositoryDetail,
+    facts: RepositoryFacts | None,
+    viewer: Principal | None,
+    collaborators: int = 0,
 ) -> schemas.Repository:
     summary = repository_summary(detail.summary, facts, viewer)
     return schemas.Repository(
@@ -56,7 +60,8 @@ def repository(
         user=detail.summary.namespace,
         hub_user=detail.summary.namespace,
         is_automated=False,
-        collaborator_count=0,
+        collaborator_count=collaborators,
+        immutable_tags_settings=schemas.ImmutableTags(enabled=False, rules=[]),
         has_starred=detail.starred,
         full_description=detail.full_description,
         permissions=schemas.Permissions(
@@ -81,14 +86,18 @@ def image(info: records.ImageInfo) -> schemas.Image:
     )
 
 
-def tag(info: records.TagInfo, repository_id: int) -> schemas.Tag:
+def tag(info: records.TagInfo, repository_id: int, user_ids: Mapping[str, int]) -> schemas.Tag:
+    """``user_ids``: account ids by name, for ``creator`` and ``last_updater`` (null once the
+    account is deleted, or when nobody logged in pushed)."""
     return schemas.Tag(
         id=info.id,
         name=info.name,
         repository=repository_id,
         digest=info.digest,
         full_size=info.size,
+        creator=user_ids.get(info.creator or ""),
         last_updated=info.last_pushed_at,
+        last_updater=user_ids.get(info.pusher or ""),
         last_updater_username=info.pusher,
         tag_status="active",
         tag_last_pulled=info.last_pulled_at,

@@ -110,7 +110,7 @@ async def _create(
         full_description=body.full_description,
         private=body.is_private,
     )
-    return await _present(ctx, detail, caller)
+    return await present_repository(ctx, detail, caller)
 
 
 @alias(router.get, REPOSITORY, response_model=schemas.Repository, responses=responses(400, 401, 404))
@@ -118,7 +118,7 @@ async def get_repository(
     namespace: Namespace, repository: RepositoryName, ctx: Ctx, caller: Viewer
 ) -> schemas.Repository:
     detail = await ctx.hub.repository(caller, f"{namespace}/{repository}")
-    return await _present(ctx, detail, caller)
+    return await present_repository(ctx, detail, caller)
 
 
 @alias(router.patch, REPOSITORY, response_model=schemas.Repository, responses=responses(400, 401, 403, 404))
@@ -133,7 +133,7 @@ async def update_repository(
         full_description=body.full_description,
         private=body.is_private,
     )
-    return await _present(ctx, detail, caller)
+    return await present_repository(ctx, detail, caller)
 
 
 @alias(
@@ -177,6 +177,10 @@ async def unstar(
     return schemas.StarStatus(starred=False, star_count=count)
 
 
-async def _present(ctx: Context, detail: RepositoryDetail, caller: Principal | None) -> schemas.Repository:
+async def present_repository(
+    ctx: Context, detail: RepositoryDetail, caller: Principal | None
+) -> schemas.Repository:
+    """Docker Hub's repository shape, for this path and for /v2/namespaces/... (namespaces.py)."""
     facts = await ctx.store.repository_facts([detail.name])
-    return present.repository(detail, facts.get(detail.name), caller)
+    shared = await ctx.accounts.collaborator_counts([detail.name])
+    return present.repository(detail, facts.get(detail.name), caller, shared.get(detail.name, 0))

@@ -95,14 +95,20 @@ class Permissions(BaseModel):
     admin: bool
 
 
+class ImmutableTags(BaseModel):
+    enabled: bool
+    rules: list[str]
+
+
 class Repository(RepositorySummary):
     user: str
     hub_user: str
     is_automated: bool
-    collaborator_count: int
+    collaborator_count: int = Field(description="users given a permission on this personal repository")
     has_starred: bool
     full_description: str
     permissions: Permissions
+    immutable_tags_settings: ImmutableTags = Field(description="Dockyard never locks tags: always off")
 
 
 class RepositoryCreate(Strict):
@@ -149,10 +155,12 @@ class Tag(BaseModel):
     repository: int
     digest: str
     full_size: int
+    creator: int | None = Field(description="id of the user who pushed the tag first")
     last_updated: datetime
+    last_updater: int | None = Field(description="id of the user who pushed the tag last")
     last_updater_username: str | None
     tag_status: str
-    tag_last_pulled: datetime | None
+    tag_last_pulled: datetime | None = Field(description="the last pull by this tag's name")
     tag_last_pushed: datetime | None
     v2: bool
     media_type: str

@@ -2,9 +2,10 @@
 
     repository_facts   per repository: its id, the media types of its manifests (Docker Hub's
                        ``media_types``) and the bytes of the blobs it links (``storage_size``)
+    user_ids           usernames to user ids (a tag's ``creator`` and ``last_updater``)
     rename_token       a personal access token's label (Docker Hub lets PATCH change it)
 
-Both are candidates to move into those services; until then they live here, one query each.
+All are candidates to move into those services; until then they live here, one query each.
 """
 
 from __future__ import annotations
@@ -47,9 +48,7 @@ class ApiStore:
             ids = dict(
                 conn.execute(
                     select(repositories.c.name, repositories.c.id).where(repositories.c.name.in_(wanted))
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             types: dict[int, list[str]] = {}
             for repo_id, media_type in conn.execute(
@@ -57,7 +56,7 @@ class ApiStore:
                 .where(manifests.c.repository_id.in_(ids.values()))
                 .group_by(manifests.c.repository_id, manifests.c.media_type)
                 .order_by(manifests.c.media_type)
-            ).tuples():
+            ):
                 types.setdefault(repo_id, []).append(media_type)
             sizes = dict(
                 conn.execute(
@@ -65,14 +64,26 @@ class ApiStore:
                     .select_from(links.join(blobs))
                     .where(links.c.repository_id.in_(ids.values()))
                     .group_by(links.c.repository_id)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
         return {
             name: RepositoryFacts(repo_id, tuple(types.get(repo_id, ())), int(sizes.get(repo_id) or 0))
             for name, repo_id in ids.items()
         }
+
+    @offload
+    def user_ids(self, usernames: Iterable[str | None]) -> dict[str, int]:
+        """The ids of the accounts by these names; a deleted account's name has none."""
+        wanted = sorted({name for name in usernames if name})
+        if not wanted:
+            return {}
+        query = (
+            select(namespaces.c.name, users.c.id)
+            .select_from(users.join(namespaces))
+            .where(namespaces.c.name.in_(wanted))
+        )
+        with self.db.read.connect() as conn:
+            return {name: int(user_id) for name, user_id in conn.execute(query).all()}
 
     @offload
     def rename_token(self, username: str, token_id: int, label: str) -> bool:
