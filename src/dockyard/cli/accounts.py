@@ -1,4 +1,8 @@
 """Account administration: ``dockyard user|org|team|token|repo ...`` and ``dockyard audit``.
+Organisation members, team deletion and collaborators are in orgs.py.
+
+The operator at the command line may do anything: these commands call AccountService directly,
+without the role checks the pages and the API go through (accounts/roles.py).
 
 Each command migrates the database first and works while ``dockyard serve`` runs. Results go to
 stdout (tables, a new token), messages to stderr; domain errors exit 1 with one red line.
@@ -58,6 +62,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(repo_app, name="repo")
     app.command("audit")(audit)
+    from dockyard.cli import orgs  # its commands join the org, team and repo groups above
+
+    orgs.register(org_app, team_app, repo_app)
 
 
 def _when(value: datetime | None) -> str:
