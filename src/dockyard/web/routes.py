@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dockyard.web.pages import accounts, builds, explore, repositories, settings
+from dockyard.web.pages import accounts, builds, collaborators, explore, orgs, repositories, settings
 from dockyard.web.templating import STATIC
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -32,10 +32,36 @@ def _repository_routes(prefix: str) -> list[Route]:
         Route(f"{name}/settings/description", settings.save_description, methods=POST),
         Route(f"{name}/settings/visibility", settings.save_visibility, methods=POST),
         Route(f"{name}/settings/permissions", settings.save_permission, methods=POST),
+        Route(f"{name}/settings/collaborators", collaborators.save, methods=POST),
+        Route(f"{name}/settings/collaborators/{{username}}/remove", collaborators.remove, methods=POST),
         Route(f"{name}/settings/webhooks", settings.add_webhook, methods=POST),
         Route(f"{name}/settings/webhooks/{{hook_id:int}}/delete", settings.remove_webhook, methods=POST),
         Route(f"{name}/settings/delete", settings.delete_repository, methods=POST),
         Route(name, repositories.repository, methods=GET),
+    ]
+
+
+def _org_routes() -> list[Route]:
+    org, team = "/orgs/{org}", "/orgs/{org}/teams/{team}"
+    return [
+        Route("/orgs", orgs.index, methods=GET),
+        Route("/orgs/new", orgs.create, methods=BOTH),
+        Route(org, orgs.overview, methods=GET),
+        Route(f"{org}/members", orgs.members, methods=GET),
+        Route(f"{org}/members", orgs.add_member, methods=POST),
+        Route(f"{org}/members/{{username}}/role", orgs.set_role, methods=POST),
+        Route(f"{org}/members/{{username}}/remove", orgs.remove_member, methods=POST),
+        Route(f"{org}/teams", orgs.teams, methods=GET),
+        Route(f"{org}/teams", orgs.create_team, methods=POST),
+        Route(team, orgs.team, methods=GET),
+        Route(f"{team}/members", orgs.add_team_member, methods=POST),
+        Route(f"{team}/members/{{username}}/remove", orgs.remove_team_member, methods=POST),
+        Route(f"{team}/permissions", orgs.set_team_permission, methods=POST),
+        Route(f"{team}/edit", orgs.edit_team, methods=POST),
+        Route(f"{team}/delete", orgs.delete_team, methods=POST),
+        Route(f"{org}/settings", orgs.settings, methods=GET),
+        Route(f"{org}/settings/visibility", orgs.save_visibility, methods=POST),
+        Route(f"{org}/settings/delete", orgs.delete_org, methods=POST),
     ]
 
 
@@ -52,6 +78,7 @@ def page_routes() -> list[BaseRoute]:
         Route("/settings/tokens/{token_id:int}/revoke", accounts.revoke_token, methods=POST),
         Route("/repository/create", repositories.create, methods=BOTH),
         Route("/u/{namespace}", explore.namespace, methods=GET),
+        *_org_routes(),
         *_repository_routes("/r"),
         *_repository_routes("/_"),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -1,4 +1,4 @@
-"""Repository settings: descriptions, visibility, team permissions, webhooks, deletion.
+"""Repository settings: descriptions, visibility, team permissions or collaborators, webhooks, deletion.
 
 Every form posts to its own action and comes back to the settings page; a failed form re-renders
 the page with its error next to it (``errors[section]``), keeping what was typed.
@@ -15,6 +15,7 @@ from dockyard.accounts.errors import AccountError, InvalidInput
 from dockyard.hub.errors import PermissionDenied
 from dockyard.web.context import WebRequest, page
 from dockyard.web.pages.builds import link_view
+from dockyard.web.pages.collaborators import collaborators_context
 from dockyard.web.pages.common import private_choice, repository_name, repository_url
 
 PERMISSION_CHOICES = [("", "No access"), ("read", "Read"), ("write", "Read & write"), ("admin", "Admin")]
@@ -30,6 +31,7 @@ async def _settings_page(web: WebRequest, status: int = 200, **context: Any) -> 
         repo=detail,
         teams=await web.hub.team_access(web.viewer, detail.name),
         permission_choices=PERMISSION_CHOICES,
+        **await collaborators_context(web, detail),
         webhooks=await web.hub.webhooks(web.viewer, detail.name),
         deliveries=await web.hub.deliveries(web.viewer, detail.name, limit=25),
         build_link=context.pop("build_link", None) or await link_view(web, detail.name),

@@ -1,0 +1,73 @@
+"""The Collaborators section of a personal repository's settings: add a user with read, write or
+admin, change their permission, remove them. Organisations' repositories show their teams
+instead (settings.py), official images neither.
+
+``collaborators_context`` is what the settings page renders the section from; the two actions
+answer with a redirect back to it, or show it again with the error beside the form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from dockyard.accounts import names
+from dockyard.accounts.errors import AccountError, PermissionDenied
+from dockyard.accounts.policy import PERMISSIONS
+from dockyard.accounts.roles import RepositorySharing
+from dockyard.hub.records import RepositoryDetail
+from dockyard.web.context import WebRequest, page
+from dockyard.web.pages.common import repository_name, repository_url
+
+LABELS = {"read": "Read", "write": "Read & write", "admin": "Admin"}
+
+
+def _sharing(web: WebRequest) -> RepositorySharing:
+    return RepositorySharing(web.app.accounts)
+
+
+async def collaborators_context(web: WebRequest, detail: RepositoryDetail) -> dict[str, Any]:
+    """``collaborators``: the list on a personal repository, None elsewhere (the section hides)."""
+    personal = await web.app.accounts.get_user(names.namespace_of(detail.name)) is not None
+    found = await _sharing(web).collaborators(web.viewer, detail.name) if personal else None
+    return {
+        "collaborators": found,
+        "collaborator_permissions": [(p, LABELS[p]) for p in PERMISSIONS],
+    }
+
+
+def _back(name: str) -> str:
+    return f"{repository_url(name)}/settings?saved=collaborators#collaborators"
+
+
+async def _again(web: WebRequest, message: str, **kept: Any) -> Response:
+    from dockyard.web.pages.settings import settings_page  # settings imports this module
+
+    return await settings_page(web, 400, errors={"collaborators": message}, **kept)
+
+
+@page
+async def save(web: WebRequest) -> Response:
+    """Add a collaborator, or change the permission of one."""
+    name = repository_name(web)
+    username, permission = (await web.field("username")).strip(), await web.field("permission")
+    try:
+        await _sharing(web).set(web.viewer, name, username, permission)
+    except PermissionDenied:
+        raise
+    except AccountError as error:
+        return await _again(web, error.message, collaborator_values={"username": username})
+    return web.redirect(_back(name))
+
+
+@page
+async def remove(web: WebRequest) -> Response:
+    name = repository_name(web)
+    try:
+        await _sharing(web).remove(web.viewer, name, web.path("username"))
+    except PermissionDenied:
+        raise
+    except AccountError as error:
+        return await _again(web, error.message)
+    return web.redirect(_back(name))
