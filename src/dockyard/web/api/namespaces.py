@@ -19,13 +19,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from dockyard.hub.records import RepositoryOrdering
-from dockyard.web.api import present, schemas
+from dockyard.web.api import repositories, schemas, tags
 from dockyard.web.api.deps import Ctx, Namespace, PageNumber, PageSize, RepositoryName, Viewer
 from dockyard.web.api.errors import responses
-from dockyard.web.api.pagination import paginate
-from dockyard.web.api.repositories import RepositoryPage, present_repository
+from dockyard.web.api.repositories import RepositoryPage, namespace_page
 from dockyard.web.api.routing import alias
-from dockyard.web.api.tags import NameFilter, Ordering, TagName, TagPage, one_tag, tag_page
+from dockyard.web.api.tags import TagName, TagPage
 
 router = APIRouter(tags=["namespaces"])
 
@@ -58,26 +57,15 @@ async def list_repositories(
     ] = "-last_updated",
 ) -> RepositoryPage:
     """The namespace's repositories the caller may pull."""
-    await ctx.hub.namespace(namespace)  # 404 for a namespace that does not exist
-    found = await ctx.hub.namespace_repositories(
-        caller, namespace, page=page, page_size=page_size, ordering=ORDERINGS[ordering], contains=name
-    )
-    facts = await ctx.store.repository_facts(r.name for r in found.items)
-    body = paginate(
-        request,
-        ctx.settings.public_url,
-        found,
-        lambda r: present.repository_summary(r, facts.get(r.name), caller),
-    )
-    return RepositoryPage(**body)
+    return await namespace_page(request, ctx, caller, namespace, page, page_size, ORDERINGS[ordering], name)
 
 
-@alias(router.get, REPOSITORY, response_model=schemas.Repository, responses=responses(400, 401, 404))
-async def get_repository(
-    namespace: Namespace, repository: RepositoryName, ctx: Ctx, caller: Viewer
-) -> schemas.Repository:
-    detail = await ctx.hub.repository(caller, f"{namespace}/{repository}")
-    return await present_repository(ctx, detail, caller)
+# The same handlers as the older paths': the path parameters are named alike.
+alias(router.get, REPOSITORY, response_model=schemas.Repository, responses=responses(400, 401, 404))(
+    repositories.get_repository
+)
+alias(router.get, TAGS, response_model=TagPage, responses=responses(400, 401, 404))(tags.list_tags)
+alias(router.get, TAG, response_model=schemas.Tag, responses=responses(400, 401, 404))(tags.get_tag)
 
 
 @alias(router.head, REPOSITORY, response_class=Response, responses=EXISTS)
@@ -86,29 +74,6 @@ async def repository_exists(
 ) -> Response:
     await ctx.hub.repository(caller, f"{namespace}/{repository}")
     return Response(status_code=200)
-
-
-@alias(router.get, TAGS, response_model=TagPage, responses=responses(400, 401, 404))
-async def list_tags(
-    namespace: Namespace,
-    repository: RepositoryName,
-    request: Request,
-    ctx: Ctx,
-    caller: Viewer,
-    page: PageNumber = 1,
-    page_size: PageSize = 10,
-    ordering: Ordering = "last_updated",
-    name: NameFilter = "",
-) -> TagPage:
-    """Newest push first by default, as on Docker Hub."""
-    return await tag_page(request, ctx, caller, f"{namespace}/{repository}", page, page_size, ordering, name)
-
-
-@alias(router.get, TAG, response_model=schemas.Tag, responses=responses(400, 401, 404))
-async def get_tag(
-    namespace: Namespace, repository: RepositoryName, tag: TagName, ctx: Ctx, caller: Viewer
-) -> schemas.Tag:
-    return await one_tag(ctx, caller, f"{namespace}/{repository}", tag)
 
 
 @alias(router.head, TAG, response_class=Response, responses=EXISTS)

@@ -58,9 +58,23 @@ async def list_repositories(
     ] = "last_updated",
 ) -> RepositoryPage:
     """The namespace's repositories the caller may pull; ``last_updated`` is newest push first."""
+    return await namespace_page(request, ctx, caller, namespace, page, page_size, ORDERINGS[ordering])
+
+
+async def namespace_page(
+    request: Request,
+    ctx: Context,
+    caller: Principal | None,
+    namespace: str,
+    page: int,
+    page_size: int,
+    ordering: RepositoryOrdering,
+    contains: str = "",
+) -> RepositoryPage:
+    """A page of a namespace's repositories, for this path and /v2/namespaces/... (namespaces.py)."""
     await ctx.hub.namespace(namespace)  # 404 for a namespace that does not exist
     found = await ctx.hub.namespace_repositories(
-        caller, namespace, page=page, page_size=page_size, ordering=ORDERINGS[ordering]
+        caller, namespace, page=page, page_size=page_size, ordering=ordering, contains=contains
     )
     facts = await ctx.store.repository_facts(r.name for r in found.items)
     body = paginate(
@@ -110,7 +124,7 @@ async def _create(
         full_description=body.full_description,
         private=body.is_private,
     )
-    return await present_repository(ctx, detail, caller)
+    return await _present(ctx, detail, caller)
 
 
 @alias(router.get, REPOSITORY, response_model=schemas.Repository, responses=responses(400, 401, 404))
@@ -118,7 +132,7 @@ async def get_repository(
     namespace: Namespace, repository: RepositoryName, ctx: Ctx, caller: Viewer
 ) -> schemas.Repository:
     detail = await ctx.hub.repository(caller, f"{namespace}/{repository}")
-    return await present_repository(ctx, detail, caller)
+    return await _present(ctx, detail, caller)
 
 
 @alias(router.patch, REPOSITORY, response_model=schemas.Repository, responses=responses(400, 401, 403, 404))
@@ -133,7 +147,7 @@ async def update_repository(
         full_description=body.full_description,
         private=body.is_private,
     )
-    return await present_repository(ctx, detail, caller)
+    return await _present(ctx, detail, caller)
 
 
 @alias(
@@ -177,10 +191,7 @@ async def unstar(
     return schemas.StarStatus(starred=False, star_count=count)
 
 
-async def present_repository(
-    ctx: Context, detail: RepositoryDetail, caller: Principal | None
-) -> schemas.Repository:
-    """Docker Hub's repository shape, for this path and for /v2/namespaces/... (namespaces.py)."""
+async def _present(ctx: Context, detail: RepositoryDetail, caller: Principal | None) -> schemas.Repository:
     facts = await ctx.store.repository_facts([detail.name])
     shared = await ctx.accounts.collaborator_counts([detail.name])
     return present.repository(detail, facts.get(detail.name), caller, shared.get(detail.name, 0))

@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from dockyard.accounts.records import Principal
 from dockyard.hub.records import TagOrdering
 from dockyard.web.api import present, schemas
 from dockyard.web.api.deps import TAG as TAG_PATTERN
@@ -39,10 +38,6 @@ class TagPage(schemas.Paginated[schemas.Tag]):
     pass
 
 
-Ordering = Annotated[Literal["last_updated", "-last_updated", "name", "-name"], Query()]
-NameFilter = Annotated[str, Query(max_length=128, description="only tags whose name contains this")]
-
-
 @alias(router.get, TAGS, response_model=TagPage, responses=responses(400, 401, 404))
 async def list_tags(
     namespace: Namespace,
@@ -52,30 +47,11 @@ async def list_tags(
     caller: Viewer,
     page: PageNumber = 1,
     page_size: PageSize = 10,
-    ordering: Ordering = "last_updated",
-    name: NameFilter = "",
+    ordering: Annotated[Literal["last_updated", "-last_updated", "name", "-name"], Query()] = "last_updated",
+    name: Annotated[str, Query(max_length=128, description="only tags whose name contains this")] = "",
 ) -> TagPage:
-    return await tag_page(request, ctx, caller, f"{namespace}/{repository}", page, page_size, ordering, name)
-
-
-@alias(router.get, TAG, response_model=schemas.Tag, responses=responses(400, 401, 404))
-async def get_tag(
-    namespace: Namespace, repository: RepositoryName, tag: TagName, ctx: Ctx, caller: Viewer
-) -> schemas.Tag:
-    return await one_tag(ctx, caller, f"{namespace}/{repository}", tag)
-
-
-async def tag_page(
-    request: Request,
-    ctx: Context,
-    caller: Principal | None,
-    full: str,
-    page: int,
-    page_size: int,
-    ordering: str,
-    name: str,
-) -> TagPage:
-    """A page of tags, for this path and for /v2/namespaces/... (namespaces.py)."""
+    """Newest push first by default, as on Docker Hub."""
+    full = f"{namespace}/{repository}"
     found = await ctx.hub.tags(
         caller, full, ordering=ORDERINGS[ordering], contains=name, page=page, page_size=page_size
     )
@@ -85,7 +61,11 @@ async def tag_page(
     return TagPage(**body)
 
 
-async def one_tag(ctx: Context, caller: Principal | None, full: str, tag: str) -> schemas.Tag:
+@alias(router.get, TAG, response_model=schemas.Tag, responses=responses(400, 401, 404))
+async def get_tag(
+    namespace: Namespace, repository: RepositoryName, tag: TagName, ctx: Ctx, caller: Viewer
+) -> schemas.Tag:
+    full = f"{namespace}/{repository}"
     found = await ctx.hub.tag(caller, full, tag)
     ids = await ctx.store.user_ids([found.creator, found.pusher])
     return present.tag(found, await _repository_id(ctx, full), ids)
