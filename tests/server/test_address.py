@@ -29,8 +29,12 @@ def dockyard(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     )
 
 
-def link(data: Path, source: Path, **env: str) -> tuple[dict[str, str], str]:
-    made = dockyard(data, "build", "link", "alice/app", str(source), **env)
+# Linking checks the URL's form only; nothing is fetched until a build runs.
+SOURCE = "git://git.example.com/alice/app.git"
+
+
+def link(data: Path, **env: str) -> tuple[dict[str, str], str]:
+    made = dockyard(data, "build", "link", "alice/app", SOURCE, **env)
     assert made.returncode == 0, made.stderr
     fields = {}
     for line in made.stdout.splitlines():
@@ -40,43 +44,40 @@ def link(data: Path, source: Path, **env: str) -> tuple[dict[str, str], str]:
 
 
 def test_build_link_prints_the_address_the_server_runs_on(tmp_path: Path) -> None:
-    data, source = tmp_path / "data", tmp_path / "source"
-    source.mkdir()
+    data = tmp_path / "data"
     with DockyardServer(data) as server:
         assert server.port != 5000
         assert dockyard(data, "user", "create", "alice", "--password-stdin").returncode == 0
         assert dockyard(data, "repo", "create", "alice/app").returncode == 0
-        fields, _ = link(data, source)
+        fields, _ = link(data)
         assert fields["github webhook"] == f"{server.url}/api/build/hooks/{fields['link']}/github"
         assert fields["trigger URL"].startswith(f"{server.url}/api/build/trigger/")
-        # the printed URL reaches this server, which knows its token (the empty source then fails)
+        # the printed URL reaches this server, which knows its token (the build then fails later)
         triggered = httpx.post(fields["trigger URL"], timeout=30)
         assert triggered.status_code not in (401, 403, 404), triggered.text
 
 
 def test_without_a_running_server_the_cli_says_it_does_not_know(tmp_path: Path) -> None:
-    data, source = tmp_path / "data", tmp_path / "source"
-    source.mkdir()
+    data = tmp_path / "data"
     with DockyardServer(data):
         pass  # stopped: its record is gone
     assert dockyard(data, "user", "create", "alice", "--password-stdin").returncode == 0
     assert dockyard(data, "repo", "create", "alice/app").returncode == 0
-    fields, err = link(data, source)
+    fields, err = link(data)
     assert fields["github webhook"] == f"/api/build/hooks/{fields['link']}/github"
     assert "address is not known" in err and "DOCKYARD_PUBLIC_URL" in err
     assert "5000" not in fields["github webhook"] + fields["trigger URL"]
-    fields, err = link(data, source, DOCKYARD_PUBLIC_URL="https://hub.example.com")
+    fields, err = link(data, DOCKYARD_PUBLIC_URL="https://hub.example.com")
     assert fields["github webhook"].startswith("https://hub.example.com/api/build/hooks/") and not err
 
 
 def test_a_killed_servers_record_is_not_believed(tmp_path: Path) -> None:
-    data, source = tmp_path / "data", tmp_path / "source"
-    source.mkdir()
+    data = tmp_path / "data"
     server = DockyardServer(data)
     server.start()
     assert dockyard(data, "user", "create", "alice", "--password-stdin").returncode == 0
     assert dockyard(data, "repo", "create", "alice/app").returncode == 0
     server.kill()
     assert (data / "server.json").exists()  # SIGKILL left it behind
-    fields, err = link(data, source)
+    fields, err = link(data)
     assert fields["github webhook"].startswith("/api/") and "address is not known" in err
