@@ -15,6 +15,7 @@ from dockyard.accounts.limits import CreationLimits
 from dockyard.accounts.service import AccountService
 from dockyard.auth.handlers import token_routes
 from dockyard.auth.setup import build_auth, guard_middleware
+from dockyard.bodies import BodyLimits, body_rules
 from dockyard.builds import setup as builds
 from dockyard.config import Settings
 from dockyard.db.engine import make_database
@@ -48,9 +49,10 @@ def create_app(settings: Settings) -> Starlette:
         database.dispose()
 
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
+    # The one login every door shares (throttled, audited), also for an open registry's pages and APIs.
+    auth = build_auth(settings, accounts)
     routes, middleware = registry_routes(), [Middleware(APIVersionHeader)]
     if settings.auth == "token":
-        auth = build_auth(settings, accounts)
         routes += token_routes()
         middleware.append(guard_middleware(settings, auth))  # inside: its 401s get the API version header
 
@@ -67,11 +69,10 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.registry = registry
     app.state.accounts = accounts
+    app.state.auth = auth
     builds.install(app, settings, database, accounts, secrets)
-    if settings.auth == "token":
-        app.state.auth = auth
     hub = web_pages.install(app, settings, database, accounts, registry, secrets)
-    web_api.install(
+    api = web_api.install(
         app,
         settings,
         database=database,
@@ -79,9 +80,11 @@ def create_app(settings: Settings) -> Starlette:
         registry=registry,
         secrets=secrets,
         hub=hub,
-        auth=app.state.auth if settings.auth == "token" else None,
+        auth=auth,
     )
-    # Outermost, added last: every layer below sees the resolved client address.
+    # Every body is limited while it is read, whichever route it is for.
+    app.add_middleware(BodyLimits, rules=body_rules(settings.max_body_bytes, web_api.api_paths(api)))
+    # Outermost, added last: every layer below sees the resolved client address (and 413s are logged).
     proxies = TrustedProxies(settings.trusted_networks)
     app.add_middleware(RequestLog, mode=settings.access_log, proxies=proxies)
     return app

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Largest manifest accepted on PUT (the spec suggests at least 4 MiB).
     max_manifest_bytes: int = 4 * 1024 * 1024
+    # Largest request body of the JSON API, the pages, the build API and registry requests other
+    # than blob uploads (which stream) and manifests (max_manifest_bytes); see dockyard/bodies.py.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
     # Smallest chunk we ask clients to send (OCI-Chunk-Min-Length).
     chunk_min_length: int = 0
     # Upload sessions untouched for this long are removed by the janitor.

@@ -92,11 +92,15 @@ class AuthService:
 
     # -- who is asking --------------------------------------------------------------------
 
-    async def login(self, username: str, secret: str, ip: str | None) -> Principal:
-        """Password or personal access token; throttled per account and per IP."""
+    async def login(self, username: str, secret: str, ip: str | None, *, door: str = "token") -> Principal:
+        """Password or personal access token, for every door that takes one (``door``: /token,
+        the hub API, the pages, the build API, ...): throttled per account and per IP, and every
+        outcome audited, so no door is a way around the throttle or the audit log."""
         retry_after = self.throttle.retry_after(username, ip)
         if retry_after is not None:
-            await self._audit("login.throttled", username, ip, {"retry_after": retry_after})
+            await self._audit(
+                "login.throttled", username[:MAX_USERNAME], ip, {"retry_after": retry_after, "door": door}
+            )
             raise RegistryError(
                 ErrorCode.TOOMANYREQUESTS,
                 message="too many failed login attempts, try again later",
@@ -107,10 +111,10 @@ class AuthService:
             principal = await self.accounts.authenticate(username, secret)
         if principal is None:
             self.throttle.failed(username, ip)
-            await self._login_failed(username[:MAX_USERNAME], ip, {})
+            await self._login_failed(username[:MAX_USERNAME], ip, {"door": door})
             raise RegistryError(ErrorCode.UNAUTHORIZED, message=BAD_CREDENTIALS)
         self.throttle.succeeded(username)
-        detail = {"via": "token" if principal.token_id is not None else "password"}
+        detail = {"via": "token" if principal.token_id is not None else "password", "door": door}
         await self._audit("login.success", principal.username, ip, detail)
         return principal
 

@@ -52,11 +52,8 @@ def install(
     recorder = ActivityRecorder(ActivityStore(database, hub.base_url))
     registry.events.subscribe(recorder)
     sessions = SessionStore(database)
-    auth = getattr(app.state, "auth", None)
     app.state.hub = hub
-    app.state.web = WebApp(
-        settings, hub, accounts, sessions, environment(), password_login(settings, accounts, auth)
-    )
+    app.state.web = WebApp(settings, hub, accounts, sessions, environment(), password_login(app.state.auth))
     app.router.routes.extend(page_routes())
     _html_errors(app)
     _during_lifespan(app, recorder, sessions)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -106,18 +106,26 @@ class ApiDispatch:
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         self.app = app
         self.api = api
-        paths = sorted(set(_route_paths(list(api.router.routes))))
-        self.prefixes = tuple(sorted({path.split("{", 1)[0] for path in paths}))
-        self.pattern = re.compile(
-            "|".join(f"(?:{_anonymous(compile_path(path)[0].pattern)})" for path in paths)
-        )
+        self.owns = api_paths(api)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" else ""
-        if path.startswith(self.prefixes) and self.pattern.match(path):
+        if scope["type"] == "http" and self.owns(scope["path"]):
             await self.api(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def api_paths(api: FastAPI) -> Callable[[str], bool]:
+    """Whether a path is one of the API's routes' (the dispatcher's test; the body limits use it
+    too, to answer the API's requests in the API's error format)."""
+    paths = sorted(set(_route_paths(list(api.router.routes))))
+    prefixes = tuple(sorted({path.split("{", 1)[0] for path in paths}))
+    pattern = re.compile("|".join(f"(?:{_anonymous(compile_path(path)[0].pattern)})" for path in paths))
+
+    def owns(path: str) -> bool:
+        return path.startswith(prefixes) and pattern.match(path) is not None
+
+    return owns
 
 
 def _route_paths(routes: list[BaseRoute], prefix: str = "") -> Iterator[str]:

@@ -47,7 +47,7 @@ class CurrentUser(Account):
 
 async def authenticate(ctx: Context, username: str, secret: str, ip: str | None) -> Principal:
     try:
-        return await ctx.auth.login(username, secret, ip)
+        return await ctx.auth.login(username, secret, ip, door="api")
     except RegistryError as exc:
         if exc.code is ErrorCode.TOOMANYREQUESTS:
             raise TooManyRequests(exc.message, dict(exc.headers)) from None

@@ -1,0 +1,204 @@
+"""Request bodies limited while they are read, on every endpoint, and a lingering close.
+
+One ASGI middleware, outermost in the app, in front of every route (registry, token server, hub
+API, pages, build API). Each request is matched once against a table of route families, first
+match wins::
+
+    /v2/<name>/blobs/uploads...        unlimited: layers stream to storage in constant memory
+    PUT /v2/<name>/manifests/<ref>     the registry's own limit (max_manifest_bytes, MANIFEST_INVALID)
+    /v2/... and /v1/... of the hub API max_body_bytes        {"detail": ...}          (the API's)
+    /v2/... (the registry)             max_body_bytes        {"errors": [...]}        (the spec's)
+    /token                             64 KiB                {"errors": [...]}
+    /api/build/hooks/...               5 MiB (push events)   {"error": ...}           (the build API's)
+    /api/build/...                     max_body_bytes        {"error": ...}
+    everything else (the pages)        max_body_bytes        a small HTML page
+
+A body whose Content-Length is over the limit is answered 413 before a byte of it is read; one
+without (chunked) is counted as the app reads it, and the moment it passes the limit the client
+gets the 413, the app's read fails (``BodyTooLarge``) and whatever the app answers to that is
+dropped. So no handler, FastAPI's body parsing included, ever holds more than the limit.
+
+Lingering close: when the answer comes before the body was read (a 401 from the guard, a 404 for
+an unknown hook or upload, a 413), clients that send the whole body before reading (Python's
+http.client, requests) would meet a closed socket, get a broken pipe and never see the answer.
+So after such an answer up to ``DRAIN_BYTES`` more of the body are read and thrown away, for at
+most ``DRAIN_SECONDS``, before the connection is let go: as Apache's and nginx's lingering close.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Protocol = Literal["registry", "api", "build", "page"]
+MIB = 1024 * 1024
+TOKEN_BODY_BYTES = 64 * 1024
+HOOK_BODY_BYTES = 5 * MIB  # GitHub's push events are far smaller (a few KiB per commit)
+DRAIN_BYTES = 64 * MIB
+DRAIN_SECONDS = 10.0
+NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REGISTRY_HEADERS = [(b"docker-distribution-api-version", b"registry/2.0")]
+
+
+class BodyTooLarge(Exception):
+    """Raised from ``receive`` in the app once its request's body passed the limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class BodyRule:
+    """A family of routes: which requests it covers, their limit (None: no limit here), and the
+    error format of their protocol."""
+
+    covers: Callable[[str, str], bool]  # (method, path)
+    limit: int | None
+    protocol: Protocol
+
+
+UPLOAD = re.compile(r"^/v2/.+/blobs/uploads(/|$)")
+MANIFEST = re.compile(r"^/v2/.+/manifests/[^/]+$")
+
+
+def body_rules(max_body_bytes: int, api_paths: Callable[[str], bool]) -> list[BodyRule]:
+    """Dockyard's route families, in order (see the module's table)."""
+    return [
+        BodyRule(lambda _, path: UPLOAD.match(path) is not None, None, "registry"),
+        BodyRule(lambda method, path: method == "PUT" and MANIFEST.match(path) is not None, None, "registry"),
+        BodyRule(lambda _, path: api_paths(path), max_body_bytes, "api"),
+        BodyRule(lambda _, path: path.startswith("/v2"), max_body_bytes, "registry"),
+        BodyRule(lambda _, path: path == "/token", TOKEN_BODY_BYTES, "registry"),
+        BodyRule(lambda _, path: path.startswith("/api/build/hooks/"), HOOK_BODY_BYTES, "build"),
+        BodyRule(lambda _, path: path.startswith("/api/build/"), max_body_bytes, "build"),
+        BodyRule(lambda _, path: True, max_body_bytes, "page"),
+    ]
+
+
+class BodyLimits:
+    def __init__(self, app: ASGIApp, rules: Sequence[BodyRule]) -> None:
+        self.app = app
+        self.rules = tuple(rules)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _may_have_body(scope):
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        rule = next(r for r in self.rules if r.covers(method, path))
+        await _Exchange(scope, receive, send, rule).run(self.app)
+
+
+def _may_have_body(scope: Scope) -> bool:
+    length, chunked = _framing(scope)
+    if length is not None:
+        return length > 0
+    return chunked or scope["method"] not in NO_BODY_METHODS
+
+
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None if absent or unreadable) and whether the body is chunked."""
+    length, chunked = None, False
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and len(value) < 20:
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    return length, chunked
+
+
+class _Exchange:
+    """One request's body accounting, between the server and the app."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, rule: BodyRule) -> None:
+        self.scope, self._receive, self._send, self.rule = scope, receive, send, rule
+        self.received = 0
+        self.body_done = False  # the server said more_body=False, or the client left
+        self.started = self.answered = self.refused = False
+
+    async def run(self, app: ASGIApp) -> None:
+        declared, _ = _framing(self.scope)
+        limit = self.rule.limit
+        if limit is not None and declared is not None and declared > limit:
+            await self._refuse()
+        else:
+            try:
+                await app(self.scope, self.receive, self.send)
+            except Exception:
+                if not self.refused:
+                    raise
+                # The app's reaction to the body it was refused: the client already has its 413.
+        if self.answered and not self.body_done:
+            await self._linger()
+
+    async def receive(self) -> Message:
+        if self.refused:
+            raise BodyTooLarge
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.body_done = not message.get("more_body", False)
+            if self.rule.limit is not None and self.received > self.rule.limit:
+                await self._refuse()
+                raise BodyTooLarge
+        elif message["type"] == "http.disconnect":
+            self.body_done = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.refused:
+            return
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.started = True
+        elif (kind == "http.response.body" and not message.get("more_body", False)) or kind == (
+            "http.response.pathsend"
+        ):
+            self.answered = True
+        await self._send(message)
+
+    async def _refuse(self) -> None:
+        self.refused = True
+        if self.started:
+            return  # too late for a 413: the app's answer was under way; it ends here
+        self.started = self.answered = True
+        limit = self.rule.limit or 0
+        status, headers, body = too_large(self.rule.protocol, limit, self.scope["path"])
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})
+
+    async def _linger(self) -> None:
+        """Read and discard a bounded amount of the body the answer came before."""
+        drained = 0
+        with anyio.move_on_after(DRAIN_SECONDS):
+            while not self.body_done and drained < DRAIN_BYTES:
+                message = await self._receive()
+                if message["type"] != "http.request":
+                    return
+                drained += len(message.get("body", b""))
+                self.body_done = not message.get("more_body", False)
+
+
+def too_large(protocol: Protocol, limit: int, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The 413 answer, in the protocol's own error format."""
+    message = f"the request body is larger than the {limit} bytes this endpoint accepts"
+    headers: list[tuple[bytes, bytes]] = [(b"connection", b"close")]
+    if protocol == "page":
+        page = (
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Request too large · Dockyard</title>"
+            f"<h1>Request too large</h1><p>{message}.</p></html>"
+        )
+        return 413, [*headers, (b"content-type", b"text/html; charset=utf-8")], page.encode()
+    if protocol == "registry":
+        entry = {"code": "SIZE_INVALID", "message": message, "detail": {"limit": limit}}
+        document: object = {"errors": [entry]}
+        if path.startswith("/v2"):
+            headers += REGISTRY_HEADERS
+    elif protocol == "api":
+        document = {"detail": message}
+    else:
+        document = {"error": message}
+    return 413, [*headers, (b"content-type", b"application/json")], json.dumps(document).encode()
