@@ -34,7 +34,7 @@ def test_claims_finishes_and_lost_workers_are_reported(tmp_path: Path) -> None:
     queue = BuildQueue(database, box, lease_seconds=1, max_attempts=1, events=events)
 
     async def work() -> None:
-        link = (await service.create_link("ns/app", "git://git.example.com/src.git")).link
+        link = (await service.create_link("acme/app", "git://git.example.com/src.git")).link
         for _ in range(2):
             await service.enqueue(
                 link, matches(link.rules, "branch", "main"), trigger="manual", source_type="branch",

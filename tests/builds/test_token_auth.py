@@ -60,10 +60,25 @@ def test_build_pushes_with_the_linking_accounts_rights(
     finally:
         docker_cli("rmi", image, check=False)
 
+    # Only an administrator of a repository may link it on an account's behalf ...
+    refused_link = dockyard_cli(
+        token_server, "build", "link", "alice/stolen", "/nowhere", "--created-by", "bobby", check=False
+    )
+    assert refused_link.returncode != 0 and "bobby may not link alice/stolen" in refused_link.stderr
+    # ... and a link whose account lost its rights since cannot push.
+    for command in (
+        ("org", "create", "acme", "--owner", "alice"),
+        ("team", "create", "acme", "devs"),
+        ("team", "add-member", "acme", "devs", "bobby"),
+        ("repo", "create", "acme/app"),
+        ("team", "grant", "acme", "devs", "acme/app", "--permission", "admin"),
+    ):
+        dockyard_cli(token_server, *command)
     other = GitSource(tmp_path / "other", require_tool("git"), git_daemon)
-    link(token_server, "alice/stolen", other, extra=("--created-by", "bobby"))
-    other.commit({"Dockerfile": dockerfile(base=base_image)}, "not bobby's to push")
+    link(token_server, "acme/app", other, extra=("--created-by", "bobby"))
+    dockyard_cli(token_server, "team", "grant", "acme", "devs", "acme/app", "--permission", "read")
+    other.commit({"Dockerfile": dockerfile(base=base_image)}, "not bobby's to push any more")
     other.push("main")
-    [refused] = wait_for(token_server, "alice/stolen", 1, auth=alice)  # its namespace owner
-    assert refused["state"] == "failed" and "bobby may not push to alice/stolen" in str(refused["error"])
-    assert httpx.get(f"{token_server.url}/v2/alice/stolen/tags/list").status_code in (401, 404)
+    [refused] = wait_for(token_server, "acme/app", 1, auth=alice)  # its organisation's owner
+    assert refused["state"] == "failed" and "bobby may not push to acme/app" in str(refused["error"])
+    assert httpx.get(f"{token_server.url}/v2/acme/app/tags/list").status_code in (401, 404)

@@ -59,7 +59,7 @@ def test_rule_tags(rule: Rule, source_type: str, ref: str, tag: str | None) -> N
 )
 def test_bad_rules_are_refused(bad: dict[str, str]) -> None:
     with pytest.raises(RuleError):
-        Rule(**bad)  # type: ignore[arg-type]
+        Rule(**bad).check()  # type: ignore[arg-type]  # check(): the expression, when saved
 
 
 def test_default_rules_and_autobuild() -> None:
@@ -146,7 +146,7 @@ def _queue_one(service: BuildService, count: int = 1) -> None:
 
     async def work() -> None:
         made = await service.create_link(
-            "ns/app", "https://git.example.com/src.git", [rule], credentials={"password": "pw"}
+            "acme/app", "https://git.example.com/src.git", [rule], credentials={"password": "pw"}
         )
         link = made.link
         for _ in range(count):
@@ -228,10 +228,10 @@ def test_a_build_past_its_timeout_fails(queue_parts: tuple[BuildService, BuildQu
         with anyio.move_on_after(10):
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(worker.run)
-                while (await service.builds("ns/app"))[0].state != "failed":
+                while (await service.builds("acme/app"))[0].state != "failed":
                     await anyio.sleep(0.1)
                 tasks.cancel_scope.cancel()
-        [build] = await service.builds("ns/app")
+        [build] = await service.builds("acme/app")
         assert build.state == "failed" and build.error == "timed out after 1 seconds"
         assert [line.text for line in await service.log(build.id)][-2:] == [
             "started",

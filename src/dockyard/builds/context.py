@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from dockyard.accounts.service import AccountService
 from dockyard.builds.config import BuildSettings
 from dockyard.builds.errors import InvalidRequest, NotFound
 from dockyard.builds.records import BuildInfo, Link
-from dockyard.builds.rules import matches
+from dockyard.builds.rules import Match, Rule, matches
 from dockyard.builds.runner import StepFailed, ls_remote
 from dockyard.builds.service import BuildService
+from dockyard.builds.source_secrets import hide_secrets
 from dockyard.builds.triggers import Push
+
+Wanted = tuple[str, str, str, tuple[Match, ...]]  # source type, ref, commit, what it builds
 
 
 @dataclass(frozen=True)
@@ -40,21 +45,10 @@ class BuildsContext:
         "source_name"}`` one ref; ``{"docker_tag"}`` the rules that push that tag."""
         link = await self.service.link(link_id)
         refs = await self.refs(link)
-        wanted_type = str(wanted.get("source_type") or "").lower() or None
-        wanted_name, wanted_tag = wanted.get("source_name"), wanted.get("docker_tag")
+        # A source may have thousands of tags: matching them all is work for a thread.
+        chosen = await anyio.to_thread.run_sync(_wanted_refs, link.rules, refs, wanted)
         builds: list[BuildInfo] = []
-        for ref, commit in refs.items():
-            kind, _, name = ref.removeprefix("refs/").partition("/")
-            source_type = {"heads": "branch", "tags": "tag"}.get(kind)
-            if source_type is None or (wanted_type and wanted_type != source_type):
-                continue
-            if wanted_name is not None and name != wanted_name:
-                continue
-            found = [
-                m for m in matches(link.rules, source_type, name, manual=True)
-                if (wanted_tag is None or wanted_tag in m.tags)
-                and (wanted_name is not None or not m.rule.is_regex)
-            ]  # fmt: skip
+        for source_type, name, commit, found in chosen:
             builds += await self.service.enqueue(
                 link, found, trigger=trigger, source_type=source_type, ref=name, commit=commit,
                 message=f"triggered ({trigger})",
@@ -64,8 +58,31 @@ class BuildsContext:
         return builds
 
     async def refs(self, link: Link) -> dict[str, str]:
-        credentials = await self.service.credentials(link.id)
+        source = await self.service.source(link.id)
         try:
-            return await ls_remote(self.settings, self.work_dir, link.source_url, credentials)
+            return await ls_remote(self.settings, self.work_dir, source.url, source.credentials)
         except StepFailed as exc:
-            raise InvalidRequest(str(exc)) from None
+            raise InvalidRequest(hide_secrets(str(exc), source.url, source.credentials)) from None
+
+
+def _wanted_refs(rules: tuple[Rule, ...], refs: Mapping[str, str], wanted: Mapping[str, Any]) -> list[Wanted]:
+    """The refs a trigger builds, each with its matches: every literal rule's ref for ``{}``, one
+    ref for ``{"source_type", "source_name"}``, the rules giving ``{"docker_tag"}``."""
+    wanted_type = str(wanted.get("source_type") or "").lower() or None
+    wanted_name, wanted_tag = wanted.get("source_name"), wanted.get("docker_tag")
+    chosen: list[Wanted] = []
+    for ref, commit in refs.items():
+        kind, _, name = ref.removeprefix("refs/").partition("/")
+        source_type = {"heads": "branch", "tags": "tag"}.get(kind)
+        if source_type is None or (wanted_type and wanted_type != source_type):
+            continue
+        if wanted_name is not None and name != wanted_name:
+            continue
+        found = tuple(
+            m for m in matches(rules, source_type, name, manual=True)
+            if (wanted_tag is None or wanted_tag in m.tags)
+            and (wanted_name is not None or not m.rule.is_regex)
+        )  # fmt: skip
+        if found:
+            chosen.append((source_type, name, commit, found))
+    return chosen

@@ -15,12 +15,23 @@ FINISHED: tuple[State, ...] = ("success", "failed", "canceled")
 
 @dataclass(frozen=True, slots=True)
 class Link:
+    """A repository's source link as anyone who may read the repository sees it: ``source_url``
+    is the public form (source_secrets.public_url), credentials are not here at all."""
+
     id: int
     repository: str
     source_url: str
     created_by: str | None
     created_at: datetime
     rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSource:
+    """Where the server itself fetches a link's refs from: never rendered, never answered."""
+
+    url: str
+    credentials: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)

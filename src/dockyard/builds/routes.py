@@ -13,14 +13,18 @@
     POST /api/build/builds/{id}/cancel|retry
     GET  /api/build/badge/{repo}.svg?tag=T       status badge
 
-Reads follow the repository's visibility; cancel and retry need push rights. Under token auth
-the caller authenticates with HTTP Basic (username and password or personal access token).
+Who may do what is builds/access.py's table: reads follow the repository's visibility; build now,
+cancel and retry need push rights; linking, relinking, unlinking and the rules need the
+repository's admin (a personal access token with repo:admin); ``library/`` is for site
+administrators. Repository names are canonicalised once (``nginx`` is ``library/nginx``).
+Under token auth the caller authenticates with HTTP Basic (username and password or personal
+access token), through the one throttled, audited login every door shares (AuthService.login).
+Request bodies are limited while they are read by the server's body limits (dockyard.bodies);
+the hooks look their link up before reading a byte of the body.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,17 +36,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from dockyard.accounts.records import Principal
+from dockyard.auth.service import AuthService
+from dockyard.builds import params
+from dockyard.builds.access import Need, decide, repository_name
 from dockyard.builds.context import BuildsContext
-from dockyard.builds.errors import BuildError, InvalidRequest, NotFound, Unauthorized
+from dockyard.builds.errors import BuildError, InvalidRequest, NotFound, TooManyRequests, Unauthorized
 from dockyard.builds.records import FINISHED, BuildInfo, Link
 from dockyard.builds.rules import Rule, RuleError, Variable
 from dockyard.builds.runner import MASK
 from dockyard.builds.service import BuildService
 from dockyard.builds.triggers import Push, github_push, gitlab_push, verify_github, verify_gitlab
+from dockyard.peers import client_ip
+from dockyard.registry.errors import ErrorCode, RegistryError
 
-MAX_BODY = 5 * 1024 * 1024
 Endpoint = Callable[[Request], Awaitable[Response]]
 STREAM_POLL_SECONDS = 0.5
+CREDENTIAL_FIELDS = frozenset({"username", "password", "ssh_key"})
 
 
 def _context(request: Request) -> BuildsContext:
@@ -50,15 +60,8 @@ def _context(request: Request) -> BuildsContext:
     return context
 
 
-async def _body(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise InvalidRequest("the body is too large")
-    return body
-
-
 def _error(exc: BuildError) -> JSONResponse:
-    return JSONResponse({"error": exc.message}, status_code=exc.status)
+    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
 
 def _answers_errors(endpoint: Endpoint) -> Endpoint:
@@ -74,48 +77,52 @@ def _answers_errors(endpoint: Endpoint) -> Endpoint:
     return answer
 
 
-async def github_hook(request: Request) -> Response:
-    ctx, link_id = _context(request), request.path_params["link_id"]
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        body = await _body(request)
-        verify_github(
-            await ctx.service.webhook_secret(link_id), body, request.headers.get("x-hub-signature-256")
-        )
-        event = request.headers.get("x-github-event", "")
-        if event == "ping":
-            return JSONResponse({"ok": True, "event": "ping"})
-        if event != "push":
-            return JSONResponse({"ok": True, "ignored": f"event {event!r}"})
-        return await _queue(ctx, link_id, github_push(body), "github")
+        wanted = json.loads(body) if body.strip() else {}
+    except ValueError:
+        raise InvalidRequest("the body is not JSON") from None
+    if not isinstance(wanted, dict):
+        raise InvalidRequest("the body is not a JSON object")
+    return wanted
+
+
+async def github_hook(request: Request) -> Response:
+    ctx, link_id = _context(request), params.record_id(request.path_params["link_id"], "the link id")
+    try:
+        secret = await ctx.service.webhook_secret(link_id)
     except NotFound:
-        return _error(Unauthorized("bad or missing X-Hub-Signature-256"))  # no probing for link ids
+        raise Unauthorized("bad or missing X-Hub-Signature-256") from None  # no probing for link ids
+    body = await request.body()
+    verify_github(secret, body, request.headers.get("x-hub-signature-256"))
+    event = request.headers.get("x-github-event", "")
+    if event == "ping":
+        return JSONResponse({"ok": True, "event": "ping"})
+    if event != "push":
+        return JSONResponse({"ok": True, "ignored": f"event {event[:64]!r}"})
+    return await _queue(ctx, link_id, github_push(body), "github")
 
 
 async def gitlab_hook(request: Request) -> Response:
-    ctx, link_id = _context(request), request.path_params["link_id"]
+    ctx, link_id = _context(request), params.record_id(request.path_params["link_id"], "the link id")
     try:
-        body = await _body(request)
-        verify_gitlab(await ctx.service.webhook_secret(link_id), request.headers.get("x-gitlab-token"))
-        if request.headers.get("x-gitlab-event") not in ("Push Hook", "Tag Push Hook"):
-            return JSONResponse({"ok": True, "ignored": "not a push"})
-        return await _queue(ctx, link_id, gitlab_push(body), "gitlab")
+        secret = await ctx.service.webhook_secret(link_id)
     except NotFound:
-        return _error(Unauthorized("bad or missing X-Gitlab-Token"))
+        raise Unauthorized("bad or missing X-Gitlab-Token") from None
+    verify_gitlab(secret, request.headers.get("x-gitlab-token"))
+    body = await request.body()
+    if request.headers.get("x-gitlab-event") not in ("Push Hook", "Tag Push Hook"):
+        return JSONResponse({"ok": True, "ignored": "not a push"})
+    return await _queue(ctx, link_id, gitlab_push(body), "gitlab")
 
 
 async def trigger_url(request: Request) -> Response:
-    ctx, link_id = _context(request), request.path_params["link_id"]
-    try:
-        if not await ctx.service.trigger_token_valid(link_id, request.path_params["token"]):
-            raise Unauthorized("bad trigger token")
-        body = await _body(request)
-        wanted = json.loads(body) if body.strip() else {}
-        if not isinstance(wanted, dict):
-            raise InvalidRequest("the body is not a JSON object")
-        builds = await ctx.trigger(link_id, wanted, "url")
-        return JSONResponse({"builds": [b.as_json() for b in builds]}, status_code=202)
-    except ValueError:
-        return _error(InvalidRequest("the body is not JSON"))
+    ctx, link_id = _context(request), params.record_id(request.path_params["link_id"], "the link id")
+    if not await ctx.service.trigger_token_valid(link_id, request.path_params["token"]):
+        raise Unauthorized("bad trigger token")
+    wanted = _json_object(await request.body())
+    builds = await ctx.trigger(link_id, wanted, "url")
+    return JSONResponse({"builds": [b.as_json() for b in builds]}, status_code=202)
 
 
 async def _queue(ctx: BuildsContext, link_id: int, push: Push | None, trigger: str) -> Response:
@@ -127,53 +134,64 @@ async def _queue(ctx: BuildsContext, link_id: int, push: Push | None, trigger: s
     return JSONResponse({"ok": True, "builds": [b.as_json() for b in builds]}, status_code=202)
 
 
-# -- reading builds ---------------------------------------------------------------------------
+# -- who is asking -----------------------------------------------------------------------------
 
 
-async def _may(request: Request, repository: str, action: str) -> str | None:
-    """The caller's username once they may do ``action`` on the repository (None if anonymous)."""
+async def _caller(request: Request) -> Principal | None:
+    """The account behind HTTP Basic credentials, through the one throttled, audited login."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    username, secret = params.basic_credentials(header)
+    auth: AuthService = request.app.state.auth
+    try:
+        return await auth.login(username, secret, client_ip(request), door="build-api")
+    except RegistryError as exc:
+        if exc.code is ErrorCode.TOOMANYREQUESTS:
+            raise TooManyRequests(exc.message, dict(exc.headers)) from None
+        raise Unauthorized("incorrect username or password") from None
+
+
+async def _may(request: Request, repository: str, need: Need) -> Principal | None:
+    """The caller, once they may do what ``need`` names on the (canonical) repository."""
     ctx = _context(request)
     if ctx.open_registry:
         return None
-    principal = None
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("basic "):
-        try:
-            username, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("bad Authorization header") from None
-        principal = await ctx.accounts.authenticate(username, secret)
-        if principal is None:
-            raise Unauthorized("incorrect username or password")
-    if action not in await ctx.accounts.repository_actions(principal, repository):
-        raise (
-            NotFound(f"no builds for {repository}")
-            if principal or action == "pull"
-            else Unauthorized("authentication required")
-        )
-    return principal.username if principal else None
+    principal = await _caller(request)
+    decide(principal, repository, await ctx.accounts.repository_actions(principal, repository), need)
+    return principal
+
+
+def _name(request: Request) -> str:
+    return repository_name(request.path_params["name"])
+
+
+async def _build(request: Request, need: Need) -> BuildInfo:
+    """The build the path names, once the caller may ``need`` on its repository."""
+    build = await _context(request).service.build(params.record_id(request.path_params["build_id"]))
+    await _may(request, build.repository, need)
+    return build
+
+
+# -- reading builds ---------------------------------------------------------------------------
 
 
 async def list_builds(request: Request) -> Response:
-    ctx, name = _context(request), request.path_params["name"]
-    await _may(request, name, "pull")
-    builds = await ctx.service.builds(name, limit=min(int(request.query_params.get("limit", 50)), 500))
+    ctx, name = _context(request), _name(request)
+    limit = params.page_size(request.query_params.get("limit"))
+    await _may(request, name, "read")
+    builds = await ctx.service.builds(name, limit=limit)
     return JSONResponse({"repository": name, "builds": [b.as_json() for b in builds]})
 
 
 async def show_build(request: Request) -> Response:
-    ctx = _context(request)
-    build = await ctx.service.build(request.path_params["build_id"])
-    await _may(request, build.repository, "pull")
-    return JSONResponse(build.as_json())
+    return JSONResponse((await _build(request, "read")).as_json())
 
 
 async def build_log(request: Request) -> Response:
-    ctx = _context(request)
-    build = await ctx.service.build(request.path_params["build_id"])
-    await _may(request, build.repository, "pull")
-    after = int(request.query_params.get("after", 0))
-    lines = await ctx.service.log(build.id, after)
+    after = params.log_position(request.query_params.get("after"))
+    build = await _build(request, "read")
+    lines = await _context(request).service.log(build.id, after)
     return JSONResponse(
         {
             "build": build.id,
@@ -185,15 +203,13 @@ async def build_log(request: Request) -> Response:
 
 async def stream_log(request: Request) -> Response:
     """Server-sent events: ``line`` events as the log grows, then one ``end`` with the state."""
-    ctx = _context(request)
-    build = await ctx.service.build(request.path_params["build_id"])
-    await _may(request, build.repository, "pull")
-    return log_stream(ctx.service, build.id, request)
+    build = await _build(request, "read")
+    return log_stream(_context(request).service, build.id, request)
 
 
 def log_stream(service: BuildService, build_id: int, request: Request) -> StreamingResponse:
     """The SSE answer for a build the caller may read (shared with the build's web page)."""
-    start = int(request.headers.get("last-event-id") or request.query_params.get("after") or 0)
+    start = params.log_position(request.query_params.get("after"), request.headers.get("last-event-id"))
 
     async def events() -> AsyncIterator[str]:
         after = start
@@ -214,15 +230,12 @@ def log_stream(service: BuildService, build_id: int, request: Request) -> Stream
 
 async def change_build(request: Request) -> Response:
     ctx, action = _context(request), request.path_params["action"]
-    build = await ctx.service.build(request.path_params["build_id"])
-    await _may(request, build.repository, "push")
+    if action not in ("cancel", "retry"):
+        raise NotFound(f"no action {action[:64]!r}")
+    build = await _build(request, "operate")
     if action == "cancel":
-        changed = await ctx.service.cancel(build.id)
-    elif action == "retry":
-        changed = await ctx.service.retry(build.id)
-    else:
-        raise NotFound(f"no action {action!r}")
-    return JSONResponse(changed.as_json(), status_code=202 if action == "retry" else 200)
+        return JSONResponse((await ctx.service.cancel(build.id)).as_json())
+    return JSONResponse((await ctx.service.retry(build.id)).as_json(), status_code=202)
 
 
 # -- links and rules -------------------------------------------------------------------------
@@ -240,7 +253,20 @@ def _rules(payload: Any) -> list[Rule]:
         raise InvalidRequest(f"bad rule: {exc}") from None
 
 
+def _credentials(payload: Any) -> dict[str, str] | None:
+    if payload is None:
+        return None
+    if not isinstance(payload, dict) or not all(isinstance(v, str) for v in payload.values()):
+        raise InvalidRequest("credentials must be an object of strings")
+    unknown = set(payload) - CREDENTIAL_FIELDS
+    if unknown:
+        fields = ", ".join(sorted(CREDENTIAL_FIELDS))
+        raise InvalidRequest(f"credentials take {fields}, not {', '.join(sorted(unknown))}")
+    return payload or None
+
+
 def _link_json(link: Link, request: Request) -> dict[str, Any]:
+    """A link as anyone who may read the repository sees it: no credentials, secrets masked."""
     base = str(request.base_url).rstrip("/")
     rules = [
         {
@@ -263,31 +289,23 @@ def _link_json(link: Link, request: Request) -> dict[str, Any]:
 
 async def repository_link(request: Request) -> Response:
     """GET the link, PUT a new one (its secret and trigger URL are shown in this answer only), DELETE it."""
-    ctx, name = _context(request), request.path_params["name"]
+    ctx, name = _context(request), _name(request)
     if request.method == "GET":
-        await _may(request, name, "pull")
+        await _may(request, name, "read")
         return JSONResponse(_link_json(await ctx.service.link_for(name), request))
-    username = await _may(request, name, "push")
+    principal = await _may(request, name, "admin")
     if request.method == "DELETE":
-        await ctx.service.unlink(name)
+        await ctx.service.unlink(name, actor=principal.username if principal else None)
         return Response(status_code=204)
-    try:
-        body = json.loads(await _body(request))
-    except ValueError:
-        raise InvalidRequest("the body is not JSON") from None
-    if not isinstance(body, dict) or not isinstance(body.get("source_url"), str):
+    body = _json_object(await request.body())
+    if not isinstance(body.get("source_url"), str):
         raise InvalidRequest('the body needs "source_url"')
-    credentials = body.get("credentials")
-    if credentials is not None and not (
-        isinstance(credentials, dict) and all(isinstance(v, str) for v in credentials.values())
-    ):
-        raise InvalidRequest("credentials must be an object of strings")
     made = await ctx.service.create_link(
         name,
         body["source_url"],
         _rules(body.get("rules", [])),
-        credentials=credentials,
-        created_by=username,
+        credentials=_credentials(body.get("credentials")),
+        created_by=principal.username if principal else None,
     )
     answer = _link_json(made.link, request)
     answer["webhook_secret"] = made.webhook_secret
@@ -299,18 +317,12 @@ async def repository_link(request: Request) -> Response:
 
 async def build_now(request: Request) -> Response:
     """ "Build now": body like the trigger URL's; needs push rights instead of the token."""
-    ctx, name = _context(request), request.path_params["name"]
-    try:
-        await _may(request, name, "push")
-        link = await ctx.service.link_for(name)
-        body = await _body(request)
-        wanted = json.loads(body) if body.strip() else {}
-        if not isinstance(wanted, dict):
-            raise InvalidRequest("the body is not a JSON object")
-        builds = await ctx.trigger(link.id, wanted, "manual")
-        return JSONResponse({"builds": [b.as_json() for b in builds]}, status_code=202)
-    except ValueError:
-        return _error(InvalidRequest("the body is not JSON"))
+    ctx, name = _context(request), _name(request)
+    await _may(request, name, "operate")
+    link = await ctx.service.link_for(name)
+    wanted = _json_object(await request.body())
+    builds = await ctx.trigger(link.id, wanted, "manual")
+    return JSONResponse({"builds": [b.as_json() for b in builds]}, status_code=202)
 
 
 # -- badge --------------------------------------------------------------------------------------
@@ -326,8 +338,8 @@ BADGE = (
 
 
 async def badge(request: Request) -> Response:
-    ctx, name = _context(request), request.path_params["name"]
-    await _may(request, name, "pull")
+    ctx, name = _context(request), _name(request)
+    await _may(request, name, "read")
     build = await ctx.service.latest_finished(name, request.query_params.get("tag"))
     return badge_response(build)
 

@@ -17,11 +17,15 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from dockyard.accounts.audit import write_event
+from dockyard.accounts.records import EventKind
+from dockyard.builds.access import repository_name
 from dockyard.builds.errors import InvalidRequest, NotFound, QueueFull
 from dockyard.builds.models import Build, BuildLink, BuildLogLine, BuildRule
-from dockyard.builds.records import BuildInfo, Link, LogLine, NewLink
-from dockyard.builds.rules import Match, Rule, Variable
+from dockyard.builds.records import BuildInfo, Link, LinkSource, LogLine, NewLink
+from dockyard.builds.rules import Match, Rule, RuleError, Variable
 from dockyard.builds.secrets import SecretBox
+from dockyard.builds.source_secrets import public_url, refuse_credentials, source_host
 from dockyard.builds.sources import SourceError
 from dockyard.builds.sources import parse as parse_source
 from dockyard.db.engine import Database, offload
@@ -33,12 +37,40 @@ COPIED_ON_RETRY = (
 )  # fmt: skip
 
 
+MAX_SOURCE_URL = 1024  # the column's size
+MAX_RULES = 50
+MAX_HISTORY = 500  # builds listed at once
+
+
 def check_source(url: str) -> None:
-    """https, http, ssh (URL or scp-like) and git URLs on a named host; never a local path."""
+    """https, http, ssh (URL or scp-like) and git URLs on a named host, with no credentials in
+    them (source_secrets.py); never a local path (sources.py)."""
+    if len(url) > MAX_SOURCE_URL:
+        raise InvalidRequest(f"a source URL is at most {MAX_SOURCE_URL} characters")
+    refuse_credentials(url)
     try:
         parse_source(url)
     except SourceError as exc:
         raise InvalidRequest(str(exc)) from None
+
+
+def check_rules(rules: Sequence[Rule]) -> None:
+    """Every rule as it must be saved (RE2 expressions), numbered as the settings page shows them."""
+    if len(rules) > MAX_RULES:
+        raise InvalidRequest(f"a link has at most {MAX_RULES} rules")
+    for number, rule in enumerate(rules, 1):
+        try:
+            rule.check()
+        except RuleError as exc:
+            raise InvalidRequest(f"rule {number}: {exc}") from None
+
+
+def canonical(repository: str) -> str:
+    """Names reach the service canonical (``library/nginx``, never ``nginx``): a door that forgot
+    to canonicalise would check one repository's rights and change another's builds."""
+    if repository_name(repository) != repository:
+        raise InvalidRequest(f"{repository!r} is not a canonical repository name")
+    return repository
 
 
 def token_hash(token: str) -> str:
@@ -62,37 +94,70 @@ class BuildService:
         *,
         credentials: dict[str, str] | None = None,
         created_by: str | None = None,
+        keep_credentials: bool = False,
     ) -> NewLink:
         """Link a repository to a git source, with a fresh secret and trigger token. Linking it
-        again changes the link in place: its build history stays."""
+        again changes the link in place: its build history stays. ``keep_credentials`` (the
+        settings page, whose password field is never filled in) keeps the saved credentials when
+        none are given, but only while the source URL stays the same: they never follow a link
+        to another host."""
+        canonical(repository)
+        source_url = source_url.strip()
         check_source(source_url)
+        check_rules(rules)
         secret, trigger = secrets.token_hex(20), secrets.token_urlsafe(24)
         with Session(self.db.write) as session, session.begin():
             row = session.scalar(select(BuildLink).where(BuildLink.repository == repository))
+            change = EventKind.BUILD_LINKED
             if row is None:
                 row = BuildLink(repository=repository, created_at=utcnow())
                 session.add(row)
-            row.source_url = source_url.strip()
-            row.credentials = self.box.seal(credentials) if credentials else None
+            else:
+                same = row.source_url == source_url
+                change = EventKind.BUILD_RULES_CHANGED if same else EventKind.BUILD_RELINKED
+            kept = row.credentials if keep_credentials and row.source_url == source_url else None
+            row.source_url = source_url
+            row.credentials = self.box.seal(credentials) if credentials else kept
             row.webhook_secret = self.box.seal(secret)
             row.trigger_token_hash = token_hash(trigger)
             row.created_by = created_by
             session.flush()
             self._replace_rules(session, row.id, rules)
+            self._audit(session, change, created_by, repository, source_url, rules=len(rules))
             link = self._link(session, row)
         return NewLink(link, secret, trigger)
 
     @offload
-    def set_rules(self, link_id: int, rules: Sequence[Rule]) -> Link:
+    def set_rules(self, link_id: int, rules: Sequence[Rule], *, actor: str | None = None) -> Link:
+        check_rules(rules)
         with Session(self.db.write) as session, session.begin():
             row = self._link_row(session, link_id)
             self._replace_rules(session, link_id, rules)
+            kind = EventKind.BUILD_RULES_CHANGED
+            self._audit(session, kind, actor, row.repository, row.source_url, rules=len(rules))
             return self._link(session, row)
 
     @offload
-    def unlink(self, repository: str) -> None:
+    def unlink(self, repository: str, *, actor: str | None = None) -> None:
+        canonical(repository)
         with Session(self.db.write) as session, session.begin():
-            session.execute(delete(BuildLink).where(BuildLink.repository == repository))
+            row = session.scalar(select(BuildLink).where(BuildLink.repository == repository))
+            if row is not None:
+                self._audit(session, EventKind.BUILD_UNLINKED, actor, repository, row.source_url)
+                session.delete(row)
+
+    @staticmethod
+    def _audit(
+        session: Session, kind: EventKind, actor: str | None, repository: str, source: str, **detail: Any
+    ) -> None:
+        """A link change in the audit log, in the change's transaction; its source by host, never URL."""
+        write_event(
+            session.connection(),
+            kind,
+            actor=actor,
+            target=repository,
+            detail={"host": source_host(source), **detail},
+        )
 
     @offload
     def link(self, link_id: int) -> Link:
@@ -101,6 +166,7 @@ class BuildService:
 
     @offload
     def link_for(self, repository: str) -> Link:
+        canonical(repository)
         with Session(self.db.read) as session:
             row = session.scalar(select(BuildLink).where(BuildLink.repository == repository))
             if row is None:
@@ -114,10 +180,11 @@ class BuildService:
             return secret
 
     @offload
-    def credentials(self, link_id: int) -> dict[str, str]:
+    def source(self, link_id: int) -> LinkSource:
+        """Where to fetch from, with the credentials: for the server's own fetches, never shown."""
         with Session(self.db.read) as session:
-            found: dict[str, str] = self.box.open(self._link_row(session, link_id).credentials, {})
-            return found
+            row = self._link_row(session, link_id)
+            return LinkSource(row.source_url, self.box.open(row.credentials, {}))
 
     @offload
     def trigger_token_valid(self, link_id: int, token: str) -> bool:
@@ -155,7 +222,7 @@ class BuildService:
             select(BuildRule).where(BuildRule.link_id == row.id).order_by(BuildRule.position)
         )
         return Link(
-            row.id, row.repository, row.source_url, row.created_by, row.created_at,
+            row.id, row.repository, public_url(row.source_url), row.created_by, row.created_at,
             tuple(self._rule(r) for r in rules),
         )  # fmt: skip
 
@@ -224,6 +291,9 @@ class BuildService:
 
     @offload
     def builds(self, repository: str, limit: int = 50) -> list[BuildInfo]:
+        canonical(repository)
+        if not 1 <= limit <= MAX_HISTORY:
+            raise InvalidRequest(f"limit must be from 1 to {MAX_HISTORY}")
         with Session(self.db.read) as session:
             rows = session.scalars(
                 select(Build).where(Build.repository == repository).order_by(Build.id.desc()).limit(limit)
@@ -233,6 +303,7 @@ class BuildService:
     @offload
     def latest_finished(self, repository: str, tag: str | None) -> BuildInfo | None:
         """The newest build that finished (for a badge), optionally one that pushes ``tag``."""
+        canonical(repository)
         with Session(self.db.read) as session:
             rows = session.scalars(
                 select(Build)

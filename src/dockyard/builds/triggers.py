@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.builds.errors import InvalidRequest, Unauthorized
+from dockyard.builds.rules import MAX_REF
 
 SKIP_MARKERS = ("[skip build]", "[build skip]")
 NULL_COMMIT = re.compile(r"^0+$")
@@ -52,10 +53,12 @@ def verify_gitlab(secret: str, token: str | None) -> None:
 
 def split_ref(ref: str) -> tuple[str, str]:
     """``refs/heads/main`` -> ("branch", "main"); ``refs/tags/v1`` -> ("tag", "v1")."""
+    if len(ref) > MAX_REF + len("refs/heads/"):
+        raise InvalidRequest(f"refs are at most {MAX_REF} characters")
     for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
         if ref.startswith(prefix) and len(ref) > len(prefix):
             return kind, ref[len(prefix) :]
-    raise InvalidRequest(f"not a branch or tag ref: {ref!r}")
+    raise InvalidRequest(f"not a branch or tag ref: {ref[:80]!r}")
 
 
 def _payload(body: bytes) -> Mapping[str, Any]:

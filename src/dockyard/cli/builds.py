@@ -2,6 +2,9 @@
 
 Commands migrate the database first and work beside a running ``dockyard serve``; ``trigger``
 queues builds that any worker (the one inside ``serve`` or a ``dockyard worker``) then runs.
+Repository names are canonicalised as everywhere (``nginx`` is ``library/nginx``). ``link
+--created-by USER`` links on that account's behalf, so the account must be an administrator of
+the repository, as on the other doors (``library/`` needs a site administrator).
 """
 
 from __future__ import annotations
@@ -105,10 +108,12 @@ def link(
         credentials = {"username": username or "", "password": os.environ.get(password_env or "", "")}
     if deploy_key:
         credentials["ssh_key"] = deploy_key.read_text()
+    name = _repository(repository)
 
     async def work(ctx: BuildsContext, settings: Settings) -> None:
+        await _may_administer(ctx, name, created_by)
         made = await ctx.service.create_link(
-            repository,
+            name,
             source,
             rules,
             credentials=credentials or None,
@@ -130,6 +135,40 @@ def link(
     _run(data_dir, work)
 
 
+def _repository(raw: str) -> str:
+    from dockyard.builds.access import repository_name
+
+    with _build_errors():
+        return repository_name(raw)
+
+
+def _build_id(raw: int) -> int:
+    from dockyard.builds.params import record_id
+
+    with _build_errors():
+        return record_id(raw)
+
+
+async def _may_administer(ctx: BuildsContext, repository: str, account: str | None) -> None:
+    """The account a link acts for must administer the repository (``library/``: a site admin)."""
+    from dockyard.builds.access import decide
+    from dockyard.builds.errors import BuildError
+
+    if account is None:
+        return  # the operator's own link: builds push with the namespace's rights
+    principal = await ctx.accounts.principal_for(account)
+    if principal is None:
+        raise fail(f"no user named {account!r}")
+    try:
+        decide(principal, repository, await ctx.accounts.repository_actions(principal, repository), "admin")
+    except BuildError:
+        need = "a site administrator" if repository.startswith("library/") else "an administrator of it"
+        raise fail(
+            f"{account} may not link {repository}: the builds of a link act for --created-by, "
+            f"which must be {need}"
+        ) from None
+
+
 def _pair(spec: str) -> tuple[str, str]:
     name, sep, value = spec.partition("=")
     if not sep or not name:
@@ -140,12 +179,13 @@ def _pair(spec: str) -> tuple[str, str]:
 @build_app.command()
 def unlink(repository: str, data_dir: DataDir = None) -> None:
     """Remove a repository's link, its rules and its build history."""
+    name = _repository(repository)
 
     async def work(ctx: BuildsContext, _: Settings) -> None:
-        await ctx.service.unlink(repository)
+        await ctx.service.unlink(name)
 
     _run(data_dir, work)
-    console.print(f"{repository} is no longer linked.")
+    console.print(f"{name} is no longer linked.")
 
 
 @build_app.command()
@@ -157,14 +197,15 @@ def trigger(
     data_dir: DataDir = None,
 ) -> None:
     """Queue builds now, for one ref or for every literal rule."""
+    name = _repository(repository)
 
     async def work(ctx: BuildsContext, _: Settings) -> None:
-        found = await ctx.service.link_for(repository)
+        found = await ctx.service.link_for(name)
         wanted: dict[str, str] = {}
         if ref:
-            kind, _slash, name = ref.removeprefix("refs/").partition("/")
-            if kind in ("heads", "tags") and name:
-                wanted = {"source_type": "branch" if kind == "heads" else "tag", "source_name": name}
+            kind, _slash, short = ref.removeprefix("refs/").partition("/")
+            if kind in ("heads", "tags") and short:
+                wanted = {"source_type": "branch" if kind == "heads" else "tag", "source_name": short}
             else:
                 wanted = {"source_name": ref}
         for build in await ctx.trigger(found.id, wanted, "manual"):
@@ -180,10 +221,11 @@ def trigger(
 @build_app.command("list")
 def list_builds(repository: str, limit: int = 20, data_dir: DataDir = None) -> None:
     """A repository's builds, newest first."""
+    name = _repository(repository)
 
     async def work(ctx: BuildsContext, _: Settings) -> None:
         table = Table("ID", "STATE", "REF", "COMMIT", "TAGS", "QUEUED", "DIGEST")
-        for b in await ctx.service.builds(repository, limit):
+        for b in await ctx.service.builds(name, limit):
             table.add_row(
                 str(b.id), b.state, f"{b.source_type} {escape(b.source_ref)}", b.commit[:12],
                 escape(", ".join(b.tags)), b.queued_at.strftime("%Y-%m-%d %H:%M:%S"), b.digest or "-",
@@ -196,6 +238,7 @@ def list_builds(repository: str, limit: int = 20, data_dir: DataDir = None) -> N
 @build_app.command()
 def log(build_id: int, data_dir: DataDir = None) -> None:
     """A build's log so far."""
+    build_id = _build_id(build_id)
 
     async def work(ctx: BuildsContext, _: Settings) -> None:
         build = await ctx.service.build(build_id)
@@ -209,6 +252,7 @@ def log(build_id: int, data_dir: DataDir = None) -> None:
 @build_app.command()
 def cancel(build_id: int, data_dir: DataDir = None) -> None:
     """Cancel a queued or running build."""
+    build_id = _build_id(build_id)
 
     async def work(ctx: BuildsContext, _: Settings) -> None:
         build = await ctx.service.cancel(build_id)
@@ -220,6 +264,7 @@ def cancel(build_id: int, data_dir: DataDir = None) -> None:
 @build_app.command()
 def retry(build_id: int, data_dir: DataDir = None) -> None:
     """Queue a finished build again (same commit, same settings) as a new build."""
+    build_id = _build_id(build_id)
 
     async def work(ctx: BuildsContext, _: Settings) -> None:
         build = await ctx.service.retry(build_id)

@@ -7,8 +7,9 @@ source link with its rules on the settings page.
     GET  …/builds/{id}                   one build and its log (builds.js follows …/stream while it runs)
     GET  …/builds/{id}/stream            the log as server-sent events, read rights from the session
     POST …/builds/{id}/cancel, …/retry   push rights
-    POST …/settings/builds               link (or re-link) a git source with its rules; admins
-    POST …/settings/builds/delete        unlink
+    POST …/settings/builds               link (or re-link) a git source with its rules and https
+                                         credentials; admins of the repository
+    POST …/settings/builds/delete        unlink; admins of the repository
 
 Everything goes through the builds domain's BuildService and BuildsContext; who may do what comes
 from the hub's RepositoryDetail, as on the other repository pages.
@@ -23,12 +24,14 @@ from typing import Any
 
 from starlette.responses import Response
 
+from dockyard.builds import params
 from dockyard.builds.context import BuildsContext
 from dockyard.builds.errors import BuildError
 from dockyard.builds.errors import NotFound as NoBuild
 from dockyard.builds.records import ACTIVE, FINISHED, BuildInfo, Link, NewLink
 from dockyard.builds.routes import badge_response, log_stream
 from dockyard.builds.rules import SOURCE_TYPES, Rule, RuleError
+from dockyard.builds.source_secrets import public_url
 from dockyard.hub.errors import NotFound, PermissionDenied
 from dockyard.hub.records import RepositoryDetail
 from dockyard.web.context import WebRequest, error_page, page
@@ -98,7 +101,7 @@ async def _repository(web: WebRequest, action: str | None = None) -> RepositoryD
 
 
 async def _build(web: WebRequest, detail: RepositoryDetail) -> BuildInfo:
-    build = await _builds(web).service.build(int(web.path("build_id")))
+    build = await _builds(web).service.build(params.record_id(web.path("build_id")))
     if build.repository != detail.name:
         raise NotFound(f"no build {build.id} in {detail.name}")
     return build
@@ -259,6 +262,12 @@ async def _settings(web: WebRequest, status: int = 200, **context: Any) -> Respo
     return await settings_page(web, status, **context)
 
 
+async def _credentials(web: WebRequest) -> dict[str, str] | None:
+    """The https username and password typed in; None (keep the saved ones) when both are blank."""
+    username, password = (await web.field("username")).strip(), await web.field("password")
+    return {"username": username, "password": password} if username or password else None
+
+
 @page
 @with_build_errors
 async def save_link(web: WebRequest) -> Response:
@@ -271,12 +280,15 @@ async def save_link(web: WebRequest) -> Response:
             detail.name,
             source_url,
             _rules(rows),
+            credentials=await _credentials(web),
+            keep_credentials=True,
             created_by=web.viewer.username if web.viewer else None,
         )
     except (RuleError, BuildError) as error:
         message = error.message if isinstance(error, BuildError) else str(error)
         view = await link_view(web, detail.name, [*[r for r in rows if r["source_name"]], dict(BLANK_RULE)])
-        return await _settings(web, 400, errors={"builds": message}, build_link=view, build_source=source_url)
+        typed = public_url(source_url)  # never echo credentials typed into the URL
+        return await _settings(web, 400, errors={"builds": message}, build_link=view, build_source=typed)
     view = await link_view(web, detail.name)
     trigger = f"{_base(web)}/api/build/trigger/{made.link.id}/{made.trigger_token}"
     return await _settings(web, build_link=view, new_link=made, trigger_url=trigger, saved="builds")
@@ -286,5 +298,5 @@ async def save_link(web: WebRequest) -> Response:
 @with_build_errors
 async def remove_link(web: WebRequest) -> Response:
     detail = await _repository(web, "admin")
-    await _builds(web).service.unlink(detail.name)
+    await _builds(web).service.unlink(detail.name, actor=web.viewer.username if web.viewer else None)
     return web.redirect(f"{repository_url(detail.name)}/settings?saved=builds#builds")
