@@ -102,9 +102,9 @@ class BuildService:
         none are given, but only while the source URL stays the same: they never follow a link
         to another host."""
         canonical(repository)
+        check_rules(rules)
         source_url = source_url.strip()
         check_source(source_url)
-        check_rules(rules)
         secret, trigger = secrets.token_hex(20), secrets.token_urlsafe(24)
         with Session(self.db.write) as session, session.begin():
             row = session.scalar(select(BuildLink).where(BuildLink.repository == repository))
