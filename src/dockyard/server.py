@@ -31,8 +31,10 @@ class ListenError(Exception):
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """Settings as DOCKYARD_* variables, so worker processes rebuild the same Settings."""
-    values = settings.model_dump(mode="json")
-    return {f"DOCKYARD_{key.upper()}": str(value) for key, value in values.items()}
+    values = settings.model_dump(mode="json", exclude={"builds"})
+    env = {f"DOCKYARD_{key.upper()}": str(value) for key, value in values.items()}
+    builds = settings.builds.model_dump(mode="json")
+    return env | {f"DOCKYARD_BUILD_{key.upper()}": str(value) for key, value in builds.items()}
 
 
 def bind_to_supervisor() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from dockyard.builds.config import BuildSettings
+from dockyard.config import BuildSettings
 from dockyard.builds.errors import InvalidRequest, QueueFull, Unauthorized
 from dockyard.builds.queue import BuildQueue, LeaseLost
 from dockyard.builds.rules import DEFAULT_RULES, Rule, RuleError, Variable, matches, parse_rule

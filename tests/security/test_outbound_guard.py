@@ -19,7 +19,7 @@ import pytest
 
 from dockyard import netguard
 from dockyard.builds import relay
-from dockyard.builds.config import BuildSettings
+from dockyard.config import BuildSettings
 from dockyard.builds.gitfetch import GitSession
 from dockyard.guarded_http import GuardedTransport
 from tests.api.helpers import Receiver

@@ -11,7 +11,6 @@ from typing import Any
 import anyio
 
 from dockyard.accounts.service import AccountService
-from dockyard.builds.config import BuildSettings
 from dockyard.builds.errors import InvalidRequest, NotFound
 from dockyard.builds.records import BuildInfo, Link
 from dockyard.builds.rules import Match, Rule, matches
@@ -19,6 +18,7 @@ from dockyard.builds.runner import StepFailed, ls_remote
 from dockyard.builds.service import BuildService
 from dockyard.builds.source_secrets import hide_secrets
 from dockyard.builds.triggers import Push
+from dockyard.config import BuildSettings
 
 Wanted = tuple[str, str, str, tuple[Match, ...]]  # source type, ref, commit, what it builds
 

@@ -32,9 +32,9 @@ from pathlib import Path
 import anyio
 
 from dockyard import netguard
-from dockyard.builds.config import BuildSettings
 from dockyard.builds.runtime import LogWriter, StepFailed, basic_header
 from dockyard.builds.sources import ParsedSource, Source, SourceError, parse, same_origin
+from dockyard.config import BuildSettings
 
 COMMIT = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 SETTING = "DOCKYARD_BUILD_ALLOW_PRIVATE_SOURCES"

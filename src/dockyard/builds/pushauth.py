@@ -21,10 +21,9 @@ from functools import partial
 
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
-from dockyard.auth import keys
+from dockyard.auth.keys import SigningKey
 from dockyard.auth.scopes import Scope, canonical
 from dockyard.auth.tokens import TokenAuthority
-from dockyard.builds.config import BuildSettings
 from dockyard.builds.records import Job
 from dockyard.builds.runtime import ANONYMOUS, RegistryGrant, StepFailed
 from dockyard.config import Settings
@@ -33,15 +32,15 @@ MAX_TTL = 24 * 3600
 
 
 class PushTokens:
-    def __init__(self, settings: Settings, builds: BuildSettings, accounts: AccountService) -> None:
+    def __init__(self, settings: Settings, accounts: AccountService, key: SigningKey) -> None:
         self.accounts = accounts
         self.authority: TokenAuthority | None = None
         if settings.auth == "token":
             self.authority = TokenAuthority(
-                keys.load_or_create(settings.data_dir),
+                key,
                 issuer=settings.token_issuer,
                 service=settings.token_service,
-                ttl=min(MAX_TTL, builds.timeout_seconds + 600),
+                ttl=min(MAX_TTL, settings.builds.timeout_seconds + 600),
                 refresh_ttl=settings.refresh_token_ttl_seconds,
                 leeway=settings.token_leeway_seconds,
             )

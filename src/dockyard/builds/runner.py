@@ -40,7 +40,6 @@ import anyio
 from dockyard import netguard
 from dockyard.builds import dockerfile as dockerfiles
 from dockyard.builds.archive import tar_stream
-from dockyard.builds.config import BuildSettings
 from dockyard.builds.engine import Engine, EngineError, client
 from dockyard.builds.gitfetch import SETTING, GitSession
 from dockyard.builds.plan import HOOKS, Plan
@@ -48,8 +47,9 @@ from dockyard.builds.records import Job
 from dockyard.builds.runtime import MASK, Advance, LogWriter, Masker, RegistryGrant, StepFailed, link_secrets
 from dockyard.builds.sandbox import HookSandbox
 from dockyard.builds.sources import SourceError, parse
+from dockyard.config import BuildSettings, Settings
 
-__all__ = ["MASK", "Masker", "Runner", "StepFailed", "ls_remote", "secret_values"]
+__all__ = ["MASK", "Masker", "Runner", "StepFailed", "ls_remote", "registry_address", "secret_values"]
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DOCKER_HUB_VARIABLES = (
@@ -74,6 +74,19 @@ class Workspace:
 
     def checkout(self, generation: int) -> Path:
         return self.root / ("src" if generation == 0 else f"src-{generation}")
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "", "localhost")
+
+
+def registry_address(settings: Settings) -> str:
+    """host:port where the build engine reaches this Dockyard to push."""
+    if settings.builds.registry:
+        return settings.builds.registry
+    if settings.public_url:
+        return urlsplit(settings.public_url).netloc
+    host = "127.0.0.1" if settings.host in WILDCARD_HOSTS else settings.host
+    return f"{host}:{settings.port}"
 
 
 class Runner:

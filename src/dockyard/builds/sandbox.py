@@ -25,9 +25,9 @@ from pathlib import Path, PurePosixPath
 import anyio
 
 from dockyard.builds.archive import TarOptions, extract, tar_stream
-from dockyard.builds.config import BuildSettings
 from dockyard.builds.engine import Engine, EngineError
 from dockyard.builds.runtime import LogWriter, StepFailed
+from dockyard.config import BuildSettings
 
 NOBODY = 65534
 MOUNT = "/build"

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import anyio
 
-from dockyard.builds.config import BuildSettings
 from dockyard.builds.queue import BuildQueue, LeaseLost
 from dockyard.builds.records import Job
 from dockyard.builds.runner import Runner, secret_values
 from dockyard.builds.runtime import Masker, RegistryGrant, StepFailed
+from dockyard.config import BuildSettings
 
 log = logging.getLogger(__name__)
 

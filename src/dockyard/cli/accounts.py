@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import anyio
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -32,7 +31,14 @@ from dockyard.accounts.records import (
     TeamPermission,
     User,
 )
-from dockyard.cli.common import DataDir, account_errors, console, fail, load_settings, out, with_accounts
+from dockyard.cli.common import (
+    DataDir,
+    console,
+    fail,
+    out,
+    with_accounts,
+    with_services,
+)
 
 if TYPE_CHECKING:
     from dockyard.accounts.service import AccountService
@@ -213,32 +219,7 @@ async def _delete_user(hub: HubService, name: str, with_repositories: bool) -> i
 
 def _run_with_hub(data_dir: Path | None, work: Callable[[HubService], Awaitable[T]]) -> T:
     """``with_accounts``, with the whole hub (registry and storage too) for repository deletions."""
-    from dockyard.accounts.service import AccountService
-    from dockyard.db.engine import make_database
-    from dockyard.hub.service import HubService
-    from dockyard.registry.service import Registry
-    from dockyard.registry.store import MetadataStore
-    from dockyard.secretbox import SecretBox
-    from dockyard.server import prepare
-    from dockyard.storage import create_driver
-
-    settings = load_settings(data_dir=data_dir)
-    prepare(settings)
-    database = make_database(settings.resolved_database_url)
-    storage = create_driver(settings.storage, root=settings.storage_root)
-    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes)
-    hub = HubService(
-        database,
-        AccountService(database),
-        registry,
-        base_url=settings.base_url,
-        secrets=SecretBox.from_settings(settings),
-    )
-    try:
-        with account_errors():
-            return anyio.run(work, hub)
-    finally:
-        database.dispose()
+    return with_services(data_dir, lambda services: work(services.hub))
 
 
 # -- organisations and teams -----------------------------------------------------------------------

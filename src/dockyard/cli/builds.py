@@ -1,7 +1,7 @@
-"""Automated builds: ``dockyard build link|unlink|trigger|list|log|cancel|retry`` and ``dockyard worker``.
+"""Automated builds: ``dockyard build link|unlink|trigger|list|log|cancel|retry``.
 
 Commands migrate the database first and work beside a running ``dockyard serve``; ``trigger``
-queues builds that any worker (the one inside ``serve`` or a ``dockyard worker``) then runs.
+queues builds that any process with the builds role (``serve``, or ``dockyard worker``) then runs.
 Repository names are canonicalised as everywhere (``nginx`` is ``library/nginx``). ``link
 --created-by USER`` links on that account's behalf, so the account must be an administrator of
 the repository, as on the other doors (``library/`` needs a site administrator).
@@ -30,7 +30,6 @@ build_app = typer.Typer(help="Automated builds: link a git repository, trigger a
 
 def register(app: typer.Typer) -> None:
     app.add_typer(build_app, name="build")
-    app.command("worker")(worker)
 
 
 @contextmanager
@@ -47,20 +46,13 @@ def _build_errors() -> Iterator[None]:
 def _run(data_dir: Path | None, work: Callable[[BuildsContext, Settings], Awaitable[T]]) -> T:
     import anyio
 
-    from dockyard.accounts.service import AccountService
-    from dockyard.builds import setup
-    from dockyard.db.engine import make_database
     from dockyard.server import prepare
+    from dockyard.services import open_services
 
     settings = load_settings(data_dir=data_dir)
     prepare(settings)
-    database = make_database(settings.resolved_database_url)
-    try:
-        with _build_errors():
-            ctx = setup.context(settings, database, AccountService(database))
-            return anyio.run(work, ctx, settings)
-    finally:
-        database.dispose()
+    with open_services(settings) as services, _build_errors():
+        return anyio.run(work, services.builds, settings)
 
 
 @build_app.command()
@@ -271,40 +263,3 @@ def retry(build_id: int, data_dir: DataDir = None) -> None:
         out.print(f"build {build.id}: queued", highlight=False)
 
     _run(data_dir, work)
-
-
-def worker(
-    data_dir: DataDir = None,
-    port: Annotated[
-        int | None, typer.Option(help="Port of the Dockyard to push to [env DOCKYARD_PORT]")
-    ] = None,
-) -> None:
-    """Run builds from the queue until SIGINT or SIGTERM (DOCKYARD_BUILD_* settings apply)."""
-    import signal
-
-    import anyio
-
-    from dockyard.accounts.service import AccountService
-    from dockyard.builds import setup
-    from dockyard.db.engine import make_database
-    from dockyard.server import prepare
-
-    settings = load_settings(data_dir=data_dir, port=port)
-    prepare(settings)
-    database = make_database(settings.resolved_database_url)
-    build_worker = setup.make_worker(settings, database, AccountService(database))
-    console.print(f"Build worker {build_worker.name} started (data in {settings.data_dir}).", highlight=False)
-
-    async def main() -> None:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(build_worker.run)
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    tasks.cancel_scope.cancel()
-                    return
-
-    try:
-        anyio.run(main)
-    finally:
-        database.dispose()
-    console.print("Build worker stopped.")

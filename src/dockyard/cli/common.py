@@ -21,6 +21,7 @@ from dockyard.config import Settings
 
 if TYPE_CHECKING:  # imported when a command runs, so `dockyard --help` stays quick
     from dockyard.accounts.service import AccountService
+    from dockyard.services import Services
 
 console = Console(stderr=True, soft_wrap=True)  # messages, one line each however long
 out = Console()  # results: tables, the token of `token create`
@@ -122,18 +123,19 @@ def account_errors() -> Iterator[None]:
         raise fail(exc.message) from None
 
 
-def with_accounts(data_dir: Path | None, work: Callable[[AccountService], Awaitable[T]]) -> T:
-    """Check the data folder, migrate its database (a no-op when current), then run ``work``.
+def with_services(data_dir: Path | None, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Check the data folder, migrate its database (a no-op when current), then run ``work`` with
+    the services (``dockyard/services.py``), closed afterwards.
 
     SQLite in WAL mode with a busy timeout lets this run beside a serving ``dockyard serve``."""
-    from dockyard.accounts.service import AccountService
-    from dockyard.db.engine import make_database
+    from dockyard.services import open_services
 
     settings = load_settings(data_dir=data_dir)
     prepare_data(settings)
-    database = make_database(settings.resolved_database_url)
-    try:
-        with account_errors():
-            return anyio.run(work, AccountService(database))
-    finally:
-        database.dispose()
+    with open_services(settings) as services, account_errors():
+        return anyio.run(work, services)
+
+
+def with_accounts(data_dir: Path | None, work: Callable[[AccountService], Awaitable[T]]) -> T:
+    """``with_services`` for a command that needs only the accounts."""
+    return with_services(data_dir, lambda services: work(services.accounts))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import accounts, builds
+from dockyard.cli import accounts, builds, worker
 from dockyard.cli.common import DataDir, DockyardCli, console, fail, load_settings, prepare_data
 from dockyard.config import Settings
 
@@ -48,14 +48,10 @@ def _first_administrator_hint(settings: Settings) -> None:
     """On a fresh install, say how to create the first account: nobody can log in yet."""
     import anyio
 
-    from dockyard.accounts.service import AccountService
-    from dockyard.db.engine import make_database
+    from dockyard.services import open_services
 
-    database = make_database(settings.resolved_database_url)
-    try:
-        users = anyio.run(AccountService(database).user_count)
-    finally:
-        database.dispose()
+    with open_services(settings) as services:
+        users = anyio.run(services.accounts.user_count)
     if users == 0:
         console.print(
             "No users yet. Create the first administrator with:\n"
@@ -74,6 +70,7 @@ def migrate(data_dir: DataDir = None) -> None:
 
 accounts.register(app)  # after serve and migrate, so they lead the help
 builds.register(app)
+worker.register(app)
 
 if __name__ == "__main__":
     app()

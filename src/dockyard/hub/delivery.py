@@ -219,15 +219,19 @@ class DeliveryWorker:
     ) -> None:
         self.queue = queue
         self.policy = policy
-        self.client = client or httpx.AsyncClient(
+        self.allow_private = allow_private
+        self.client = client  # made by each run when not given, and closed when that run ends
+        self._wake = anyio.Event()
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             # Every connection is checked (after DNS, pinned): no loopback, private or metadata address.
-            transport=GuardedTransport(allow_private=allow_private, setting=ALLOW_PRIVATE_SETTING),
-            timeout=httpx.Timeout(policy.timeout),
+            transport=GuardedTransport(allow_private=self.allow_private, setting=ALLOW_PRIVATE_SETTING),
+            timeout=httpx.Timeout(self.policy.timeout),
             follow_redirects=False,
             trust_env=False,  # deliveries go where the webhook says, not through the server's proxy
             headers={"User-Agent": USER_AGENT},
         )
-        self._wake = anyio.Event()
 
     def wake(self) -> None:
         """Look for due rows now rather than at the next poll (a push just queued some)."""
@@ -235,6 +239,9 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Drain the queue until cancelled; a failing round is logged and retried next poll."""
+        own = self.client is None
+        if self.client is None:
+            self.client = self._new_client()
         try:
             while True:
                 try:
@@ -245,8 +252,10 @@ class DeliveryWorker:
                 if sent < self.policy.batch:  # a full batch means more may be due right away
                     await self._idle()
         finally:
-            with anyio.CancelScope(shield=True):
-                await self.client.aclose()
+            if own:
+                with anyio.CancelScope(shield=True):
+                    await self.client.aclose()
+                self.client = None
 
     async def _idle(self) -> None:
         with anyio.move_on_after(self.policy.poll_interval):
@@ -282,9 +291,12 @@ class DeliveryWorker:
         }
         if item.secret:
             headers[SIGNATURE_HEADER] = sign(item.secret, body)
+        client = self.client
+        if client is None:
+            raise RuntimeError("attempt() needs a running worker or a client of its own")
         try:
             with anyio.fail_after(self.policy.timeout):
-                async with self.client.stream("POST", item.url, content=body, headers=headers) as response:
+                async with client.stream("POST", item.url, content=body, headers=headers) as response:
                     if 200 <= response.status_code < 300:
                         return Outcome(response.status_code, None)
                     return Outcome(response.status_code, _error_text(response))

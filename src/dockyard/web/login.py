@@ -1,7 +1,6 @@
-"""Password login for the pages: the one throttled, audited login every door shares
-(``AuthService.login``, built once by create_app whatever ``DOCKYARD_AUTH`` says). Personal access
-tokens are for clients, not the web: a browser login with one is refused before any check, so it
-never counts as a login."""
+"""Password login for the pages: the one throttled, audited login every door shares. Personal
+access tokens are for clients, not the web: a browser login with one is refused before any check,
+so it never counts as a login."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 endpoints ``docker search`` uses. A FastAPI app (``app.py``) that ``setup.install`` puts in front
 of the registry; the OpenAPI document is served at ``/v2/openapi.json``.
 
-    setup.py          wiring: the dispatcher in front of the registry, webhook delivery in the lifespan
+    setup.py          wiring: the dispatcher in front of the registry
     app.py            the FastAPI app: routers, error handlers, the OpenAPI document
     deps.py           services, the caller (hub token), page and name parameters
     tokens.py         hub JWTs: the registry's key, an audience of their own

@@ -1,4 +1,4 @@
-"""Wiring: the hub API app, the dispatcher that puts it in front of the registry, the delivery worker.
+"""Wiring: the hub API app and the dispatcher that puts it in front of the registry.
 
     request ──> ApiDispatch ──(an API route matches)──> FastAPI app (web/api/app.py)
                     │
@@ -14,84 +14,23 @@ A registry request pays a ``str.startswith`` and, under an API prefix, one regul
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
-import anyio
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dockyard.accounts.service import AccountService
-from dockyard.auth import keys
-from dockyard.auth.service import AuthService
-from dockyard.auth.setup import build_auth
-from dockyard.config import Settings
-from dockyard.db.engine import Database
-from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
-from dockyard.hub.service import HubService
-from dockyard.registry.service import Registry
-from dockyard.secretbox import SecretBox
 from dockyard.web.api.app import build_api
 from dockyard.web.api.deps import Context
-from dockyard.web.api.store import ApiStore
-from dockyard.web.api.tokens import HubTokens
 
 
-def install(
-    app: Starlette,
-    settings: Settings,
-    *,
-    database: Database,
-    accounts: AccountService,
-    registry: Registry,
-    secrets: SecretBox,
-    hub: HubService | None = None,
-    auth: AuthService | None = None,
-) -> FastAPI:
-    """Serve the hub API and ``docker search`` in front of ``app``'s routes, and run webhook
-    delivery for as long as ``app`` runs. ``hub`` is the pages' HubService when there is one.
-    ``auth`` is the token server's, when it has one: logins then share its throttle; an open
-    registry (auth = "none") gets one of its own."""
-    hub = hub or HubService(database, accounts, registry, base_url=settings.public_url, secrets=secrets)
-    api = build_api(_context(settings, database, accounts, hub, auth))
+def install(app: Starlette, context: Context) -> FastAPI:
+    """Serve the hub API and ``docker search`` in front of ``app``'s routes."""
+    api = build_api(context)
     app.add_middleware(ApiDispatch, api=api)  # outermost: the guard never sees API requests
-    worker = DeliveryWorker(
-        DeliveryQueue(database, secrets), retry_policy(settings), allow_private=settings.webhook_allow_private
-    )
-    _run_during_lifespan(app, worker)
     return api
-
-
-def _context(
-    settings: Settings,
-    database: Database,
-    accounts: AccountService,
-    hub: HubService,
-    auth: AuthService | None,
-) -> Context:
-    auth = auth or build_auth(settings, accounts)
-    tokens = HubTokens(
-        keys.load_or_create(settings.data_dir),
-        issuer=settings.token_issuer,
-        service=settings.token_service,
-        ttl=settings.api_token_ttl_seconds,
-        leeway=settings.token_leeway_seconds,
-    )
-    return Context(settings, accounts, hub, auth, tokens, ApiStore(database))
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        timeout=settings.webhook_timeout_seconds,
-        retry_base=settings.webhook_retry_base_seconds,
-        retry_max=settings.webhook_retry_max_seconds,
-        max_attempts=settings.webhook_max_attempts,
-        poll_interval=settings.webhook_poll_seconds,
-    )
 
 
 class ApiDispatch:
@@ -146,17 +85,3 @@ def _route_paths(routes: list[BaseRoute], prefix: str = "") -> Iterator[str]:
 def _anonymous(pattern: str) -> str:
     """A route's regular expression without group names, so many can share one alternation."""
     return re.sub(r"\(\?P<\w+>", "(?:", pattern)
-
-
-def _run_during_lifespan(app: Starlette, worker: DeliveryWorker) -> None:
-    """Start ``worker`` inside the app's own lifespan, stop it before that lifespan ends."""
-    inner = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(target: Any) -> AsyncIterator[Any]:
-        async with inner(target) as state, anyio.create_task_group() as tasks:
-            tasks.start_soon(worker.run)
-            yield state
-            tasks.cancel_scope.cancel()
-
-    app.router.lifespan_context = lifespan

@@ -1,0 +1,220 @@
+"""The composition root: every service of a Dockyard process, built once from the settings.
+
+    build_services(settings, clock=SystemClock()) -> Services
+    open_services(settings)                           the same as a context manager that closes them
+
+``create_app`` (the web process), the CLI's commands and ``dockyard worker`` all start here, and
+no other module builds a service or loads a key: the database engine, the storage driver, the
+secrets box and the token signing key exist once per process, and so do the one login (and its
+throttle) and the hub. Background work is a list (``Services.background``), each task with the
+role that runs it (``dockyard/background.py``):
+
+    role        task                 what it does
+    janitor     uploads-janitor      removes upload sessions untouched for DOCKYARD_UPLOAD_TTL_SECONDS
+                sessions-sweep       removes expired web sessions
+    webhooks    webhook-delivery     drains the webhook_deliveries queue (hub/delivery.py)
+    builds      build-worker         claims and runs queued builds (builds/worker.py)
+    (web)       activity-flush       writes this process's buffered pull and push activity; every
+                                     web process runs it and flushes once more on the way down
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+
+from dockyard.accounts.limits import CreationLimits
+from dockyard.accounts.service import AccountService
+from dockyard.auth.keys import SigningKey, load_or_create
+from dockyard.auth.ratelimit import PullRateLimiter
+from dockyard.auth.service import AuthService
+from dockyard.auth.throttle import LoginThrottle
+from dockyard.auth.tokens import TokenAuthority
+from dockyard.background import BackgroundTask, periodic, select
+from dockyard.builds.context import BuildsContext
+from dockyard.builds.pushauth import PushTokens
+from dockyard.builds.queue import BuildQueue
+from dockyard.builds.runner import Runner, registry_address
+from dockyard.builds.service import BuildService
+from dockyard.builds.worker import BuildWorker
+from dockyard.clock import Clock, SystemClock
+from dockyard.config import Settings
+from dockyard.db.engine import Database, make_database
+from dockyard.hub.activity import ActivityStore
+from dockyard.hub.build_events import BuildWebhooks
+from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
+from dockyard.hub.service import HubService
+from dockyard.hub.stats import ActivityRecorder
+from dockyard.registry.service import Registry
+from dockyard.registry.space import DiskRoom
+from dockyard.registry.store import MetadataStore
+from dockyard.secretbox import SecretBox
+from dockyard.storage import StorageDriver, create_driver
+from dockyard.storage.space import Reserve
+from dockyard.web.api.store import ApiStore
+from dockyard.web.api.tokens import HubTokens
+from dockyard.web.sessions import SessionStore
+
+SESSION_SWEEP_SECONDS = 3600.0
+MAX_JANITOR_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    database: Database
+    storage: StorageDriver
+    secrets: SecretBox  # seals webhook and build secrets (DOCKYARD_SECRETS_KEY_FILE)
+    signing_key: SigningKey  # signs registry, hub API and build push tokens
+    registry: Registry
+    accounts: AccountService
+    login: AuthService  # the one password login of every door, with the one throttle
+    auth: AuthService | None  # the token server and guard: ``login`` under token auth, else None
+    hub: HubService
+    hub_tokens: HubTokens
+    api_store: ApiStore  # the JSON API's own queries, until they become read models of their owners
+    sessions: SessionStore
+    activity: ActivityRecorder
+    builds: BuildsContext
+    build_worker: BuildWorker
+    deliveries: DeliveryWorker
+
+    def background(self, roles: Collection[str], *, web: bool = False) -> list[BackgroundTask]:
+        """The tasks of ``roles``; with ``web``, also those every web process runs for itself."""
+        return select(self._tasks(), roles, web=web)
+
+    def _tasks(self) -> list[BackgroundTask]:
+        settings, clock = self.settings, self.clock
+        uploads_ttl = settings.upload_ttl_seconds
+
+        async def purge_uploads() -> None:
+            await self.registry.uploads.purge_stale(uploads_ttl)
+
+        async def purge_sessions() -> None:
+            await self.sessions.purge_expired()
+
+        janitor_every = min(MAX_JANITOR_SECONDS, uploads_ttl / 4)
+        return [
+            BackgroundTask(
+                "uploads-janitor", "janitor", periodic(janitor_every, purge_uploads, clock, wait_first=True)
+            ),
+            BackgroundTask(
+                "sessions-sweep", "janitor", periodic(SESSION_SWEEP_SECONDS, purge_sessions, clock)
+            ),
+            BackgroundTask("webhook-delivery", "webhooks", self.deliveries.run),
+            BackgroundTask("build-worker", "builds", self.build_worker.run),
+            BackgroundTask("activity-flush", None, self.activity.run, stop=self.activity.flush),
+        ]
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    database = make_database(settings.resolved_database_url)
+    secrets = SecretBox.from_settings(settings)
+    signing_key = load_or_create(settings.data_dir)
+    storage = create_driver(settings.storage, root=settings.storage_root)
+    room = DiskRoom(Reserve(settings.data_dir / "reserve", settings.disk_reserve_bytes))
+    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room)
+    accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
+    login = _login(settings, accounts, signing_key)
+    hub = HubService(database, accounts, registry, base_url=settings.base_url, secrets=secrets)
+    activity = ActivityRecorder(ActivityStore(database, hub.base_url))
+    registry.events.subscribe(activity)
+    return Services(
+        settings=settings,
+        clock=clock,
+        database=database,
+        storage=storage,
+        secrets=secrets,
+        signing_key=signing_key,
+        registry=registry,
+        accounts=accounts,
+        login=login,
+        auth=login if settings.auth == "token" else None,
+        hub=hub,
+        hub_tokens=_hub_tokens(settings, signing_key),
+        api_store=ApiStore(database),
+        sessions=SessionStore(database),
+        activity=activity,
+        builds=_builds(settings, database, accounts, secrets),
+        build_worker=_build_worker(settings, database, accounts, secrets, signing_key),
+        deliveries=DeliveryWorker(
+            DeliveryQueue(database, secrets),
+            retry_policy(settings),
+            allow_private=settings.webhook_allow_private,
+        ),
+    )
+
+
+@contextlib.contextmanager
+def open_services(settings: Settings) -> Iterator[Services]:
+    """Services for a command: built on entry, the database closed on exit."""
+    services = build_services(settings)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def _login(settings: Settings, accounts: AccountService, key: SigningKey) -> AuthService:
+    authority = TokenAuthority(
+        key,
+        issuer=settings.token_issuer,
+        service=settings.token_service,
+        ttl=settings.token_ttl_seconds,
+        refresh_ttl=settings.refresh_token_ttl_seconds,
+        leeway=settings.token_leeway_seconds,
+    )
+    throttle = LoginThrottle(
+        settings.login_max_failures,
+        settings.login_failure_window_seconds,
+        settings.login_lockout_seconds,
+        ip_max_failures=settings.login_ip_max_failures,
+    )
+    limiter = PullRateLimiter(
+        settings.pull_limit_anonymous, settings.pull_limit_authenticated, settings.pull_limit_window_seconds
+    )
+    return AuthService(accounts, authority, throttle, limiter)
+
+
+def _hub_tokens(settings: Settings, key: SigningKey) -> HubTokens:
+    return HubTokens(
+        key,
+        issuer=settings.token_issuer,
+        service=settings.token_service,
+        ttl=settings.api_token_ttl_seconds,
+        leeway=settings.token_leeway_seconds,
+    )
+
+
+def _builds(
+    settings: Settings, database: Database, accounts: AccountService, secrets: SecretBox
+) -> BuildsContext:
+    service = BuildService(database, secrets, settings.builds.queue_limit)
+    work_dir = settings.data_dir / "builds" / "work"
+    return BuildsContext(service, accounts, settings.builds, work_dir, settings.auth == "none")
+
+
+def _build_worker(
+    settings: Settings, database: Database, accounts: AccountService, secrets: SecretBox, key: SigningKey
+) -> BuildWorker:
+    builds = settings.builds
+    hooks = BuildWebhooks(settings.base_url)  # build events queue webhook deliveries in the same transaction
+    queue = BuildQueue(database, secrets, builds.lease_seconds, builds.max_attempts, events=hooks)
+    runner = Runner(builds, settings.data_dir / "builds" / "work", registry_address(settings))
+    return BuildWorker(builds, queue, runner, PushTokens(settings, accounts, key))
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        retry_base=settings.webhook_retry_base_seconds,
+        retry_max=settings.webhook_retry_max_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        poll_interval=settings.webhook_poll_seconds,
+    )
