@@ -15,8 +15,9 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dockyard.config import Settings
-from dockyard.db.engine import alembic_config, sync_url, upgrade
+from dockyard.db.engine import sync_url
 from dockyard.filemodes import make_private
+from dockyard.migrations import alembic_config, upgrade
 from dockyard.secretbox import SecretBox
 
 DATABASE = "dockyard.db"

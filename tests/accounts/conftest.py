@@ -15,7 +15,8 @@ from argon2 import PasswordHasher
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
-from dockyard.db.engine import Database, make_database, upgrade
+from dockyard.db.engine import Database, make_database
+from dockyard.migrations import upgrade
 
 PASSWORD = "correct horse battery"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.accounts.service import AccountService
-from dockyard.db.engine import make_database, upgrade
+from dockyard.db.engine import make_database
+from dockyard.migrations import upgrade
 
 pytestmark = pytest.mark.anyio
 

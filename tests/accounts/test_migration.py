@@ -10,8 +10,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from dockyard.db.engine import alembic_config
-from dockyard.db.models import Base
+from dockyard.migrations import alembic_config
+from dockyard.migrations.schema import METADATA
 
 
 def _seed_0001(engine: sa.Engine) -> None:
@@ -43,7 +43,7 @@ def test_upgrade_keeps_registry_data_and_matches_models(tmp_path: Path) -> None:
                 ("library/busybox", "library", 0, "", "", None),
                 ("acme/a/b", "acme", 0, "", "", None),
             ]
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn), METADATA) == []
 
         command.downgrade(config, "0001")
         with engine.connect() as conn:
@@ -62,6 +62,6 @@ def test_postgresql_ddl_renders() -> None:
     from sqlalchemy.schema import CreateTable
 
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    for table in Base.metadata.sorted_tables:
+    for table in METADATA.sorted_tables:
         ddl = str(CreateTable(table).compile(dialect=dialect))
         assert "DEFAULT 0" not in ddl and "DEFAULT 1" not in ddl, ddl

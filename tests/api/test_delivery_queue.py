@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from dockyard.db.engine import Database, make_database, upgrade
+from dockyard.db.engine import Database, make_database
 from dockyard.hub.delivery import (
     SIGNATURE_HEADER,
     Claimed,
@@ -26,6 +26,7 @@ from dockyard.hub.delivery import (
     sign,
 )
 from dockyard.hub.tables import deliveries, repositories, webhooks
+from dockyard.migrations import upgrade
 from dockyard.secretbox import SecretBox
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,8 @@ from dockyard.builds.queue import BuildQueue
 from dockyard.builds.rules import matches
 from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import BuildService
-from dockyard.db.engine import make_database, upgrade
+from dockyard.db.engine import make_database
+from dockyard.migrations import upgrade
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

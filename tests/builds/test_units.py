@@ -12,7 +12,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-from dockyard.config import BuildSettings
 from dockyard.builds.errors import InvalidRequest, QueueFull, Unauthorized
 from dockyard.builds.queue import BuildQueue, LeaseLost
 from dockyard.builds.rules import DEFAULT_RULES, Rule, RuleError, Variable, matches, parse_rule
@@ -21,7 +20,9 @@ from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import BuildService, check_source
 from dockyard.builds.triggers import github_push, gitlab_push, verify_github, verify_gitlab
 from dockyard.builds.worker import BuildWorker
-from dockyard.db.engine import make_database, upgrade
+from dockyard.config import BuildSettings
+from dockyard.db.engine import make_database
+from dockyard.migrations import upgrade
 
 COMMIT = "a" * 40
 

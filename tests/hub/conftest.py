@@ -14,11 +14,12 @@ from argon2 import PasswordHasher
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
-from dockyard.db.engine import Database, make_database, upgrade
+from dockyard.db.engine import Database, make_database
 from dockyard.digests import Digest
 from dockyard.hub.activity import ActivityStore
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
+from dockyard.migrations import upgrade
 from dockyard.registry.manifests import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore

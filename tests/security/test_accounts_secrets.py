@@ -28,8 +28,9 @@ from cryptography.fernet import Fernet
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
-from dockyard.db.engine import alembic_config, make_database, upgrade
+from dockyard.db.engine import make_database
 from dockyard.hub.service import HubService
+from dockyard.migrations import alembic_config, upgrade
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
 from dockyard.secretbox import SecretBox

@@ -19,8 +19,8 @@ import pytest
 
 from dockyard import netguard
 from dockyard.builds import relay
-from dockyard.config import BuildSettings
 from dockyard.builds.gitfetch import GitSession
+from dockyard.config import BuildSettings
 from dockyard.guarded_http import GuardedTransport
 from tests.api.helpers import Receiver
 

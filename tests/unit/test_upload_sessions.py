@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, insert, select
 
-from dockyard.db.engine import Database, make_database, upgrade
+from dockyard.db.engine import Database, make_database
 from dockyard.db.models import Namespace, Repository
 from dockyard.digests import Digest
+from dockyard.migrations import upgrade
 from dockyard.registry import uploads as uploads_module
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.store import MetadataStore

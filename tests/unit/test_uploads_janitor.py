@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.db.engine import make_database, upgrade
+from dockyard.db.engine import make_database
+from dockyard.migrations import upgrade
 from dockyard.registry.store import MetadataStore
 from dockyard.registry.uploads import UploadService
 from dockyard.storage import create_driver

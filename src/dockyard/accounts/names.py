@@ -2,7 +2,7 @@
 
     docker_id  := [a-z0-9]{4,30}, not a reserved word      users and organisations share one space
     team       := [a-z0-9] [a-z0-9_-]{0,29}                 unique within an organisation
-    repository := namespace "/" path                        the registry's grammar (registry/reference.py)
+    repository := namespace "/" path                        dockyard.names' grammar, and:
     namespace  := docker_id | "library"                     "library" holds the official images
 
 Only ASCII is accepted and nothing is normalised: ``Alice``, a Cyrillic a (U+0430) or the Kelvin
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
+from dockyard import names
 from dockyard.accounts.errors import InvalidName
-from dockyard.registry.reference import MAX_NAME_LENGTH, NAME_RE, OFFICIAL_NAMESPACE
 
 DOCKER_ID_MIN = 4
 DOCKER_ID_MAX = 30
@@ -59,21 +59,18 @@ def validate_team_name(name: str) -> str:
 
 
 def canonical_repository(name: str) -> str:
-    """``NS/NAME`` checked against the registry's grammar; a single component is an official image."""
-    if not isinstance(name, str) or not name.isascii() or not NAME_RE.fullmatch(name):
-        raise InvalidName(f"{name!r} is not a valid repository name")
-    if "/" not in name:
-        name = f"{OFFICIAL_NAMESPACE}/{name}"
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidName(f"repository names are at most {MAX_NAME_LENGTH} characters")
-    namespace = namespace_of(name)
-    if namespace != OFFICIAL_NAMESPACE:
+    """``NS/NAME`` by ``dockyard.names``' grammar (a single component is an official image), in a
+    namespace that can be a user's or an organisation's."""
+    try:
+        parsed = names.RepositoryName.parse(name)
+    except names.InvalidName as invalid:
+        raise InvalidName(str(invalid)) from None
+    if not parsed.official:
         try:
-            validate_docker_id(namespace)
+            validate_docker_id(parsed.namespace)
         except InvalidName:
             raise InvalidName(f"{name!r} is not in a valid namespace (a user or organisation name)") from None
-    return name
+    return str(parsed)
 
 
-def namespace_of(repository: str) -> str:
-    return repository.split("/", 1)[0]
+namespace_of = names.namespace_of

@@ -34,13 +34,12 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dockyard.accounts.records import Principal
-from dockyard.auth.context import CALLER_KEY
 from dockyard.auth.ratelimit import Quota
 from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY, canonical
 from dockyard.auth.service import AuthService
 from dockyard.auth.tokens import AccessToken, InvalidToken
 from dockyard.peers import client_ip
+from dockyard.registry.caller import CALLER_KEY
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.reference import is_digest
 from dockyard.registry.space import storage_full
@@ -211,15 +210,16 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d
 
 
 class TokenCaller:
-    """The caller as the registry handlers see it (``auth.context.Caller``)."""
+    """The caller as the registry handlers see it (``registry.caller.Caller``)."""
 
     def __init__(self, token: AccessToken, auth: AuthService) -> None:
         self.token = token
         self.auth = auth
 
     @property
-    def principal(self) -> Principal | None:
-        return self.token.account
+    def username(self) -> str | None:
+        account = self.token.account
+        return account.username if account is not None else None
 
     def may_pull(self, repository: str) -> bool:
         name = canonical(repository)

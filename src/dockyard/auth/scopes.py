@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dockyard.registry.errors import RegistryError
-from dockyard.registry.reference import canonical_name
+from dockyard.names import canonical_or_none
 
 REPOSITORY = "repository"
 REGISTRY = "registry"
@@ -70,7 +69,4 @@ def parse_scope(item: str) -> Scope | None:
 
 def canonical(name: str) -> str | None:
     """The canonical repository name (``library/`` for official images), or None when invalid."""
-    try:
-        return canonical_name(name)
-    except RegistryError:
-        return None
+    return canonical_or_none(name)

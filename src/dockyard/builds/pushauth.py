@@ -22,11 +22,12 @@ from functools import partial
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
 from dockyard.auth.keys import SigningKey
-from dockyard.auth.scopes import Scope, canonical
+from dockyard.auth.scopes import Scope
 from dockyard.auth.tokens import TokenAuthority
 from dockyard.builds.records import Job
 from dockyard.builds.runtime import ANONYMOUS, RegistryGrant, StepFailed
 from dockyard.config import Settings
+from dockyard.names import canonical_or_none
 
 MAX_TTL = 24 * 3600
 
@@ -48,7 +49,7 @@ class PushTokens:
     async def __call__(self, job: Job) -> RegistryGrant:
         if self.authority is None:  # an open registry: the engine pushes and pulls without credentials
             return ANONYMOUS
-        repository = canonical(job.build.repository)
+        repository = canonical_or_none(job.build.repository)
         account = job.created_by or job.build.repository.split("/", 1)[0]
         principal = await self.accounts.principal_for(account)
         if principal is None:
@@ -65,7 +66,7 @@ class PushTokens:
         assert self.authority is not None
         scopes = []
         for name in repositories:
-            repository = canonical(name)
+            repository = canonical_or_none(name)
             if repository is not None:
                 allowed = await self.accounts.repository_actions(principal, repository) & {"pull"}
                 scopes.append(Scope("repository", repository, frozenset(allowed)))

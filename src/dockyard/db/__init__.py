@@ -1,1 +1,2 @@
-"""Metadata: SQLAlchemy models, the async engine, and Alembic migrations."""
+"""Metadata: the engine (SQLite in WAL mode; PostgreSQL-ready) and the SQLAlchemy models; the
+migrations are ``dockyard.migrations``."""

@@ -1,22 +1,15 @@
-"""The engine, built once per app from settings; off-thread execution; Alembic upgrades."""
+"""The engine, built once per process by the composition root (services.py); off-thread execution.
+The schema and its upgrades are ``dockyard.migrations``'."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
-
-if TYPE_CHECKING:
-    from alembic.config import Config
-
-    from dockyard.secretbox import SecretBox
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -107,37 +100,6 @@ def make_database(url: str) -> Database:
     return Database(engine, engine)
 
 
-def alembic_config(url: str) -> Config:
-    from alembic.config import Config  # only migrations need Alembic; server workers never do
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
 def sync_url(url: str) -> str:
     """Alembic runs synchronously; map async drivers to their sync twins."""
     return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
-
-
-def upgrade(url: str, *, secrets: SecretBox | None = None) -> None:
-    """Bring the schema to the newest migration (idempotent). ``secrets`` seals what older
-    versions stored in plain text (a migration refuses to go on without it when there is some)."""
-    from alembic import command
-    from alembic.migration import MigrationContext
-
-    sqlite = sync_url(url).startswith("sqlite")
-    database = make_database(url)  # on SQLite: WAL mode before Alembic's own connection touches the file
-    with database.read.connect() as conn:
-        before = MigrationContext.configure(conn).get_current_revision()
-    config = alembic_config(sync_url(url))
-    config.attributes["secrets"] = secrets
-    command.upgrade(config, "head")
-    if sqlite and before is not None:
-        with database.read.connect() as conn:
-            if MigrationContext.configure(conn).get_current_revision() != before:
-                # Fold the write-ahead log into the database and empty it, so no page image from
-                # before the migration (plain secrets it sealed, say) lingers in the log.
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    database.dispose()

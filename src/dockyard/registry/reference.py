@@ -1,14 +1,10 @@
-"""Repository names, tags and digests, built from the spec's named grammar parts.
+"""Tags, digests and references, built from the spec's named grammar parts; repository names are
+``dockyard.names``' (one grammar for every layer), mapped here onto the protocol's NAME_INVALID.
 
-    name      := component ("/" component)*          (total length <= 255)
-    component := alnum+ (separator alnum+)*
-    separator := "." | "_" | "__" | "-"+
     tag       := [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
     digest    := algorithm ":" encoded
     algorithm := [a-z0-9]+ ([+._-] [a-z0-9]+)*
     encoded   := [a-zA-Z0-9=_-]+  (sha256: 64 hex, sha512: 128 hex)
-
-A one-component name is an official image: ``rockylinux`` is ``library/rockylinux``.
 """
 
 from __future__ import annotations
@@ -16,33 +12,24 @@ from __future__ import annotations
 import re
 
 from dockyard.digests import Digest, InvalidDigest
+from dockyard.names import InvalidName, canonical
 from dockyard.registry.errors import ErrorCode, RegistryError
 
-ALNUM = r"[a-z0-9]+"
-SEPARATOR = r"(?:[._]|__|[-]+)"
-COMPONENT = rf"{ALNUM}(?:{SEPARATOR}{ALNUM})*"
-NAME = rf"{COMPONENT}(?:/{COMPONENT})*"
 TAG = r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}"
 ALGORITHM = r"[a-z0-9]+(?:[+._-][a-z0-9]+)*"
 ENCODED = r"[a-zA-Z0-9=_-]+"
 DIGEST = rf"{ALGORITHM}:{ENCODED}"
 
-NAME_RE = re.compile(NAME)
 TAG_RE = re.compile(TAG)
 DIGEST_RE = re.compile(DIGEST)
-MAX_NAME_LENGTH = 255
-OFFICIAL_NAMESPACE = "library"
 
 
 def canonical_name(name: str) -> str:
-    """Validate a repository name and map official images to ``library/``."""
-    if len(name) > MAX_NAME_LENGTH or not NAME_RE.fullmatch(name):
-        raise RegistryError(ErrorCode.NAME_INVALID, {"name": name})
-    if "/" not in name:
-        name = f"{OFFICIAL_NAMESPACE}/{name}"
-        if len(name) > MAX_NAME_LENGTH:
-            raise RegistryError(ErrorCode.NAME_INVALID, {"name": name})
-    return name
+    """Validate a repository name and map official images to ``library/``; NAME_INVALID if not."""
+    try:
+        return canonical(name)
+    except InvalidName:
+        raise RegistryError(ErrorCode.NAME_INVALID, {"name": name}) from None
 
 
 def validate_tag(tag: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dockyard.auth.context import caller_of
+from dockyard.registry.caller import caller_of
 from dockyard.registry.handlers.common import next_link, pagination, registry
 from dockyard.registry.records import Page
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from dockyard.auth.context import caller_of
+from dockyard.registry.caller import caller_of
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.reference import canonical_name
 from dockyard.registry.service import Registry
@@ -23,8 +23,8 @@ def registry(request: Request) -> Registry:
 
 def actor(request: Request) -> str | None:
     """The authenticated username behind the request, if any (set by the auth layer)."""
-    principal = getattr(caller_of(request.scope), "principal", None)
-    return getattr(principal, "username", None)
+    caller = caller_of(request.scope)
+    return caller.username if caller is not None else None
 
 
 def repository(request: Request) -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dockyard.auth.context import caller_of
 from dockyard.digests import Digest
+from dockyard.registry.caller import caller_of
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.handlers.common import (
     body_stream,

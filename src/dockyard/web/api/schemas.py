@@ -13,11 +13,13 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dockyard import names
+
 T = TypeVar("T")
 
-# The name grammars (accounts/names.py, registry/reference.py), so the document says what is valid.
+# The name grammars (accounts/names.py, dockyard/names.py), so the document says what is valid.
 DOCKER_ID = r"^(library|[a-z0-9]{4,30})$"
-COMPONENT = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$"
+COMPONENT = rf"^{names.COMPONENT}$"
 
 Label = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
 NamespaceName = Annotated[str, Field(max_length=30, pattern=DOCKER_ID)]

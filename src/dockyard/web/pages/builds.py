@@ -18,48 +18,31 @@ from the hub's RepositoryDetail, as on the other repository pages.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from starlette.responses import Response
 
 from dockyard.builds import params
-from dockyard.builds.context import BuildsContext
 from dockyard.builds.errors import BuildError
 from dockyard.builds.errors import NotFound as NoBuild
-from dockyard.builds.records import ACTIVE, FINISHED, BuildInfo, Link, NewLink
+from dockyard.builds.records import ACTIVE, FINISHED, BuildInfo, NewLink
 from dockyard.builds.routes import badge_response, log_stream
 from dockyard.builds.rules import SOURCE_TYPES, Rule, RuleError
 from dockyard.builds.source_secrets import public_url
 from dockyard.hub.errors import NotFound, PermissionDenied
 from dockyard.hub.records import RepositoryDetail
 from dockyard.web.context import WebRequest, error_page, page
+from dockyard.web.pages.build_link import (
+    BLANK_RULE,
+    MAX_RULES,
+    RULE_FIELDS,
+    base_url,
+    builds_of,
+    link_or_none,
+    link_view,
+)
 from dockyard.web.pages.common import repository_name, repository_url
-
-RULE_FIELDS = ("source_type", "source_name", "docker_tag", "dockerfile", "context", "autobuild")
-BLANK_RULE = {"source_type": "branch", "source_name": "", "docker_tag": "", "dockerfile": "Dockerfile",
-              "context": ".", "autobuild": "on"}  # fmt: skip
-MAX_RULES = 20
-
-
-@dataclass(frozen=True, slots=True)
-class BuildLinkView:
-    """What the settings page shows of a link: its rules as form rows and its webhook URLs."""
-
-    link: Link | None
-    rows: list[dict[str, str]]
-    github_webhook: str
-    gitlab_webhook: str
-
-
-def _builds(web: WebRequest) -> BuildsContext:
-    ctx: BuildsContext = web.request.app.state.builds
-    return ctx
-
-
-def _base(web: WebRequest) -> str:
-    return str(web.request.base_url).rstrip("/")
+from dockyard.web.pages.settings import settings_page
 
 
 def duration(build: BuildInfo, now: datetime | None = None) -> str:
@@ -101,25 +84,18 @@ async def _repository(web: WebRequest, action: str | None = None) -> RepositoryD
 
 
 async def _build(web: WebRequest, detail: RepositoryDetail) -> BuildInfo:
-    build = await _builds(web).service.build(params.record_id(web.path("build_id")))
+    build = await builds_of(web).service.build(params.record_id(web.path("build_id")))
     if build.repository != detail.name:
         raise NotFound(f"no build {build.id} in {detail.name}")
     return build
 
 
-async def _link_or_none(web: WebRequest, name: str) -> Link | None:
-    try:
-        return await _builds(web).service.link_for(name)
-    except NoBuild:
-        return None
-
-
 def _badge(web: WebRequest, name: str) -> dict[str, str]:
     """The badge shown here (read rights from the session) and the Markdown for READMEs (public)."""
-    url = f"{_base(web)}/api/build/badge/{name}.svg"
+    url = f"{base_url(web)}/api/build/badge/{name}.svg"
     return {
         "path": f"{repository_url(name)}/builds/badge.svg",
-        "markdown": f"[![build]({url})]({_base(web)}{repository_url(name)}/builds)",
+        "markdown": f"[![build]({url})]({base_url(web)}{repository_url(name)}/builds)",
     }
 
 
@@ -127,12 +103,12 @@ def _badge(web: WebRequest, name: str) -> dict[str, str]:
 @with_build_errors
 async def history(web: WebRequest) -> Response:
     detail = await _repository(web)
-    builds = await _builds(web).service.builds(detail.name, limit=50)
+    builds = await builds_of(web).service.builds(detail.name, limit=50)
     return web.render(
         "builds/history.html",
         repo=detail,
         builds=builds,
-        link=await _link_or_none(web, detail.name),
+        link=await link_or_none(web, detail.name),
         badge=_badge(web, detail.name),
         queued=web.param("queued"),
         duration=duration,
@@ -144,14 +120,14 @@ async def history(web: WebRequest) -> Response:
 @with_build_errors
 async def badge(web: WebRequest) -> Response:
     detail = await _repository(web)
-    return badge_response(await _builds(web).service.latest_finished(detail.name, web.param("tag") or None))
+    return badge_response(await builds_of(web).service.latest_finished(detail.name, web.param("tag") or None))
 
 
 @page
 @with_build_errors
 async def build_now(web: WebRequest) -> Response:
     detail = await _repository(web, "push")
-    ctx = _builds(web)
+    ctx = builds_of(web)
     link = await ctx.service.link_for(detail.name)
     queued = await ctx.trigger(link.id, {}, "manual")
     if len(queued) == 1:
@@ -168,7 +144,7 @@ async def build(web: WebRequest) -> Response:
         "builds/build.html",
         repo=detail,
         build=found,
-        log=await _builds(web).service.log(found.id),
+        log=await builds_of(web).service.log(found.id),
         finished=found.state in FINISHED,
         active=found.state in ACTIVE,
         badge=_badge(web, detail.name),
@@ -182,14 +158,14 @@ async def build(web: WebRequest) -> Response:
 async def stream(web: WebRequest) -> Response:
     detail = await _repository(web)
     found = await _build(web, detail)
-    return log_stream(_builds(web).service, found.id, web.request)
+    return log_stream(builds_of(web).service, found.id, web.request)
 
 
 @page
 @with_build_errors
 async def cancel(web: WebRequest) -> Response:
     detail = await _repository(web, "push")
-    canceled = await _builds(web).service.cancel((await _build(web, detail)).id)
+    canceled = await builds_of(web).service.cancel((await _build(web, detail)).id)
     return web.redirect(f"{repository_url(detail.name)}/builds/{canceled.id}")
 
 
@@ -197,29 +173,8 @@ async def cancel(web: WebRequest) -> Response:
 @with_build_errors
 async def retry(web: WebRequest) -> Response:
     detail = await _repository(web, "push")
-    again = await _builds(web).service.retry((await _build(web, detail)).id)
+    again = await builds_of(web).service.retry((await _build(web, detail)).id)
     return web.redirect(f"{repository_url(detail.name)}/builds/{again.id}")
-
-
-# -- the settings page's section -----------------------------------------------------------------
-
-
-def _rows(link: Link | None) -> list[dict[str, str]]:
-    rows = [
-        {
-            "source_type": r.source_type, "source_name": r.source_name, "docker_tag": r.docker_tag,
-            "dockerfile": r.dockerfile, "context": r.context, "autobuild": "on" if r.autobuild else "off",
-        }
-        for r in (link.rules if link else ())
-    ]  # fmt: skip
-    return [*rows, dict(BLANK_RULE)]
-
-
-async def link_view(web: WebRequest, name: str, rows: list[dict[str, str]] | None = None) -> BuildLinkView:
-    """The build link section of the settings page (rows: what was typed, after an error)."""
-    link = await _link_or_none(web, name)
-    base = f"{_base(web)}/api/build/hooks/{link.id if link else 0}"
-    return BuildLinkView(link, rows or _rows(link), f"{base}/github", f"{base}/gitlab")
 
 
 async def _typed_rows(web: WebRequest) -> list[dict[str, str]]:
@@ -256,12 +211,6 @@ def _rules(rows: list[dict[str, str]]) -> list[Rule]:
     return rules
 
 
-async def _settings(web: WebRequest, status: int = 200, **context: Any) -> Response:
-    from dockyard.web.pages.settings import settings_page
-
-    return await settings_page(web, status, **context)
-
-
 async def _credentials(web: WebRequest) -> dict[str, str] | None:
     """The https username and password typed in; None (keep the saved ones) when both are blank."""
     username, password = (await web.field("username")).strip(), await web.field("password")
@@ -274,7 +223,7 @@ async def save_link(web: WebRequest) -> Response:
     detail = await _repository(web, "admin")
     source_url = (await web.field("source_url")).strip()
     rows = await _typed_rows(web)
-    ctx = _builds(web)
+    ctx = builds_of(web)
     try:
         made: NewLink = await ctx.service.create_link(
             detail.name,
@@ -288,15 +237,15 @@ async def save_link(web: WebRequest) -> Response:
         message = error.message if isinstance(error, BuildError) else str(error)
         view = await link_view(web, detail.name, [*[r for r in rows if r["source_name"]], dict(BLANK_RULE)])
         typed = public_url(source_url)  # never echo credentials typed into the URL
-        return await _settings(web, 400, errors={"builds": message}, build_link=view, build_source=typed)
+        return await settings_page(web, 400, errors={"builds": message}, build_link=view, build_source=typed)
     view = await link_view(web, detail.name)
-    trigger = f"{_base(web)}/api/build/trigger/{made.link.id}/{made.trigger_token}"
-    return await _settings(web, build_link=view, new_link=made, trigger_url=trigger, saved="builds")
+    trigger = f"{base_url(web)}/api/build/trigger/{made.link.id}/{made.trigger_token}"
+    return await settings_page(web, build_link=view, new_link=made, trigger_url=trigger, saved="builds")
 
 
 @page
 @with_build_errors
 async def remove_link(web: WebRequest) -> Response:
     detail = await _repository(web, "admin")
-    await _builds(web).service.unlink(detail.name, actor=web.viewer.username if web.viewer else None)
+    await builds_of(web).service.unlink(detail.name, actor=web.viewer.username if web.viewer else None)
     return web.redirect(f"{repository_url(detail.name)}/settings?saved=builds#builds")

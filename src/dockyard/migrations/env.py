@@ -3,12 +3,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from dockyard.builds import models as _build_models  # noqa: F401  (registers the builds' tables)
-from dockyard.db.models import Base
-from dockyard.hub import models as _hub_models  # noqa: F401  (registers the hub's tables)
+from dockyard.migrations.schema import METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def run_migrations() -> None:

@@ -1,7 +1,8 @@
-"""What the registry handlers may ask about the caller, without knowing about tokens.
+"""What the registry handlers may ask about the caller, without knowing about tokens or accounts.
 
-The guard stores a :class:`Caller` in the ASGI scope; with ``auth = "none"`` there is none
-and everything is visible.
+The registry declares what it needs; the layer above that authenticates (``auth.guard``'s
+``TokenCaller``) implements it and stores one in the ASGI scope. With ``auth = "none"`` there is
+none and everything is visible.
 """
 
 from __future__ import annotations
@@ -9,14 +10,12 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any, Protocol
 
-from dockyard.accounts.records import Principal
-
 CALLER_KEY = "dockyard.caller"
 
 
 class Caller(Protocol):
     @property
-    def principal(self) -> Principal | None:
+    def username(self) -> str | None:
         """The account behind the request's token; None for anonymous tokens."""
 
     def may_pull(self, repository: str) -> bool:

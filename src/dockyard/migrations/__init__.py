@@ -1,0 +1,51 @@
+"""The schema's history: Alembic's environment (``env.py``), the migrations (``versions/``), and
+upgrading a database to the newest one.
+
+A package of the top layer, beside the composition root, because it is the one place that knows
+every package's tables (``schema.py``): the lower layers (db, the domains) never import it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.db.engine import make_database, sync_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from dockyard.secretbox import SecretBox
+
+MIGRATIONS = Path(__file__).parent
+
+
+def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # only migrations need Alembic; server workers never do
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, *, secrets: SecretBox | None = None) -> None:
+    """Bring the schema to the newest migration (idempotent). ``secrets`` seals what older
+    versions stored in plain text (a migration refuses to go on without it when there is some)."""
+    from alembic import command
+    from alembic.migration import MigrationContext
+
+    sqlite = sync_url(url).startswith("sqlite")
+    database = make_database(url)  # on SQLite: WAL mode before Alembic's own connection touches the file
+    with database.read.connect() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
+    config = alembic_config(sync_url(url))
+    config.attributes["secrets"] = secrets
+    command.upgrade(config, "head")
+    if sqlite and before is not None:
+        with database.read.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() != before:
+                # Fold the write-ahead log into the database and empty it, so no page image from
+                # before the migration (plain secrets it sealed, say) lingers in the log.
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()

@@ -1,0 +1,10 @@
+"""Every table of every package on one MetaData: what Alembic compares the database with, and the
+test that models and migrations agree. Importing a package's models registers its tables."""
+
+from __future__ import annotations
+
+from dockyard.builds import models as _build_models  # noqa: F401  (registers the builds' tables)
+from dockyard.db.models import Base
+from dockyard.hub import models as _hub_models  # noqa: F401  (registers the hub's tables)
+
+METADATA = Base.metadata
