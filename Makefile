@@ -1,6 +1,7 @@
 # Dockyard developer entry points.
 #
 #   make serve   run the registry on http://127.0.0.1:5000, data in ./dockyard-data
+#   make check   the gates: ruff, mypy (strict), the architecture contract (lint-imports)
 #   make test    run the whole test suite
 #
 # Both create or update .venv first; that step is skipped while .venv is newer than
@@ -16,10 +17,15 @@ DOCKYARD_PORT ?= 5000
 DOCKYARD_DATA_DIR ?= ./dockyard-data
 PYTEST_ARGS ?= tests/
 
-.PHONY: serve test venv
+.PHONY: serve check test venv
 
 serve: $(INSTALLED)
 	$(VENV)/bin/dockyard serve --host $(DOCKYARD_HOST) --port $(DOCKYARD_PORT) --data-dir $(DOCKYARD_DATA_DIR)
+
+check: $(INSTALLED)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 test: $(INSTALLED)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)

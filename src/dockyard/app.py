@@ -94,11 +94,3 @@ def _lifespan(
                 services.close()
 
     return lifespan
-
-
-def app_from_env() -> Starlette:
-    """Entry point for server worker processes: settings come from DOCKYARD_* variables."""
-    from dockyard.server import bind_to_supervisor
-
-    bind_to_supervisor()
-    return create_app(Settings())

@@ -34,3 +34,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
+
+
+def utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime: SQLite hands back naive ones, and every value we
+    store is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

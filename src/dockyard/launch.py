@@ -15,6 +15,7 @@ only then is the address recorded for the CLI (``dockyard.address``).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -23,18 +24,22 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from granian.constants import Interfaces, Loops
 from granian.log import LogLevels
 
 from dockyard import address
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 # Mirrors of dockyard.server's names; this module stays free of its imports.
 SUPERVISOR_ENV = "_DOCKYARD_SUPERVISOR_PID"
 LISTEN_FD_ENV = "_DOCKYARD_LISTEN_FD"
 BASE_URL_ENV = "_DOCKYARD_BASE_URL"
 BACKLOG = 2048
+PR_SET_PDEATHSIG = 1
 READY_TIMEOUT = 600.0
 PROBE = (
     "GET /v2/ HTTP/1.1\r\nHost: {host}\r\nUser-Agent: dockyard-serve (start-up check)\r\n"
@@ -157,8 +162,6 @@ def serve_embedded(env: os._Environ[str]) -> None:
     import uvloop
     from granian.server.embed import Server
 
-    from dockyard.app import app_from_env
-
     class OwnSocketServer(_OwnSocket, Server):
         holder = _inherited_socket(env)
 
@@ -192,7 +195,7 @@ def serve_workers(env: os._Environ[str]) -> None:
 
     env[SUPERVISOR_ENV] = str(os.getpid())  # workers die with this process
     OwnSocketServer(
-        "dockyard.app:app_from_env",
+        "dockyard.launch:app_from_env",
         address=env["DOCKYARD_HOST"],
         port=int(env["DOCKYARD_PORT"]),
         interface=Interfaces.ASGI,
@@ -203,6 +206,29 @@ def serve_workers(env: os._Environ[str]) -> None:
         log_dictconfig=logging_config(env["DOCKYARD_LOG_LEVEL"]),
         backlog=BACKLOG,
     ).serve()
+
+
+def bind_to_supervisor() -> None:
+    """In a worker process: die with the supervisor, even when it is SIGKILLed.
+
+    Otherwise a killed ``dockyard serve`` leaves its workers holding the port.
+    """
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if supervisor is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if str(os.getppid()) != supervisor:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def app_from_env() -> Starlette:
+    """Entry point for server worker processes: settings come from DOCKYARD_* variables."""
+    from dockyard.app import create_app
+    from dockyard.config import Settings
+
+    bind_to_supervisor()
+    return create_app(Settings())
 
 
 def _granian_level(env: os._Environ[str]) -> LogLevels:

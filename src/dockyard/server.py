@@ -8,7 +8,6 @@ The socket made here has no SO_REUSEPORT, and the server process is handed that 
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import signal
@@ -21,7 +20,6 @@ from dockyard.config import Settings
 SUPERVISOR_ENV = "_DOCKYARD_SUPERVISOR_PID"
 LISTEN_FD_ENV = "_DOCKYARD_LISTEN_FD"  # the bound socket, inherited across exec
 BASE_URL_ENV = "_DOCKYARD_BASE_URL"  # what the server records for the CLI once it answers
-PR_SET_PDEATHSIG = 1
 BACKLOG = 2048
 
 
@@ -35,20 +33,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env = {f"DOCKYARD_{key.upper()}": str(value) for key, value in values.items()}
     builds = settings.builds.model_dump(mode="json")
     return env | {f"DOCKYARD_BUILD_{key.upper()}": str(value) for key, value in builds.items()}
-
-
-def bind_to_supervisor() -> None:
-    """In a worker process: die with the supervisor, even when it is SIGKILLed.
-
-    Otherwise a killed ``dockyard serve`` leaves its workers holding the port.
-    """
-    supervisor = os.environ.get(SUPERVISOR_ENV)
-    if supervisor is None or not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if str(os.getppid()) != supervisor:  # it died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def prepare(settings: Settings, *, create: bool = False) -> None:
@@ -113,7 +97,7 @@ def _run_uvicorn(settings: Settings, listener: socket.socket) -> None:
         signal.signal(sig, lambda *_: None)
     try:
         uvicorn.run(
-            "dockyard.app:app_from_env",
+            "dockyard.launch:app_from_env",
             factory=True,
             fd=listener.fileno(),
             workers=settings.workers,

@@ -18,6 +18,7 @@ from dockyard.accounts import credentials, names, policy
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.errors import AlreadyExists, InvalidInput, NotFound
 from dockyard.accounts.records import AccessToken, Organization, Principal, RepositoryInfo, User
+from dockyard.clock import utc as utc  # re-exported: the accounts modules take it from here
 from dockyard.db import models
 from dockyard.db.engine import Database
 
@@ -92,11 +93,6 @@ class ServicePart:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every value we store is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -25,12 +25,13 @@ from typing import cast
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import Connection
 
-from dockyard.accounts._queries import repositories, utc
 from dockyard.accounts.errors import QuotaExceeded, RateLimited
+from dockyard.clock import utc
 from dockyard.config import Settings
 from dockyard.db import models
 
 hits = cast(Table, models.RateLimitHit.__table__)
+repositories = cast(Table, models.Repository.__table__)
 
 
 @dataclass(frozen=True, slots=True)
