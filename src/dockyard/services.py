@@ -33,7 +33,7 @@ from dockyard.auth.throttle import LoginThrottle
 from dockyard.auth.tokens import TokenAuthority
 from dockyard.background import BackgroundTask, periodic, select
 from dockyard.builds.context import BuildsContext
-from dockyard.builds.pushauth import PushTokens
+from dockyard.builds.pushauth import PushTokens, token_ttl
 from dockyard.builds.queue import BuildQueue
 from dockyard.builds.runner import Runner, registry_address
 from dockyard.builds.service import BuildService
@@ -207,7 +207,17 @@ def _build_worker(
     hooks = BuildWebhooks(settings.base_url)  # build events queue webhook deliveries in the same transaction
     queue = BuildQueue(database, secrets, builds.lease_seconds, builds.max_attempts, events=hooks)
     runner = Runner(builds, settings.data_dir / "builds" / "work", registry_address(settings))
-    return BuildWorker(builds, queue, runner, PushTokens(settings, accounts, key))
+    authority = None
+    if settings.auth == "token":
+        authority = TokenAuthority(
+            key,
+            issuer=settings.token_issuer,
+            service=settings.token_service,
+            ttl=token_ttl(builds.timeout_seconds),
+            refresh_ttl=settings.refresh_token_ttl_seconds,
+            leeway=settings.token_leeway_seconds,
+        )
+    return BuildWorker(builds, queue, runner, PushTokens(accounts, authority))
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

@@ -21,30 +21,26 @@ from functools import partial
 
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
-from dockyard.auth.keys import SigningKey
 from dockyard.auth.scopes import Scope
 from dockyard.auth.tokens import TokenAuthority
 from dockyard.builds.records import Job
 from dockyard.builds.runtime import ANONYMOUS, RegistryGrant, StepFailed
-from dockyard.config import Settings
 from dockyard.names import canonical_or_none
 
 MAX_TTL = 24 * 3600
 
 
+def token_ttl(timeout_seconds: int) -> int:
+    """A build's tokens outlive the build (its timeout, plus ten minutes), up to a day."""
+    return min(MAX_TTL, timeout_seconds + 600)
+
+
 class PushTokens:
-    def __init__(self, settings: Settings, accounts: AccountService, key: SigningKey) -> None:
+    """``authority`` signs with the server's key and ``token_ttl``; None for an open registry."""
+
+    def __init__(self, accounts: AccountService, authority: TokenAuthority | None) -> None:
         self.accounts = accounts
-        self.authority: TokenAuthority | None = None
-        if settings.auth == "token":
-            self.authority = TokenAuthority(
-                key,
-                issuer=settings.token_issuer,
-                service=settings.token_service,
-                ttl=min(MAX_TTL, settings.builds.timeout_seconds + 600),
-                refresh_ttl=settings.refresh_token_ttl_seconds,
-                leeway=settings.token_leeway_seconds,
-            )
+        self.authority = authority
 
     async def __call__(self, job: Job) -> RegistryGrant:
         if self.authority is None:  # an open registry: the engine pushes and pulls without credentials
