@@ -16,7 +16,9 @@ runner.py    one build: fetch, hooks, build, tag and push, logs as they arrive; 
   archive.py     tar streams to the engine and back, .dockerignore
   runtime.py     what they share: StepFailed, the log masker, the registry grant
 pushauth.py  the tokens the engine pushes and pulls with, as the linking account
-worker.py    the loop that claims and runs jobs (``dockyard worker`` or inside ``serve``)
+worker.py    the loop that claims and runs jobs (the ``builds`` role: ``serve`` or ``dockyard worker``)
 routes.py    webhooks, trigger URL, build list, logs (JSON and SSE), badge
-setup.py     install(app, ...): the one place the web app is wired to builds
+
+The composition root (``dockyard/services.py``) builds these once and hands the queue its event
+callback (the hub's build webhooks): builds never imports the hub.
 """

@@ -9,7 +9,7 @@ The builds domain calls a ``BuildWebhooks`` inside the transaction that moves a 
 
 Each active webhook of the repository gets one ``webhook_deliveries`` row (event = the name above,
 payload from ``webhooks.build_payload``); the hub's DeliveryWorker sends them, signed, as it sends
-pushes. A worker in another process (``dockyard worker``) only writes rows; ``dockyard serve`` delivers.
+pushes. The build worker only writes rows; whichever process has the ``webhooks`` role delivers them.
 """
 
 from __future__ import annotations

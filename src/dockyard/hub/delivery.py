@@ -1,7 +1,7 @@
 """Webhook delivery: a worker that drains the ``webhook_deliveries`` queue (hub/models.py).
 
 A push queues one row per (active webhook, tag) in the same transaction that records the push
-(hub/activity.py). Here each server process runs one ``DeliveryWorker``:
+(hub/activity.py). Each process with the ``webhooks`` role (background.py) runs one ``DeliveryWorker``:
 
     claim    one write transaction takes up to ``batch`` due rows (status "pending",
              next_attempt_at <= now) and pushes their next_attempt_at forward by a lease, so
