@@ -20,7 +20,7 @@ from dockyard.accounts.errors import InvalidName
 from dockyard.accounts.names import canonical_repository, namespace_of
 from dockyard.accounts.records import Principal
 from dockyard.builds.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
-from dockyard.registry.reference import OFFICIAL_NAMESPACE
+from dockyard.names import OFFICIAL_NAMESPACE
 
 Need = Literal["read", "operate", "admin"]
 POLICY_ACTION: dict[Need, str] = {"read": "pull", "operate": "push", "admin": "delete"}

@@ -2,8 +2,8 @@
 admin, change their permission, remove them. Organisations' repositories show their teams
 instead (settings.py), official images neither.
 
-``collaborators_context`` is what the settings page renders the section from; the two actions
-answer with a redirect back to it, or show it again with the error beside the form.
+``collaborator_view.collaborators_context`` is what the settings page renders the section from;
+the two actions answer with a redirect back to it, or show it again with the error beside the form.
 """
 
 from __future__ import annotations
@@ -12,29 +12,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from dockyard.accounts import names
 from dockyard.accounts.errors import AccountError, PermissionDenied
-from dockyard.accounts.policy import PERMISSIONS
-from dockyard.accounts.roles import RepositorySharing
-from dockyard.hub.records import RepositoryDetail
 from dockyard.web.context import WebRequest, page
+from dockyard.web.pages.collaborator_view import sharing
 from dockyard.web.pages.common import repository_name, repository_url
-
-LABELS = {"read": "Read", "write": "Read & write", "admin": "Admin"}
-
-
-def _sharing(web: WebRequest) -> RepositorySharing:
-    return RepositorySharing(web.app.accounts)
-
-
-async def collaborators_context(web: WebRequest, detail: RepositoryDetail) -> dict[str, Any]:
-    """``collaborators``: the list on a personal repository, None elsewhere (the section hides)."""
-    personal = await web.app.accounts.get_user(names.namespace_of(detail.name)) is not None
-    found = await _sharing(web).collaborators(web.viewer, detail.name) if personal else None
-    return {
-        "collaborators": found,
-        "collaborator_permissions": [(p, LABELS[p]) for p in PERMISSIONS],
-    }
+from dockyard.web.pages.settings import settings_page
 
 
 def _back(name: str) -> str:
@@ -42,8 +24,6 @@ def _back(name: str) -> str:
 
 
 async def _again(web: WebRequest, message: str, **kept: Any) -> Response:
-    from dockyard.web.pages.settings import settings_page  # settings imports this module
-
     return await settings_page(web, 400, errors={"collaborators": message}, **kept)
 
 
@@ -53,7 +33,7 @@ async def save(web: WebRequest) -> Response:
     name = repository_name(web)
     username, permission = (await web.field("username")).strip(), await web.field("permission")
     try:
-        await _sharing(web).set(web.viewer, name, username, permission)
+        await sharing(web).set(web.viewer, name, username, permission)
     except PermissionDenied:
         raise
     except AccountError as error:
@@ -65,7 +45,7 @@ async def save(web: WebRequest) -> Response:
 async def remove(web: WebRequest) -> Response:
     name = repository_name(web)
     try:
-        await _sharing(web).remove(web.viewer, name, web.path("username"))
+        await sharing(web).remove(web.viewer, name, web.path("username"))
     except PermissionDenied:
         raise
     except AccountError as error:

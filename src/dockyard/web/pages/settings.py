@@ -15,7 +15,7 @@ from dockyard.accounts.errors import AccountError, InvalidInput
 from dockyard.hub.errors import PermissionDenied
 from dockyard.web.context import WebRequest, page
 from dockyard.web.pages.build_link import link_view
-from dockyard.web.pages.collaborators import collaborators_context
+from dockyard.web.pages.collaborator_view import collaborators_context
 from dockyard.web.pages.common import private_choice, repository_name, repository_url
 
 PERMISSION_CHOICES = [("", "No access"), ("read", "Read"), ("write", "Read & write"), ("admin", "Admin")]
