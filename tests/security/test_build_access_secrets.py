@@ -22,7 +22,8 @@ import pytest
 from dockyard.builds.errors import InvalidRequest
 from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import BuildService
-from dockyard.db.engine import make_database, upgrade
+from dockyard.db.engine import make_database
+from dockyard.migrations import upgrade
 from tests.access.helpers import World, running_world
 from tests.security._build_access import NO_WORKER, SERVER_ENV, build_api
 from tests.web.conftest import WebClient
