@@ -17,7 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from dockyard.accounts import credentials, names, policy
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.errors import AlreadyExists, InvalidInput, NotFound
-from dockyard.accounts.records import AccessToken, Organization, Principal, RepositoryInfo, User
+from dockyard.accounts.records import (
+    AccessToken,
+    Organization,
+    Principal,
+    Profile,
+    RepositoryInfo,
+    User,
+)
 from dockyard.clock import utc as utc  # re-exported: the accounts modules take it from here
 from dockyard.db import models
 from dockyard.db.engine import Database
@@ -56,6 +63,10 @@ USER_COLUMNS = (
     users.c.last_login_at,
     users.c.disabled_at,
     users.c.credentials_version,
+    users.c.full_name,
+    users.c.location,
+    users.c.company,
+    users.c.website,
 )
 USERS = select(*USER_COLUMNS, users.c.password_hash).select_from(users.join(namespaces))
 TOKENS = select(
@@ -202,6 +213,7 @@ def user_record(row: Any) -> User:
         created_at=utc(row.created_at),
         last_login_at=aware(row.last_login_at),
         disabled_at=aware(row.disabled_at),
+        profile=Profile(row.full_name, row.location, row.company, row.website),
     )
 
 

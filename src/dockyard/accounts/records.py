@@ -37,6 +37,8 @@ class EventKind(StrEnum):
     USER_DELETED = "user.deleted"
     ADMIN_CHANGED = "admin.changed"
     PASSWORD_CHANGED = "password.changed"
+    PROFILE_CHANGED = "profile.changed"
+    SITE_SETTING_CHANGED = "site.setting_changed"
     REPOSITORY_DELETED = "repository.deleted"
     WEBHOOK_ADDED = "webhook.added"
     WEBHOOK_REMOVED = "webhook.removed"
@@ -73,6 +75,16 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """What a user tells others about themselves (all optional, shown on /u/NAME)."""
+
+    full_name: str = ""
+    location: str = ""
+    company: str = ""
+    website: str = ""  # an http(s) URL or empty
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     id: int
     username: str
@@ -82,6 +94,7 @@ class User:
     created_at: datetime
     last_login_at: datetime | None = None
     disabled_at: datetime | None = None  # set while the account is disabled
+    profile: Profile = field(default_factory=Profile)
 
     @property
     def disabled(self) -> bool:

@@ -9,6 +9,8 @@ account keeps its name as a retired namespace that nobody can sign up with again
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
@@ -26,11 +28,13 @@ from dockyard.accounts._queries import (
     users,
 )
 from dockyard.accounts.audit import write_event
-from dockyard.accounts.errors import Conflict, NotFound
-from dockyard.accounts.records import EventKind, User
+from dockyard.accounts.errors import Conflict, InvalidInput, NotFound
+from dockyard.accounts.records import EventKind, Profile, User
 from dockyard.db.engine import offload
 
 SIGNUPS = "sign-ups from your address"
+PROFILE_FIELDS = ("full_name", "location", "company", "website")
+PROFILE_LIMITS = {"full_name": 100, "location": 100, "company": 100, "website": 255}
 
 
 class Users(q.ServicePart):
@@ -100,6 +104,30 @@ class Users(q.ServicePart):
             write_event(conn, EventKind.PASSWORD_CHANGED, actor=actor, target=username, detail={})
 
     @offload
+    def update_profile(
+        self, username: str, profile: Profile, email: str, *, actor: str | None = None
+    ) -> User:
+        """Save what the user tells others (full name, location, company, website) and their
+        email. The audit event names the fields that changed; an email change keeps its old and
+        new address, since it is where the account can be reached."""
+        profile = validate_profile(profile)
+        email = q.validate_email(email)
+        with self.db.write.begin() as conn:
+            user = q.require_user(conn, username)
+            values = {name: getattr(profile, name) for name in PROFILE_FIELDS}
+            changed = sorted(n for n, v in values.items() if getattr(user.profile, n) != v)
+            detail: dict[str, object] = {"fields": changed}
+            if email != user.email:
+                changed.append("email")
+                detail["email"] = {"from": user.email, "to": email}
+            if changed:
+                conn.execute(update(users).where(users.c.id == user.id).values(email=email, **values))
+                write_event(conn, EventKind.PROFILE_CHANGED, actor=actor, target=username, detail=detail)
+            updated = q.user(conn, username)
+        assert updated is not None
+        return updated
+
+    @offload
     def set_disabled(self, username: str, disabled: bool, *, actor: str | None = None) -> User:
         """Disable an account (no login on any door; its sessions and tokens stop working), or
         enable it again. Sessions and password-based tokens stay ended after enabling; personal
@@ -140,6 +168,13 @@ class Users(q.ServicePart):
             conn.execute(delete(users).where(users.c.id == user.id))  # sessions and stars cascade
             conn.execute(update(namespaces).where(namespaces.c.name == username).values(kind=q.RETIRED))
             write_event(conn, EventKind.USER_DELETED, actor=actor, target=username, detail={})
+
+    @offload
+    def last_owner_of(self, username: str) -> list[str]:
+        """The organisations whose only owner this user is (deleting the account is refused)."""
+        with self.db.read.connect() as conn:
+            user = q.require_user(conn, username)
+            return _orgs_only_owned_by(conn, user.id)
 
     @offload
     def get_user(self, username: str) -> User | None:
@@ -205,3 +240,33 @@ def _orgs_only_owned_by(conn: Connection, user_id: int) -> list[str]:
         .group_by(owners_teams.c.name)
     ).all()
     return sorted(name for name, count in counts if count <= 1)
+
+
+def validate_profile(profile: Profile) -> Profile:
+    """Each field stripped and within its length, no control characters; the website an http or
+    https address (shown as a link: never javascript: or data:)."""
+    values = {}
+    for name in PROFILE_FIELDS:
+        value = getattr(profile, name).strip()
+        label = name.replace("_", " ")
+        if len(value) > PROFILE_LIMITS[name]:
+            raise InvalidInput(f"the {label} is at most {PROFILE_LIMITS[name]} characters")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise InvalidInput(f"the {label} may not hold control characters")
+        values[name] = value
+    website = values["website"]
+    if website:
+        if "://" not in website:
+            if ":" in website.split("/", 1)[0]:  # a scheme of its own (javascript:, data:, ...)
+                raise InvalidInput("the website is an http:// or https:// address")
+            website = values["website"] = f"https://{website}"
+        try:
+            parts = urlsplit(website)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            raise InvalidInput(f"{website!r} is not a web address") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in website:
+            raise InvalidInput("the website is an http:// or https:// address")
+        if len(website) > PROFILE_LIMITS["website"]:
+            raise InvalidInput(f"the website is at most {PROFILE_LIMITS['website']} characters")
+    return Profile(**values)

@@ -218,6 +218,11 @@ class User(Base):
     credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Set while the account is disabled: no login on any door, no session, token or PAT works.
     disabled_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    # The profile people fill in on /settings/general and others see on /u/NAME.
+    full_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    location: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    company: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    website: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class Organization(Base):

@@ -1,5 +1,6 @@
 """The hub's tables, on the shared metadata: stars, pull statistics, tag push metadata,
-webhooks and their persistent delivery queue, and server-side web sessions.
+webhooks with their persistent delivery queue and each delivery's attempts, server-side web
+sessions, and the settings administrators change on the admin pages.
 
 Registry rows (repositories, tags) are referenced by key and cascade on delete, so removing a
 repository removes its stars, statistics, webhooks and deliveries too. Tag metadata is keyed by
@@ -120,6 +121,33 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One attempt to send a delivery: when, how long, and what came back (the status code, or
+    why nothing did). The receiver's body is never kept (hub/delivery.py says why)."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    __table_args__ = (Index("ix_webhook_delivery_attempts_delivery_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1 for the first attempt
+    started_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SiteSetting(Base):
+    """A setting administrators change on the admin pages; it overrides the DOCKYARD_* default."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WebSession(Base):

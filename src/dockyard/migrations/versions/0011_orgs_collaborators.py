@@ -1,7 +1,7 @@
 """organisation members, repository collaborators, who created each tag
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-11-29
 
 organization_members: membership of an organisation on its own, so someone can belong to one
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
