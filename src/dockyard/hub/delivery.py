@@ -11,7 +11,8 @@ A push queues one row per (active webhook, tag) in the same transaction that rec
              DOCKYARD_WEBHOOK_ALLOW_PRIVATE); errors keep no byte of what the receiver answered;
              headers X-Dockyard-Event, X-Dockyard-Delivery and, when the webhook has a secret,
              X-Dockyard-Signature-256: sha256=<HMAC-SHA256 of the exact body bytes, hex>
-    record   attempts + 1, last_status_code, last_error; a 2xx is "succeeded" (delivered_at);
+    record   attempts + 1, last_status_code, last_error, and the attempt in the delivery's history
+             (hub/attempts.py: when, how long, the status code); a 2xx is "succeeded" (delivered_at);
              otherwise the next attempt waits retry_base * 2 ** (attempts - 1) seconds (capped),
              and after ``max_attempts`` the row is "failed"
 
@@ -26,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +41,7 @@ from sqlalchemy.engine import Connection
 
 from dockyard.db.engine import Database, offload
 from dockyard.guarded_http import GuardedTransport
+from dockyard.hub.attempts import write_attempt
 from dockyard.hub.tables import deliveries, now, webhooks
 from dockyard.secretbox import SecretBox
 
@@ -167,8 +170,17 @@ class DeliveryQueue:
         )
 
     @offload
-    def record(self, claimed: Claimed, outcome: Outcome, policy: RetryPolicy) -> str:
-        """Write one attempt's result; returns the delivery's new status."""
+    def record(
+        self,
+        claimed: Claimed,
+        outcome: Outcome,
+        policy: RetryPolicy,
+        *,
+        started_at: datetime | None = None,
+        duration_ms: int = 0,
+    ) -> str:
+        """Write one attempt's result, and the attempt into the delivery's history
+        (hub/attempts.py); returns the delivery's new status."""
         attempts = claimed.attempts + 1
         at = now()
         values: dict[str, Any] = {
@@ -184,7 +196,7 @@ class DeliveryQueue:
             values.update(status="pending", next_attempt_at=at + timedelta(seconds=policy.delay(attempts)))
         with self.db.write.begin() as conn:
             # Only a row still ours: pending, and not already recorded by a process whose lease ran out.
-            conn.execute(
+            result = conn.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.id == claimed.id,
@@ -193,6 +205,16 @@ class DeliveryQueue:
                 )
                 .values(**values)
             )
+            if result.rowcount:
+                write_attempt(
+                    conn,
+                    claimed.id,
+                    attempts,
+                    started_at or at,
+                    duration_ms,
+                    outcome.status_code,
+                    outcome.error,
+                )
         return str(values["status"])
 
     @offload
@@ -272,8 +294,12 @@ class DeliveryWorker:
         return len(claimed)
 
     async def _deliver(self, item: Claimed) -> None:
+        started_at, clock = now(), time.monotonic()
         outcome = await self.attempt(item)
-        status = await self.queue.record(item, outcome, self.policy)
+        duration_ms = int((time.monotonic() - clock) * 1000)
+        status = await self.queue.record(
+            item, outcome, self.policy, started_at=started_at, duration_ms=duration_ms
+        )
         log.info(
             "webhook delivery %s: attempt %s -> %s (%s)",
             item.id,

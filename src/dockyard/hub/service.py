@@ -30,13 +30,16 @@ from sqlalchemy.engine import Connection
 
 from dockyard.accounts import names
 from dockyard.accounts.errors import InvalidName
-from dockyard.accounts.records import Principal
+from dockyard.accounts.records import Principal, Profile
 from dockyard.accounts.service import AccountService
 from dockyard.db.engine import Database, offload
 from dockyard.digests import Digest
 from dockyard.hub import listing
 from dockyard.hub import webhooks as hooks
-from dockyard.hub.errors import InvalidInput, NotFound, PermissionDenied
+from dockyard.hub.admin import SiteAdmin
+from dockyard.hub.attempts import DeliveryDetail, DeliveryLog, attempts, delivery_record
+from dockyard.hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from dockyard.hub.images import ImageDetail, ImageReader
 from dockyard.hub.records import (
     Delivery,
     Page,
@@ -48,6 +51,7 @@ from dockyard.hub.records import (
     TeamAccess,
     Webhook,
 )
+from dockyard.hub.site import Signup, SiteSettings
 from dockyard.hub.tables import (
     aware,
     deliveries,
@@ -66,7 +70,6 @@ from dockyard.hub.tables import (
     tags,
     team_permissions,
     teams,
-    utc,
     webhooks,
 )
 from dockyard.hub.tags import TagQueries, TagRow
@@ -98,6 +101,7 @@ class NamespaceInfo:
     name: str
     kind: str  # "user" | "org" | "library"
     created_at: datetime | None
+    profile: Profile | None = None  # a user's: full name, location, company, website
 
 
 def canonical(name: str) -> str:
@@ -127,7 +131,9 @@ class HubService:
         *,
         base_url: str,
         secrets: SecretBox,
+        signup: Signup = "open",
     ) -> None:
+        """``signup``: DOCKYARD_SIGNUP, the default until an administrator chooses (hub/site.py)."""
         self.db = database
         self.accounts = accounts
         self.registry = registry
@@ -135,6 +141,10 @@ class HubService:
         self.webhook_store = WebhookStore(database, secrets)
         self.tag_queries = TagQueries(database)
         self.listings = listing.Listings(database)
+        self.images = ImageReader(database, registry)
+        self.delivery_log = DeliveryLog(database, self.base_url)
+        self.admin = SiteAdmin(database, accounts)
+        self.site = SiteSettings(database, signup)
         self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
         self._platforms: dict[str, tuple[str | None, str | None, str | None]] = {}
 
@@ -168,7 +178,7 @@ class HubService:
             return NamespaceInfo(LIBRARY, "library", None)
         user = await self.accounts.get_user(name)
         if user is not None:
-            return NamespaceInfo(user.username, "user", user.created_at)
+            return NamespaceInfo(user.username, "user", user.created_at, user.profile)
         org = await self.accounts.get_org(name)
         if org is not None:
             return NamespaceInfo(org.name, "org", org.created_at)
@@ -236,6 +246,17 @@ class HubService:
         else:
             order = listing.relevance(text) if text else listing.ORDERS["-stars"]
         return await self._page(viewer, condition, order, page, page_size)
+
+    async def starred(
+        self, viewer: Principal | None, username: str, *, page: int = 1, page_size: int = 25
+    ) -> Page[RepositorySummary]:
+        """The repositories a user starred that the viewer may see, by name (stars are public, as
+        on Docker Hub; private repositories stay hidden from those who cannot pull them)."""
+        user = await self.accounts.get_user(username)
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        condition = repositories.c.id.in_(select(stars.c.repository_id).where(stars.c.user_id == user.id))
+        return await self._page(viewer, condition, listing.ORDERS["name"], page, page_size)
 
     async def _page(
         self, viewer: Principal | None, condition: Any, order: Any, page: int, page_size: int
@@ -338,6 +359,25 @@ class HubService:
         actor = viewer.username if viewer else None
         await self.accounts.record_event("repository.deleted", actor=actor, target=name, detail={})
 
+    async def delete_account(self, viewer: Principal | None, confirm: str) -> int:
+        """Delete the viewer's own account, typed again as ``confirm``: first every repository in
+        its namespace (each as a repository is deleted), then the account (its name stays retired).
+        Refused, with nothing deleted, while it is an organisation's only owner. Returns the number
+        of repositories deleted."""
+        if viewer is None or viewer.token_scopes is not None:
+            raise PermissionDenied("log in with your password to delete your account")
+        if confirm.strip() != viewer.username:
+            raise InvalidInput(f"type {viewer.username} exactly to confirm; nothing was deleted")
+        owned = await self.accounts.last_owner_of(viewer.username)
+        if owned:
+            raise Conflict(f"you are the only owner of {', '.join(owned)}; add another owner first")
+        held = await self.accounts.list_repositories(viewer.username)
+        for repo in held:
+            await self.delete_repository(viewer, repo.name)
+        await self.accounts.delete_user(viewer.username, actor=viewer.username)
+        await self.recount_stars()
+        return len(held)
+
     @offload
     def _delete_repository(self, name: str) -> None:
         with self.db.write.begin() as conn:
@@ -349,6 +389,8 @@ class HubService:
             # Children first and explicitly, so it holds where the database ignores ON DELETE CASCADE.
             hook_ids = select(webhooks.c.id).where(webhooks.c.repository_id == repo_id)
             manifest_ids = select(manifests.c.id).where(manifests.c.repository_id == repo_id)
+            sent = select(deliveries.c.id).where(deliveries.c.webhook_id.in_(hook_ids))
+            conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(sent)))
             conn.execute(delete(deliveries).where(deliveries.c.webhook_id.in_(hook_ids)))
             for table in (
                 webhooks,
@@ -410,6 +452,35 @@ class HubService:
         await self.accounts.record_event(
             "delete", actor=actor, target=name, detail={"tag": tag, "via": "hub"}
         )
+
+    async def delete_tags(self, viewer: Principal | None, name: str, names_: list[str]) -> list[str]:
+        """Delete several tags (the Tags page's bulk delete); returns those that were there."""
+        name = await self._require(viewer, name, "delete")
+        deleted = []
+        for tag in dict.fromkeys(t for t in names_ if t):
+            with contextlib.suppress(NotFound):
+                await self.delete_tag(viewer, name, tag)
+                deleted.append(tag)
+        return deleted
+
+    async def default_tag(self, viewer: Principal | None, name: str) -> str | None:
+        """The tag a pull command should name: latest if there is one, else the newest; None for a
+        repository without tags."""
+        name = await self._require(viewer, name, "pull")
+        latest = await self.tag_queries.page(
+            name, ordering="name", contains="", exact="latest", offset=0, limit=1
+        )
+        if latest is not None and latest.rows:
+            return "latest"
+        newest = await self.tag_queries.page(
+            name, ordering="-last_pushed", contains="", exact=None, offset=0, limit=1
+        )
+        return newest.rows[0].tag.name if newest is not None and newest.rows else None
+
+    async def image(self, viewer: Principal | None, name: str, digest: str) -> ImageDetail:
+        """One manifest of the repository as the image page shows it (hub/images.py); not a pull."""
+        name = await self._require(viewer, name, "pull")
+        return await self.images.detail(name, digest)
 
     async def _finish(self, row: TagRow) -> TagInfo:
         """The tag with single images' platforms read from their config blobs."""
@@ -548,6 +619,21 @@ class HubService:
         name = await self._require(viewer, name, "delete")
         return await self._deliveries(name, max(1, min(limit, 500)))
 
+    async def delivery(self, viewer: Principal | None, name: str, delivery_id: int) -> DeliveryDetail:
+        """One delivery with its payload and each attempt (hub/attempts.py)."""
+        name = await self._require(viewer, name, "delete")
+        return await self.delivery_log.detail(name, delivery_id)
+
+    async def test_webhook(self, viewer: Principal | None, name: str, webhook_id: int) -> int:
+        """Queue a ping delivery to the webhook; returns the delivery's id."""
+        name = await self._require(viewer, name, "delete")
+        return await self.delivery_log.queue_ping(name, webhook_id)
+
+    async def redeliver(self, viewer: Principal | None, name: str, delivery_id: int) -> int:
+        """Send an earlier delivery's payload again, as a new delivery; returns its id."""
+        name = await self._require(viewer, name, "delete")
+        return await self.delivery_log.redeliver(name, delivery_id)
+
     @offload
     def _deliveries(self, name: str, limit: int) -> list[Delivery]:
         query = (
@@ -558,28 +644,10 @@ class HubService:
             .limit(limit)
         )
         with self.db.read.connect() as conn:
-            return [_delivery(row) for row in conn.execute(query).all()]
+            return [delivery_record(row) for row in conn.execute(query).all()]
 
 
 # -- rows to records ----------------------------------------------------------------------------
-
-
-def _delivery(row: Any) -> Delivery:
-    payload = row.payload if isinstance(row.payload, dict) else {}
-    return Delivery(
-        id=row.id,
-        webhook_id=row.webhook_id,
-        webhook_name=row.webhook_name,
-        event=row.event,
-        status=row.status,
-        attempts=row.attempts,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        created_at=utc(row.created_at),
-        next_attempt_at=aware(row.next_attempt_at),
-        delivered_at=aware(row.delivered_at),
-        payload=payload,
-    )
 
 
 def _text(value: object) -> str | None:

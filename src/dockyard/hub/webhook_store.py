@@ -4,7 +4,8 @@ The URL and the signing secret are sealed with the server's secrets key (dockyar
 before they are written and opened when read, so the database alone reveals neither; an incoming
 webhook URL of Slack, Discord or Teams is itself a bearer secret. Adding and removing a webhook
 writes its audit event (``webhook.added``, ``webhook.removed``) in the same transaction; the event
-names the webhook and the host it calls, never the URL's path or the secret.
+names the webhook and the host it calls, never the URL's path or the secret. Names are unique per
+repository (case does not count), so each delivery in the history says which webhook it went to.
 
 Access is the caller's business (HubService checks the viewer's admin rights first).
 """
@@ -14,11 +15,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from dockyard.accounts.audit import write_event
 from dockyard.accounts.records import EventKind
 from dockyard.db.engine import Database, offload
+from dockyard.hub.attempts import attempts
+from dockyard.hub.errors import AlreadyExists
 from dockyard.hub.records import Webhook
 from dockyard.hub.tables import deliveries, now, repositories, utc, webhooks
 from dockyard.secretbox import SecretBox
@@ -46,6 +49,13 @@ class WebhookStore:
             repo_id = conn.execute(
                 select(repositories.c.id).where(repositories.c.name == repository)
             ).scalar_one()
+            taken = conn.execute(
+                select(webhooks.c.id).where(
+                    webhooks.c.repository_id == repo_id, func.lower(webhooks.c.name) == name.lower()
+                )
+            ).first()
+            if taken is not None:  # checked in the write transaction: two adds cannot both pass
+                raise AlreadyExists(f"{repository} already has a webhook named {name!r}; pick another name")
             result = conn.execute(
                 webhooks.insert().values(
                     repository_id=repo_id,
@@ -75,6 +85,8 @@ class WebhookStore:
             ).first()
             if row is None:
                 return False
+            sent = select(deliveries.c.id).where(deliveries.c.webhook_id == webhook_id)
+            conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(sent)))
             conn.execute(delete(deliveries).where(deliveries.c.webhook_id == webhook_id))
             conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
             detail = {"webhook_id": webhook_id, "name": row.name}
