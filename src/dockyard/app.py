@@ -59,7 +59,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app.state.auth = services.login
     app.state.builds = services.builds
     app.router.routes.extend(build_routes())
-    web_pages.install(app, settings, services.hub, services.accounts, services.sessions, services.login)
+    web_pages.install(
+        app, settings, services.hub, services.accounts, services.sessions, services.login, services.secrets
+    )
     api = web_api.install(app, _api_context(services))
     # Every body is limited while it is read, whichever route it is for.
     app.add_middleware(BodyLimits, rules=body_rules(settings.max_body_bytes, web_api.api_paths(api)))

@@ -122,7 +122,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room)
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
     login = _login(settings, accounts, signing_key)
-    hub = HubService(database, accounts, registry, base_url=settings.base_url, secrets=secrets)
+    hub = HubService(
+        database, accounts, registry, base_url=settings.base_url, secrets=secrets, signup=settings.signup
+    )
     activity = ActivityRecorder(ActivityStore(database, hub.base_url))
     registry.events.subscribe(activity)
     return Services(

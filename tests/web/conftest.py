@@ -1,9 +1,14 @@
-"""Fixtures for the pages: a real server with token auth, one headless Chromium per module, and
-helpers that sign people up and log them in, through the browser or over plain HTTP.
+"""Fixtures for the pages: a real server with token auth per module, one headless Chromium for the
+whole session, and helpers that sign people up and log them in, through the browser or over
+plain HTTP, take screenshots and run axe-core in a page.
 
 Chromium is Debian's (/usr/bin/chromium): Playwright cannot download browsers here. Without it the
 browser tests skip locally and fail under CI=true (``require_tool``). Screenshots go to
 test-artifacts/screenshots/ at the repository root (git-ignored) for people to look at.
+
+axe-core comes from npm into tests/web/axe/node_modules (git-ignored): ``npm ci --prefix
+tests/web/axe`` (``.ci/run`` does it). Without it the accessibility checks skip locally and fail
+under CI=true, as a missing client does.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.conftest import DockyardServer, require_tool
+from tests.conftest import DockyardServer, in_ci, require_tool
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery staple"
 
@@ -38,13 +45,41 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the session; each test opens contexts of its own (cheap, isolated)."""
     path = require_tool("chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=shutil.which(path) or path, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+def axe_source() -> str:
+    """axe-core's script, or a skip (a failure under CI=true) when it is not installed."""
+    if not AXE.is_file():
+        message = f"axe-core is not installed: npm ci --prefix {AXE.parents[2].relative_to(ROOT)}"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE.read_text()
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core's violations of the page as it is now, of the given impacts, one line each."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # Evaluated through the DevTools protocol: the pages' CSP (no inline script) stays on.
+        page.evaluate(axe_source() + "\n;true")
+    results = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+             .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                         nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))"""
+    )
+    return [
+        f"{v['impact']} {v['id']}: {v['help']} at {', '.join(v['nodes'])}"
+        for v in results
+        if v["impact"] in impacts
+    ]
 
 
 @pytest.fixture

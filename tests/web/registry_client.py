@@ -1,5 +1,7 @@
 """Pushing test images over the registry API with a bearer token, without docker: small images
-and multi-platform indexes whose sizes and platforms the tests know exactly."""
+and multi-platform indexes whose sizes and platforms the tests know exactly, images with a config
+of the test's choosing (history, env, labels), and artifacts that refer to an image (signatures,
+SBOMs) through the OCI subject field."""
 
 from __future__ import annotations
 
@@ -114,3 +116,73 @@ class RegistryClient:
             )
             assert put.status_code == 201, put.text
         return _digest(index), images
+
+    def configured(self, repository: str, tag: str, config: dict[str, object], layers: list[bytes]) -> Pushed:
+        """An image with exactly this config and these layers."""
+        with self._client(repository) as client:
+            config_bytes = json.dumps(config).encode()
+            config_digest = self._blob(client, repository, config_bytes)
+            descriptors = [
+                {"mediaType": OCI_LAYER, "digest": self._blob(client, repository, layer), "size": len(layer)}
+                for layer in layers
+            ]
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+                "layers": descriptors,
+            }
+            digest = self._manifest(client, repository, tag, manifest)
+        size = len(config_bytes) + sum(len(layer) for layer in layers)
+        return Pushed(digest, size, f"{config.get('os')}/{config.get('architecture')}")
+
+    def artifact(self, repository: str, subject: Pushed | str, artifact_type: str, body: bytes) -> str:
+        """An OCI 1.1 artifact (a signature, an SBOM) whose subject is the image; its digest."""
+        subject_digest = subject if isinstance(subject, str) else subject.digest
+        with self._client(repository) as client:
+            empty = self._blob(client, repository, b"{}")
+            layer = self._blob(client, repository, body)
+            subject_manifest = client.get(
+                f"/v2/{repository}/manifests/{subject_digest}",
+                headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"},
+            )
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": artifact_type,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+                "layers": [{"mediaType": artifact_type, "digest": layer, "size": len(body)}],
+                "subject": {
+                    "mediaType": subject_manifest.headers["Content-Type"],
+                    "digest": subject_digest,
+                    "size": len(subject_manifest.content),
+                },
+            }
+            return self._manifest(client, repository, None, manifest)
+
+    def _manifest(
+        self, client: httpx.Client, repository: str, tag: str | None, manifest: dict[str, object]
+    ) -> str:
+        content = json.dumps(manifest).encode()
+        digest = _digest(content)
+        put = client.put(
+            f"/v2/{repository}/manifests/{tag or digest}",
+            content=content,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        assert put.status_code == 201, put.text
+        return digest
+
+    def tag_many(self, repository: str, source: Pushed, tags: list[str]) -> None:
+        """Point each of ``tags`` at an image already pushed (one manifest PUT per tag)."""
+        with self._client(repository) as client:
+            content = client.get(
+                f"/v2/{repository}/manifests/{source.digest}", headers={"Accept": OCI_MANIFEST}
+            ).content
+            for tag in tags:
+                put = client.put(
+                    f"/v2/{repository}/manifests/{tag}",
+                    content=content,
+                    headers={"Content-Type": OCI_MANIFEST},
+                )
+                assert put.status_code == 201, put.text

@@ -220,25 +220,29 @@ def test_settings_webhooks_visibility_and_typed_delete(owner_page: Page, site: S
     page.get_by_label("Repository name").fill("scratch")
     page.get_by_role("button", name="Create").click()
     page.wait_for_url(f"**/r/{site.owner}/scratch")
-    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Settings", exact=True).click()
 
+    page.get_by_role("link", name="Webhooks").click()
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_label("URL").fill("http://127.0.0.1:9/hook")
     page.get_by_role("button", name="Add webhook").click()
+    page.wait_for_url(f"**/r/{site.owner}/scratch/settings/webhooks")  # redirected after the POST
     secret = page.locator("#new-hook-secret").inner_text()
     assert len(secret) >= 32
-    page.goto(f"/r/{site.owner}/scratch/settings")
+    page.reload()
     expect(page.locator("#new-hook-secret")).to_have_count(0)  # shown once
-    expect(page.locator("#webhooks table.data").first).to_contain_text("http://127.0.0.1:9/hook")
+    expect(page.locator(".hook-card")).to_have_count(1)  # the reload added nothing
+    expect(page.locator("#webhooks")).to_contain_text("http://127.0.0.1:9/hook")
 
     RegistryClient(site.server, site.owner, PASSWORD).image(f"{site.owner}/scratch", "v1", "linux", "amd64")
     for _ in range(30):  # the push is recorded (and the delivery queued) within about a second
         page.reload()
-        if page.locator("#webhooks tbody tr", has_text="v1").count():
+        if page.locator("#deliveries tbody tr", has_text="v1").count():
             break
         page.wait_for_timeout(500)
-    expect(page.locator("#webhooks tbody tr", has_text="v1")).to_have_count(1)
+    expect(page.locator("#deliveries tbody tr", has_text="v1")).to_have_count(1)
 
+    page.get_by_role("link", name="General").click()
     page.get_by_label("Private").check()
     page.get_by_role("button", name="Save visibility").click()
     expect(page.locator(".repo-header .badge.private")).to_have_text("Private")
@@ -247,13 +251,14 @@ def test_settings_webhooks_visibility_and_typed_delete(owner_page: Page, site: S
     page.get_by_role("button", name="Save description").click()
     expect(page.locator(".short-description")).to_have_text("x" * 100)
 
+    page.get_by_role("link", name="Danger zone").click()
     delete = page.get_by_role("button", name="Delete repository")
     expect(delete).to_be_disabled()  # until the name is typed
     page.get_by_label(f"Type {site.owner}/scratch to confirm").fill(f"{site.owner}/scratch")
     expect(delete).to_be_enabled()
     delete.click()
-    page.wait_for_url(f"**/u/{site.owner}?deleted=**")
-    expect(page.get_by_role("status")).to_contain_text(f"Repository {site.owner}/scratch was deleted")
+    page.wait_for_url(f"**/u/{site.owner}")
+    expect(page.get_by_role("status").first).to_contain_text(f"Repository {site.owner}/scratch was deleted")
     assert page.goto(f"/r/{site.owner}/scratch").status == 404  # type: ignore[union-attr]
 
 
@@ -261,7 +266,9 @@ def test_delete_without_the_typed_name_deletes_nothing(site: Site, web_client: W
     login = web_client.post("/login", {"username": site.owner, "password": PASSWORD})
     assert login.status_code == 303
     refused = web_client.post(
-        f"/r/{site.public}/settings/delete", {"confirm": "public-app"}, form_page=f"/r/{site.public}/settings"
+        f"/r/{site.public}/settings/delete",
+        {"confirm": "public-app"},
+        form_page=f"/r/{site.public}/settings/danger",
     )
     assert refused.status_code == 400 and "nothing was deleted" in refused.text
     assert web_client.http.get(f"/r/{site.public}").status_code == 200

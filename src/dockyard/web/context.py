@@ -7,11 +7,21 @@
     NotFound -> the 404 page; PermissionDenied -> log in first (anonymous) or the 403 page;
     RateLimited -> a 429 page with Retry-After; any other AccountError -> a 400 page with its message
     add security headers (CSP without inline script, no framing, no sniffing)
+
+Post/redirect/get: a form that changes something answers 303 to the page that shows the result,
+so reloading that page never submits it again (a second webhook, a second token). What the next
+page must say once (a notice, a token or secret shown this once) travels in a *flash*: a cookie
+sealed with the server's secrets key (secretbox.py; nobody can read or forge it), bound to the
+visitor's CSRF token (no other browser can use it), expiring after ``FLASH_SECONDS``, and deleted
+by the page that shows it. A form that is refused shows again with its error and a 4xx status,
+keeping what was typed (nothing was changed, so submitting it again changes nothing either).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +39,12 @@ from dockyard.accounts.service import AccountService
 from dockyard.config import Settings
 from dockyard.hub.errors import NotFound, PermissionDenied
 from dockyard.hub.service import HubService
+from dockyard.secretbox import SecretBox
 from dockyard.web.sessions import CSRF_COOKIE, SESSION_COOKIE, SessionStore, WebSession, new_token
 
 MAX_FORM_BYTES = 1024 * 1024
+FLASH_COOKIE = "dockyard_flash"
+FLASH_SECONDS = 300
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
@@ -58,6 +71,7 @@ class WebApp:
     sessions: SessionStore
     env: Environment
     login: Callable[[str, str, str | None], Awaitable[Principal]]
+    secrets: SecretBox | None = None  # seals the flash cookie; without it, flashes are not kept
 
 
 class WebRequest:
@@ -70,6 +84,10 @@ class WebRequest:
         self.csrf_token = csrf
         self._new_csrf = new_csrf
         self._form: FormData | None = None
+        self.flashed: dict[str, Any] = self._read_flash()
+        self._flash_out: dict[str, Any] | None = None
+        self._flash_csrf: str | None = None  # a new session's token, when one starts
+        self._flash_shown = False  # a page was rendered with it: the cookie goes
 
     @property
     def viewer(self) -> Principal | None:
@@ -89,6 +107,8 @@ class WebRequest:
         if self.app.settings.public_url:
             return urlsplit(self.app.settings.public_url).netloc
         return self.request.headers.get("host") or self.request.url.netloc
+
+    signup_open = False  # set by load(): whether the navigation offers "Sign up"
 
     @property
     def client_ip(self) -> str | None:
@@ -118,19 +138,60 @@ class WebRequest:
         return value if isinstance(value, str) else default
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        self._flash_shown = True
         html = self.app.env.get_template(template).render(
             web=self,
             viewer=self.viewer,
             csrf_token=self.csrf_token,
             current_path=self.request.url.path,
+            flash=self.flashed,
+            signup_open=self.signup_open,
             **context,
         )
         return HTMLResponse(html, status_code=status)
 
-    def redirect(self, url: str) -> RedirectResponse:
+    def redirect(self, url: str, **flash: Any) -> RedirectResponse:
+        """303 to ``url``; ``flash`` is what the next page says once (see the module's docstring)."""
+        if flash:
+            self._flash_out = flash
         return RedirectResponse(url, status_code=303)
 
-    def start_session(self, response: Response, cookie: str) -> None:
+    def _flash_owner(self, csrf: str | None = None) -> str:
+        return hashlib.sha256((csrf or self.csrf_token).encode()).hexdigest()[:32]
+
+    def _read_flash(self) -> dict[str, Any]:
+        sealed = self.request.cookies.get(FLASH_COOKIE)
+        if not sealed or self.app.secrets is None or len(sealed) > 4096:
+            return {}
+        try:
+            value = self.app.secrets.open(sealed.encode())
+        except ValueError:
+            return {}
+        if (
+            not isinstance(value, dict)
+            or value.get("for") != self._flash_owner()
+            or not isinstance(value.get("at"), int | float)
+            or time.time() - value["at"] > FLASH_SECONDS
+            or not isinstance(value.get("data"), dict)
+        ):
+            return {}
+        data: dict[str, Any] = value["data"]
+        return data
+
+    def _write_flash(self, response: Response) -> None:
+        if self._flash_out is not None and self.app.secrets is not None:
+            owner = self._flash_owner(self._flash_csrf)
+            sealed = self.app.secrets.seal({"for": owner, "at": time.time(), "data": self._flash_out})
+            response.set_cookie(
+                FLASH_COOKIE, sealed.decode("ascii"), max_age=FLASH_SECONDS, **self._cookie_flags()
+            )
+        elif FLASH_COOKIE in self.request.cookies and self._flash_shown:
+            response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="lax", secure=self.secure)
+
+    def start_session(self, response: Response, cookie: str, csrf: str | None = None) -> None:
+        """Set the session cookie; ``csrf``, the new session's token, is what a flash sent along
+        is bound to."""
+        self._flash_csrf = csrf
         response.set_cookie(
             SESSION_COOKIE, cookie, max_age=int(self.app.sessions.ttl.total_seconds()), **self._cookie_flags()
         )
@@ -138,12 +199,17 @@ class WebRequest:
         self._new_csrf = False
 
     def end_session(self, response: Response) -> None:
+        """Drop the session cookie and hand out a visitor's CSRF token, which a flash sent along
+        (a goodbye notice) is bound to."""
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self.secure)
+        self._flash_csrf = new_token()
+        response.set_cookie(CSRF_COOKIE, self._flash_csrf, max_age=2 * 3600, **self._cookie_flags())
 
     def _cookie_flags(self) -> dict[str, Any]:
         return {"path": "/", "httponly": True, "samesite": "lax", "secure": self.secure}
 
     def finish(self, response: Response) -> Response:
+        self._write_flash(response)
         if self._new_csrf and self.session is None:
             response.set_cookie(CSRF_COOKIE, self.csrf_token, max_age=2 * 3600, **self._cookie_flags())
         for name, value in SECURITY_HEADERS.items():
@@ -171,11 +237,14 @@ async def load(request: Request) -> WebRequest:
     if cookie:
         session = await app.sessions.get(cookie)
     if session is not None:
-        return WebRequest(request, app, session, session.csrf_token, False)
-    visitor_token = request.cookies.get(CSRF_COOKIE, "")
-    if 20 <= len(visitor_token) <= 64:
-        return WebRequest(request, app, None, visitor_token, False)
-    return WebRequest(request, app, None, new_token(), True)
+        web = WebRequest(request, app, session, session.csrf_token, False)
+    elif 20 <= len(visitor_token := request.cookies.get(CSRF_COOKIE, "")) <= 64:
+        web = WebRequest(request, app, None, visitor_token, False)
+    else:
+        web = WebRequest(request, app, None, new_token(), True)
+    if session is None:
+        web.signup_open = await app.hub.site.signup() == "open"
+    return web
 
 
 def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -4,39 +4,73 @@ images answer at /_/<name> as well as /r/library/<name>."""
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dockyard.web.pages import accounts, builds, collaborators, explore, orgs, repositories, settings
+from dockyard.web.pages import (
+    account,
+    accounts,
+    admin,
+    builds,
+    collaborators,
+    explore,
+    orgs,
+    repositories,
+    settings,
+)
 from dockyard.web.templating import STATIC
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
 
 
+def _settings_routes(name: str) -> list[Route]:
+    base, hook = f"{name}/settings", f"{name}/settings/webhooks/{{hook_id:int}}"
+    delivery = f"{name}/settings/webhooks/deliveries/{{delivery_id:int}}"
+    return [
+        Route(f"{base}/builds", builds.save_link, methods=POST),
+        Route(f"{base}/builds", settings.builds, methods=GET),
+        Route(f"{base}/builds/delete", builds.remove_link, methods=POST),
+        Route(base, settings.general, methods=GET),
+        Route(f"{base}/collaborators", settings.collaborators, methods=GET),
+        Route(f"{base}/webhooks", settings.webhooks, methods=GET),
+        Route(f"{base}/danger", settings.danger, methods=GET),
+        Route(f"{base}/description", settings.save_description, methods=POST),
+        Route(f"{base}/visibility", settings.save_visibility, methods=POST),
+        Route(f"{base}/permissions", settings.save_permission, methods=POST),
+        Route(f"{base}/collaborators", collaborators.save, methods=POST),
+        Route(f"{base}/collaborators/{{username}}/remove", collaborators.remove, methods=POST),
+        Route(f"{base}/webhooks", settings.add_webhook, methods=POST),
+        Route(f"{hook}/delete", settings.remove_webhook, methods=POST),
+        Route(f"{hook}/test", settings.test_webhook, methods=POST),
+        Route(delivery, settings.delivery, methods=GET),
+        Route(f"{delivery}/redeliver", settings.redeliver, methods=POST),
+        Route(f"{base}/delete", settings.delete_repository, methods=POST),
+    ]
+
+
 def _repository_routes(prefix: str) -> list[Route]:
     name = f"{prefix}/{{name:path}}"
+    build = f"{name}/builds/{{build_id:int}}"
     return [
+        *_settings_routes(name),  # first: …/settings/builds is not the builds of a repository "…/settings"
         Route(f"{name}/tags", repositories.tags, methods=GET),
+        Route(f"{name}/tags/delete", repositories.delete_tags, methods=POST),
         Route(f"{name}/tags/{{tag}}/delete", repositories.delete_tag, methods=POST),
+        Route(f"{name}/images/{{digest}}", repositories.image, methods=GET),
+        Route(f"{name}/readme/edit", repositories.edit_readme, methods=GET),
+        Route(f"{name}/readme/preview", repositories.preview_readme, methods=POST),
+        Route(f"{name}/readme", repositories.save_readme, methods=POST),
         Route(f"{name}/star", repositories.star, methods=POST),
         Route(f"{name}/builds", builds.history, methods=GET),
         Route(f"{name}/builds/trigger", builds.build_now, methods=POST),
         Route(f"{name}/builds/badge.svg", builds.badge, methods=GET),
-        Route(f"{name}/builds/{{build_id:int}}", builds.build, methods=GET),
-        Route(f"{name}/builds/{{build_id:int}}/stream", builds.stream, methods=GET),
-        Route(f"{name}/builds/{{build_id:int}}/cancel", builds.cancel, methods=POST),
-        Route(f"{name}/builds/{{build_id:int}}/retry", builds.retry, methods=POST),
-        Route(f"{name}/settings/builds", builds.save_link, methods=POST),
-        Route(f"{name}/settings/builds/delete", builds.remove_link, methods=POST),
-        Route(f"{name}/settings", settings.settings, methods=GET),
-        Route(f"{name}/settings/description", settings.save_description, methods=POST),
-        Route(f"{name}/settings/visibility", settings.save_visibility, methods=POST),
-        Route(f"{name}/settings/permissions", settings.save_permission, methods=POST),
-        Route(f"{name}/settings/collaborators", collaborators.save, methods=POST),
-        Route(f"{name}/settings/collaborators/{{username}}/remove", collaborators.remove, methods=POST),
-        Route(f"{name}/settings/webhooks", settings.add_webhook, methods=POST),
-        Route(f"{name}/settings/webhooks/{{hook_id:int}}/delete", settings.remove_webhook, methods=POST),
-        Route(f"{name}/settings/delete", settings.delete_repository, methods=POST),
+        Route(build, builds.build, methods=GET),
+        Route(f"{build}/status", builds.status, methods=GET),
+        Route(f"{build}/stream", builds.stream, methods=GET),
+        Route(f"{build}/cancel", builds.cancel, methods=POST),
+        Route(f"{build}/retry", builds.retry, methods=POST),
         Route(name, repositories.repository, methods=GET),
     ]
 
@@ -65,6 +99,37 @@ def _org_routes() -> list[Route]:
     ]
 
 
+def _account_routes() -> list[Route]:
+    return [
+        Route("/settings", account.settings_index, methods=GET),
+        Route("/settings/general", account.general, methods=GET),
+        Route("/settings/general", account.save_general, methods=POST),
+        Route("/settings/security", account.security, methods=GET),
+        Route("/settings/password", account.change_password, methods=POST),
+        Route("/settings/delete", account.delete_account, methods=POST),
+        Route("/settings/tokens", accounts.tokens, methods=GET),
+        Route("/settings/tokens", accounts.create_token, methods=POST),
+        Route("/settings/tokens/{token_id:int}/revoke", accounts.revoke_token, methods=POST),
+    ]
+
+
+def _admin_routes() -> list[Route]:
+    return [
+        Route("/admin", admin.index, methods=GET),
+        Route("/admin/users", admin.users, methods=GET),
+        Route("/admin/users/{username}/{action}", admin.user_action, methods=POST),
+        Route("/admin/audit", admin.audit, methods=GET),
+        Route("/admin/storage", admin.storage, methods=GET),
+        Route("/admin/settings", admin.site_settings, methods=GET),
+        Route("/admin/settings/signup", admin.save_signup, methods=POST),
+    ]
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page links; the pages link the SVG."""
+    return FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "public, max-age=86400"})
+
+
 def page_routes() -> list[BaseRoute]:
     return [
         Route("/", explore.home, methods=GET),
@@ -73,10 +138,11 @@ def page_routes() -> list[BaseRoute]:
         Route("/signup", accounts.signup, methods=BOTH),
         Route("/login", accounts.login, methods=BOTH),
         Route("/logout", accounts.logout, methods=POST),
-        Route("/settings/tokens", accounts.tokens, methods=GET),
-        Route("/settings/tokens", accounts.create_token, methods=POST),
-        Route("/settings/tokens/{token_id:int}/revoke", accounts.revoke_token, methods=POST),
+        Route("/favicon.ico", favicon, methods=GET),
+        *_account_routes(),
+        *_admin_routes(),
         Route("/repository/create", repositories.create, methods=BOTH),
+        Route("/u/{namespace}/starred", account.starred, methods=GET),
         Route("/u/{namespace}", explore.namespace, methods=GET),
         *_org_routes(),
         *_repository_routes("/r"),

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from dockyard.accounts.records import Principal
 from dockyard.db.engine import Database, lookup, offload
@@ -103,6 +103,32 @@ class SessionStore:
             credentials_version=row.credentials_version,
         )
         return WebSession(principal, row.csrf_token, utc(row.expires_at))
+
+    @offload
+    def keep_only(self, cookie: str) -> str | None:
+        """After a password change: the account's other sessions go, and this one (the browser
+        that changed it) carries on under a new cookie, returned, with the account's new
+        credentials version. None when the cookie is no session (nothing changes)."""
+        fresh = new_token()
+        with self.db.write.begin() as conn:
+            row = conn.execute(
+                select(web_sessions.c.user_id, users.c.credentials_version)
+                .select_from(web_sessions.join(users, web_sessions.c.user_id == users.c.id))
+                .where(web_sessions.c.id_hash == _hash(cookie))
+            ).first()
+            if row is None:
+                return None
+            conn.execute(
+                delete(web_sessions).where(
+                    web_sessions.c.user_id == row.user_id, web_sessions.c.id_hash != _hash(cookie)
+                )
+            )
+            conn.execute(
+                update(web_sessions)
+                .where(web_sessions.c.id_hash == _hash(cookie))
+                .values(id_hash=_hash(fresh), credentials_version=row.credentials_version)
+            )
+        return fresh
 
     @offload
     def delete(self, cookie: str) -> None:

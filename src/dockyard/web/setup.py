@@ -1,6 +1,6 @@
 """Wiring of the pages into the app, in one call from create_app:
 
-    install(app, settings, hub, accounts, sessions, login)
+    install(app, settings, hub, accounts, sessions, login, secrets)
 
 adds the page routes and /static over the services the composition root built (services.py),
 and renders HTML error pages for browsers outside /v2 and /v1.
@@ -17,6 +17,7 @@ from dockyard.accounts.service import AccountService
 from dockyard.auth.service import AuthService
 from dockyard.config import Settings
 from dockyard.hub.service import HubService
+from dockyard.secretbox import SecretBox
 from dockyard.web.context import WebApp, error_page, load, not_found
 from dockyard.web.login import password_login
 from dockyard.web.routes import page_routes
@@ -33,9 +34,10 @@ def install(
     accounts: AccountService,
     sessions: SessionStore,
     login: AuthService,
+    secrets: SecretBox,
 ) -> None:
     app.state.hub = hub
-    app.state.web = WebApp(settings, hub, accounts, sessions, environment(), password_login(login))
+    app.state.web = WebApp(settings, hub, accounts, sessions, environment(), password_login(login), secrets)
     app.router.routes.extend(page_routes())
     _html_errors(app)
 

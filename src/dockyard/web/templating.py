@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -90,6 +91,29 @@ def query_url(path: str, params: dict[str, object], **overrides: object) -> str:
     return f"{path}?{query}" if query else path
 
 
+def page_numbers(current: int, pages: int, around: int = 2) -> list[int | None]:
+    """The page numbers a pager shows: 1, the last, and ``around`` either side of the current
+    one, with None where numbers are left out (shown as an ellipsis)."""
+    shown = {1, pages, *range(max(1, current - around), min(pages, current + around) + 1)}
+    numbers: list[int | None] = []
+    previous = 0
+    for n in sorted(shown):
+        if n - previous > 1:
+            numbers.append(None)
+        numbers.append(n)
+        previous = n
+    return numbers
+
+
+def pretty_json(value: object) -> str:
+    """JSON for people: indented, non-ASCII as itself (the template escapes it for HTML)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def compact_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def render_markdown(source: str) -> Markup:
     return Markup(markdown.render(source, demote=1))  # sanitized by nh3 inside; under the page's h1
 
@@ -109,6 +133,10 @@ def environment() -> Environment:
         short_digest=short_digest,
         count=count,
         markdown=render_markdown,
+        pretty_json=pretty_json,
+        compact_json=compact_json,
     )
-    env.globals.update(repo_url=repository_url, pull_name=pull_name, query_url=query_url)
+    env.globals.update(
+        repo_url=repository_url, pull_name=pull_name, query_url=query_url, page_numbers=page_numbers
+    )
     return env

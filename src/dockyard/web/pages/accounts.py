@@ -26,7 +26,7 @@ async def signup(web: WebRequest) -> Response:
     """Sign up, unless DOCKYARD_SIGNUP is closed; each address may sign up a few times an hour."""
     if web.viewer is not None:
         return web.redirect("/")
-    if web.app.settings.signup == "closed":
+    if await web.hub.site.signup(fresh=True) == "closed":
         return web.render("accounts/signup.html", status=403, closed=True, values={}, error=None)
     if web.request.method == "GET":
         return web.render("accounts/signup.html", values={}, error=None)
@@ -69,9 +69,11 @@ async def _log_in(web: WebRequest, username: str, password: str, next_path: str)
         return web.render(
             "accounts/login.html", status=401, next=next_path, username=username, error=failed.message
         )
-    cookie, _ = await web.app.sessions.create(principal, web.client_ip, web.request.headers.get("user-agent"))
+    cookie, session = await web.app.sessions.create(
+        principal, web.client_ip, web.request.headers.get("user-agent")
+    )
     response = web.redirect(next_path)
-    web.start_session(response, cookie)
+    web.start_session(response, cookie, session.csrf_token)
     return response
 
 
@@ -80,7 +82,7 @@ async def logout(web: WebRequest) -> Response:
     cookie = web.request.cookies.get("dockyard_session")
     if cookie:
         await web.app.sessions.delete(cookie)
-    response = web.redirect("/")
+    response = web.redirect("/", notice="You are logged out.")
     web.end_session(response)
     return response
 
@@ -100,6 +102,7 @@ async def _tokens_page(web: WebRequest, status: int = 200, **context: object) ->
         tokens=sorted(listed, key=lambda t: (t.revoked, -t.id)),
         scopes=[(scope, SCOPE_LABELS[scope]) for scope in TOKEN_SCOPES],
         expiry=list(TOKEN_EXPIRY_DAYS),
+        tab="tokens",
         **context,
     )
 
@@ -119,7 +122,7 @@ async def create_token(web: WebRequest) -> Response:
         )
     except AccountError as error:
         return await _tokens_page(web, 400, error=error.message, label=label)
-    return await _tokens_page(web, created=token, plaintext=plaintext)
+    return web.redirect("/settings/tokens", created_token={"label": token.label, "plaintext": plaintext})
 
 
 @page
@@ -128,4 +131,4 @@ async def revoke_token(web: WebRequest) -> Response:
     assert web.viewer is not None
     token_id = int(web.path("token_id"))
     await web.app.accounts.revoke_token(web.viewer.username, token_id, actor=web.viewer.username)
-    return web.redirect("/settings/tokens")
+    return web.redirect("/settings/tokens", notice="Token revoked.")

@@ -6,6 +6,7 @@ source link with its rules on the settings page.
     GET  …/builds/badge.svg?tag=T        the status badge, read rights from the session
     GET  …/builds/{id}                   one build and its log (builds.js follows …/stream while it runs)
     GET  …/builds/{id}/stream            the log as server-sent events, read rights from the session
+    GET  …/builds/{id}/status            its state, times and commit as JSON, for the page to follow
     POST …/builds/{id}/cancel, …/retry   push rights
     POST …/settings/builds               link (or re-link) a git source with its rules and https
                                          credentials; admins of the repository
@@ -18,9 +19,10 @@ from the hub's RepositoryDetail, as on the other repository pages.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from dockyard.builds import params
 from dockyard.builds.errors import BuildError
@@ -149,7 +151,28 @@ async def build(web: WebRequest) -> Response:
         active=found.state in ACTIVE,
         badge=_badge(web, detail.name),
         duration=duration,
+        now=datetime.now(UTC),
         tab="builds",
+    )
+
+
+@page
+@with_build_errors
+async def status(web: WebRequest) -> Response:
+    """What the build page updates while the build runs (builds.js): state, times, commit."""
+    detail = await _repository(web)
+    found = await _build(web, detail)
+    return JSONResponse(
+        {
+            "state": found.state,
+            "finished": found.state in FINISHED,
+            "started_at": found.started_at.isoformat() if found.started_at else None,
+            "finished_at": found.finished_at.isoformat() if found.finished_at else None,
+            "duration": duration(found, datetime.now(UTC)),
+            "commit": found.commit,
+            "commit_message": found.commit_message,
+            "digest": found.digest,
+        }
     )
 
 
@@ -215,6 +238,10 @@ async def _credentials(web: WebRequest) -> dict[str, str] | None:
     """The https username and password typed in; None (keep the saved ones) when both are blank."""
     username, password = (await web.field("username")).strip(), await web.field("password")
     return {"username": username, "password": password} if username or password else None
+async def _settings(web: WebRequest, status: int = 200, **context: Any) -> Response:
+    from dockyard.web.pages.settings import settings_page
+
+    return await settings_page(web, status, tab="builds", **context)
 
 
 @page
@@ -237,10 +264,12 @@ async def save_link(web: WebRequest) -> Response:
         message = error.message if isinstance(error, BuildError) else str(error)
         view = await link_view(web, detail.name, [*[r for r in rows if r["source_name"]], dict(BLANK_RULE)])
         typed = public_url(source_url)  # never echo credentials typed into the URL
-        return await settings_page(web, 400, errors={"builds": message}, build_link=view, build_source=typed)
-    view = await link_view(web, detail.name)
+        return await _settings(web, 400, errors={"builds": message}, build_link=view, build_source=typed)
     trigger = f"{base_url(web)}/api/build/trigger/{made.link.id}/{made.trigger_token}"
-    return await settings_page(web, build_link=view, new_link=made, trigger_url=trigger, saved="builds")
+    shown_once = {"link": {"source_url": public_url(made.link.source_url)}, "webhook_secret": made.webhook_secret}
+    return web.redirect(
+        f"{repository_url(detail.name)}/settings/builds", new_link=shown_once, trigger_url=trigger
+    )
 
 
 @page
@@ -248,4 +277,4 @@ async def save_link(web: WebRequest) -> Response:
 async def remove_link(web: WebRequest) -> Response:
     detail = await _repository(web, "admin")
     await builds_of(web).service.unlink(detail.name, actor=web.viewer.username if web.viewer else None)
-    return web.redirect(f"{repository_url(detail.name)}/settings?saved=builds#builds")
+    return web.redirect(f"{repository_url(detail.name)}/settings/builds", notice="Unlinked.")

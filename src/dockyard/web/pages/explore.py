@@ -60,5 +60,5 @@ async def namespace(web: WebRequest) -> Response:
         namespace=info,
         repositories=repositories,
         writable=writable,
-        deleted=web.param("deleted"),
+        tab="repositories",
     )

@@ -41,6 +41,29 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // Bulk delete on the Tags page: "select all" ticks the page's boxes; the button waits for one.
+  document.querySelectorAll("form[data-bulk]").forEach(function (form) {
+    var boxes = function () { return document.querySelectorAll('input[type=checkbox][form="' + form.id + '"]'); };
+    var all = form.querySelector("[data-select-all]");
+    var button = form.querySelector("[data-bulk-submit]");
+    var update = function () {
+      var ticked = Array.prototype.filter.call(boxes(), function (box) { return box.checked; }).length;
+      if (button) button.disabled = ticked === 0;
+      if (all) {
+        all.checked = ticked > 0 && ticked === boxes().length;
+        all.indeterminate = ticked > 0 && ticked < boxes().length;
+      }
+    };
+    if (all) {
+      all.addEventListener("change", function () {
+        boxes().forEach(function (box) { box.checked = all.checked; });
+        update();
+      });
+    }
+    boxes().forEach(function (box) { box.addEventListener("change", update); });
+    update();
+  });
+
   // Typed confirmation: the delete button stays disabled until the name is typed exactly.
   document.querySelectorAll("form[data-typed-confirm]").forEach(function (form) {
     var expected = form.getAttribute("data-typed-confirm");
