@@ -1,12 +1,16 @@
 """Repository descriptions: Markdown in, HTML that is safe to put in a page out.
 
-Two layers, so one mistake is not enough: markdown-it-py renders CommonMark, and of the raw HTML
-in the source only ``<details>`` (or ``<details open>``), ``<summary>`` and their closing tags pass
-as HTML, written out by us, never copied (READMEs fold long sections that way); every other tag
-comes out as text, and comments are dropped. Then nh3 (ammonia) keeps only the tags and attributes
-below, only http, https and mailto links, and stamps every link with
+Two layers, so one mistake is not enough: markdown-it-py renders CommonMark with raw HTML
+disabled (a ``<script>`` in the source comes out as text), then nh3 (ammonia) keeps only the
+tags and attributes below, only http, https and mailto links, and stamps every link with
 ``rel="nofollow noopener noreferrer"``. Event handlers, ``style``, ``javascript:`` and ``data:``
 URLs never survive.
+
+One exception to "raw HTML is text", because READMEs fold long sections that way: a line that
+starts with ``<details>`` (or ``<details open>``), ``</details>``, ``<summary>`` or ``</summary>``
+is a block of its own in which exactly those tags are written out as HTML, by us, never copied;
+anything else on the line (other tags, attributes, text) is escaped and comments are dropped.
+Everything between such lines is Markdown as usual.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
 
 TAGS = frozenset(
     {
@@ -38,6 +43,7 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow noopener noreferrer"
 MAX_SOURCE = 200_000  # characters rendered; a longer description is cut, not refused
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_FOLD_LINE = re.compile(r"\s{0,3}</?(?:details|summary)[\s>]", re.IGNORECASE)
 _PIECES = re.compile(r"(<[^<>]*>)")
 _FOLDING = {  # the raw HTML let through, as we write it: lowercase, no other attribute
     "<details>": "<details>",
@@ -50,9 +56,27 @@ _FOLDING = {  # the raw HTML let through, as we write it: lowercase, no other at
 
 @functools.cache
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable(
-        ["table", "strikethrough"]
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    parser.enable(["table", "strikethrough"])
+    parser.block.ruler.before(
+        "html_block", "folding", _folding_line, {"alt": ["paragraph", "reference", "blockquote"]}
     )
+    return parser
+
+
+def _folding_line(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """A line that opens or closes a folded section becomes an HTML block of folding tags only."""
+    begin = state.bMarks[start] + state.tShift[start]
+    line = state.src[state.bMarks[start] : state.eMarks[start]]
+    if state.sCount[start] - state.blkIndent >= 4 or not _FOLD_LINE.match(line):
+        return False
+    if silent:
+        return True
+    token = state.push("html_block", "", 0)
+    token.content = folding_only(state.src[begin : state.eMarks[start]]) + "\n"
+    token.map = [start, start + 1]
+    state.line = start + 1
+    return True
 
 
 def render(source: str, *, demote: int = 0) -> str:
@@ -62,14 +86,10 @@ def render(source: str, *, demote: int = 0) -> str:
         return ""
     parser = _parser()
     tokens = parser.parse(source[:MAX_SOURCE])
-    for token in tokens:
-        if demote and token.type in ("heading_open", "heading_close"):
-            token.tag = f"h{min(6, int(token.tag[1]) + demote)}"
-        elif token.type == "html_block":
-            token.content = folding_only(token.content)
-        for child in token.children or ():
-            if child.type == "html_inline":
-                child.content = folding_only(child.content)
+    if demote:
+        for token in tokens:
+            if token.type in ("heading_open", "heading_close"):
+                token.tag = f"h{min(6, int(token.tag[1]) + demote)}"
     html = parser.renderer.render(tokens, parser.options, {})
     return sanitize(html)
 
