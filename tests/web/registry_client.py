@@ -117,10 +117,12 @@ class RegistryClient:
             assert put.status_code == 201, put.text
         return _digest(index), images
 
-    def configured(self, repository: str, tag: str, config: dict[str, object], layers: list[bytes]) -> Pushed:
-        """An image with exactly this config and these layers."""
+    def configured(
+        self, repository: str, tag: str, config: dict[str, object] | bytes, layers: list[bytes]
+    ) -> Pushed:
+        """An image with exactly this config (a dict, or the bytes themselves) and these layers."""
         with self._client(repository) as client:
-            config_bytes = json.dumps(config).encode()
+            config_bytes = config if isinstance(config, bytes) else json.dumps(config).encode()
             config_digest = self._blob(client, repository, config_bytes)
             descriptors = [
                 {"mediaType": OCI_LAYER, "digest": self._blob(client, repository, layer), "size": len(layer)}
@@ -134,7 +136,8 @@ class RegistryClient:
             }
             digest = self._manifest(client, repository, tag, manifest)
         size = len(config_bytes) + sum(len(layer) for layer in layers)
-        return Pushed(digest, size, f"{config.get('os')}/{config.get('architecture')}")
+        platform = f"{config.get('os')}/{config.get('architecture')}" if isinstance(config, dict) else ""
+        return Pushed(digest, size, platform)
 
     def artifact(self, repository: str, subject: Pushed | str, artifact_type: str, body: bytes) -> str:
         """An OCI 1.1 artifact (a signature, an SBOM) whose subject is the image; its digest."""

@@ -51,7 +51,7 @@ def build_base(server: DockyardServer, docker_cli: Cli) -> str:
 
 def link_on_settings_page(page: Page, repository: str, source: GitSource) -> tuple[str, str]:
     """Link the source with one rule (branch main -> latest); the webhook URL and its secret."""
-    page.goto(f"/r/{repository}/settings")
+    page.goto(f"/r/{repository}/settings/builds")
     section = page.locator("#builds")
     section.get_by_label("Git repository", exact=True).fill(source.url)
     section.get_by_label("Source name of rule 1").fill("main")
@@ -97,6 +97,9 @@ def test_build_log_streams_live_and_ends_in_success(
     state = page.locator("#build-state [data-state]")
     expect(state).to_have_attribute("data-state", "building", timeout=60_000)
     expect(page.locator("#build-log")).to_contain_text("line-1", timeout=30_000)
+    expect(page.locator("#build-commit-message")).to_have_text("Print slowly\n\nsix lines")
+    expect(page.locator("#build-started")).not_to_have_text("-")  # filled in without a reload
+    ticking = page.locator("#build-duration").inner_text()
     first = log_lines(page)
     assert state.get_attribute("data-state") == "building"
     time.sleep(2.5)
@@ -104,6 +107,7 @@ def test_build_log_streams_live_and_ends_in_success(
     assert state.get_attribute("data-state") in ("building", "pushing")
     assert second > first, f"no new lines arrived while building ({first} then {second})"
     assert first < 6, "the whole log was there at once: it did not stream"
+    assert page.locator("#build-duration").inner_text() not in ("-", ticking), "the duration stood still"
 
     expect(state).to_have_attribute("data-state", "success", timeout=120_000)
     assert log_lines(page) == 6
@@ -184,7 +188,7 @@ def test_build_events_reach_the_repositorys_webhooks(
             base = f"/r/{owner}/app"
             hook = {"hook_name": "ci", "url": receiver.url, "secret": "build-hook-secret"}
             added = client.post(f"{base}/settings/webhooks", hook, form_page=f"{base}/settings")
-            assert added.status_code == 200, added.text
+            assert added.status_code == 303, added.text
             source = GitSource(tmp_path / "git", require_tool("git"), git_daemon)
             rule = {"source_type": "branch", "source_name": "main", "docker_tag": "latest"}
             linked = client.post(
@@ -192,9 +196,10 @@ def test_build_events_reach_the_repositorys_webhooks(
                 {"source_url": source.url, **rule},
                 form_page=f"{base}/settings",
             )
-            assert linked.status_code == 200, linked.text
-            secret = re.search(r'id="new-build-secret" class="command">([0-9a-f]+)<', linked.text)
-            webhook = re.search(r'id="github-webhook-url" class="command">([^<]+)<', linked.text)
+            assert linked.status_code == 303, linked.text  # to the Builds tab, the secret in the flash
+            shown = client.http.get(linked.headers["location"]).text
+            secret = re.search(r'id="new-build-secret" class="command">([0-9a-f]+)<', shown)
+            webhook = re.search(r'id="github-webhook-url" class="command">([^<]+)<', shown)
             assert secret and webhook
             source.hook(webhook.group(1), secret.group(1))
         finally:
