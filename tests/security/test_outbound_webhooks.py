@@ -56,8 +56,10 @@ def _deliver(hub: Hub, urls: list[str]) -> dict[str, dict[str, Any]]:
     api = hub.api("alice")
     eventually(lambda: api.get(f"/v2/repositories/{repository}/tags/v0").json().get("last_updater_username"))
     hooks = {}
-    for url in urls:
-        made = api.post(f"/v2/repositories/{repository}/webhooks", json={"name": "ci", "hook_url": url})
+    for number, url in enumerate(urls):  # webhook names are unique in a repository
+        made = api.post(
+            f"/v2/repositories/{repository}/webhooks", json={"name": f"ci{number}", "hook_url": url}
+        )
         assert made.status_code == 201, made.text
         hooks[url] = made.json()["id"]
     hub.push_image("alice", repository, "v1")

@@ -1,5 +1,5 @@
 """Fixtures for the pages: a real server with token auth per module, one headless Chromium for the
-whole session, and helpers that sign people up and log them in, through the browser or over
+whole package, and helpers that sign people up and log them in, through the browser or over
 plain HTTP, take screenshots and run axe-core in a page.
 
 Chromium is Debian's (/usr/bin/chromium): Playwright cannot download browsers here. Without it the
@@ -45,9 +45,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the session; each test opens contexts of its own (cheap, isolated)."""
+    """One Chromium for all the browser tests (they all live in this package); each test opens
+    contexts of its own (cheap, isolated). Package scope, not session: Playwright's sync API keeps
+    an event loop running while it is open, which the asyncio tests after tests/web must not meet."""
     path = require_tool("chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=shutil.which(path) or path, args=CHROMIUM_ARGS)
