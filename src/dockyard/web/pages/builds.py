@@ -238,8 +238,9 @@ async def _credentials(web: WebRequest) -> dict[str, str] | None:
     """The https username and password typed in; None (keep the saved ones) when both are blank."""
     username, password = (await web.field("username")).strip(), await web.field("password")
     return {"username": username, "password": password} if username or password else None
+
+
 async def _settings(web: WebRequest, status: int = 200, **context: Any) -> Response:
-    from dockyard.web.pages.settings import settings_page
 
     return await settings_page(web, status, tab="builds", **context)
 
@@ -266,7 +267,10 @@ async def save_link(web: WebRequest) -> Response:
         typed = public_url(source_url)  # never echo credentials typed into the URL
         return await _settings(web, 400, errors={"builds": message}, build_link=view, build_source=typed)
     trigger = f"{base_url(web)}/api/build/trigger/{made.link.id}/{made.trigger_token}"
-    shown_once = {"link": {"source_url": public_url(made.link.source_url)}, "webhook_secret": made.webhook_secret}
+    shown_once = {
+        "link": {"source_url": public_url(made.link.source_url)},
+        "webhook_secret": made.webhook_secret,
+    }
     return web.redirect(
         f"{repository_url(detail.name)}/settings/builds", new_link=shown_once, trigger_url=trigger
     )

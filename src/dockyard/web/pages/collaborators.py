@@ -20,11 +20,11 @@ from dockyard.web.pages.settings import settings_page
 
 
 def _back(name: str) -> str:
-    return f"{repository_url(name)}/settings?saved=collaborators#collaborators"
+    return f"{repository_url(name)}/settings/collaborators"
 
 
 async def _again(web: WebRequest, message: str, **kept: Any) -> Response:
-    return await settings_page(web, 400, errors={"collaborators": message}, **kept)
+    return await settings_page(web, 400, tab="collaborators", errors={"collaborators": message}, **kept)
 
 
 @page
@@ -38,7 +38,7 @@ async def save(web: WebRequest) -> Response:
         raise
     except AccountError as error:
         return await _again(web, error.message, collaborator_values={"username": username})
-    return web.redirect(_back(name))
+    return web.redirect(_back(name), notice="Collaborators saved.")
 
 
 @page
@@ -50,4 +50,4 @@ async def remove(web: WebRequest) -> Response:
         raise
     except AccountError as error:
         return await _again(web, error.message)
-    return web.redirect(_back(name))
+    return web.redirect(_back(name), notice="Collaborators saved.")
