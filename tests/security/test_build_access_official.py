@@ -94,7 +94,7 @@ def test_links_saved_under_a_bare_name_become_official(tmp_path: Path) -> None:
     import sqlalchemy as sa
     from alembic import command
 
-    from dockyard.db.engine import alembic_config
+    from dockyard.migrations import alembic_config
 
     url = f"sqlite:///{tmp_path / 'dockyard.db'}"
     config = alembic_config(url)

@@ -127,7 +127,7 @@ def test_every_org_page_as_owner_and_member(browser: Browser, org: Org, width: s
 def test_the_owner_sees_every_control(owner_page: Page, org: Org) -> None:
     page = owner_page
     page.goto(org.path("members"))
-    expect(page.get_by_role("link", name="Settings")).to_be_visible()
+    expect(page.get_by_role("link", name="Settings", exact=True)).to_be_visible()
     rows = page.locator("tbody tr")
     expect(rows).to_have_count(2)
     expect(page.get_by_label(f"Role of {org.member}")).to_have_value("member")
@@ -159,7 +159,7 @@ def test_a_member_sees_but_does_not_change(browser: Browser, org: Org) -> None:
     context = _signed_in(browser, org.server, org.member, "desktop")
     page = context.new_page()
     page.goto(org.path("members"))
-    expect(page.get_by_role("link", name="Settings")).to_have_count(0)
+    expect(page.get_by_role("link", name="Settings", exact=True)).to_have_count(0)
     expect(page.get_by_role("heading", name="Add a member")).to_have_count(0)
     expect(page.locator("select")).to_have_count(0)
     expect(page.get_by_role("button", name=f"Leave {org.name}")).to_be_visible()

@@ -90,7 +90,7 @@ def test_collaborators_from_add_to_remove(
 
     friend_page.goto(f"/r/{owner}/secret")
     expect(friend_page.get_by_role("heading", name="secret")).to_be_visible()
-    expect(friend_page.get_by_role("link", name="Settings")).to_have_count(0)
+    expect(friend_page.get_by_role("link", name="Settings", exact=True)).to_have_count(0)
     assert (response := friend_page.goto(settings)) is not None and response.status == 403
 
     page.get_by_label(f"Permission of {friend}").select_option("admin")
@@ -98,7 +98,7 @@ def test_collaborators_from_add_to_remove(
     expect(page.get_by_role("status")).to_contain_text("Collaborators saved.")
     assert page.url.endswith(settings)
     friend_page.goto(f"/r/{owner}/secret")
-    expect(friend_page.get_by_role("link", name="Settings")).to_be_visible()
+    expect(friend_page.get_by_role("link", name="Settings", exact=True)).to_be_visible()
     friend_page.goto(settings)
     expect(friend_page.get_by_label(f"Permission of {friend}")).to_have_value("admin")
 
