@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Every role a process may take on; the composition root (dockyard/services.py) says which tasks
 # belong to which. Add a role here and there.
-ROLES = ("builds", "webhooks", "janitor")
+ROLES = ("events", "builds", "webhooks", "janitor")
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
 

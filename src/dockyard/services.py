@@ -10,12 +10,15 @@ throttle) and the hub. Background work is a list (``Services.background``), each
 role that runs it (``dockyard/background.py``):
 
     role        task                 what it does
+    events      events-dispatch      runs the handlers of the outbox's events (dockyard/events):
+                                     push statistics and webhooks, audit, what a deleted
+                                     repository leaves in the hub, accounts and builds
     janitor     uploads-janitor      removes upload sessions untouched for DOCKYARD_UPLOAD_TTL_SECONDS
                 sessions-sweep       removes expired web sessions
     webhooks    webhook-delivery     drains the webhook_deliveries queue (hub/delivery.py)
     builds      build-worker         claims and runs queued builds (builds/worker.py)
-    (web)       activity-flush       writes this process's buffered pull and push activity; every
-                                     web process runs it and flushes once more on the way down
+    (web)       activity-flush       writes this process's buffered pull counts; every web process
+                                     runs it and flushes once more on the way down
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import contextlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
+from dockyard.accounts import registry_events as account_events
 from dockyard.accounts.limits import CreationLimits
 from dockyard.accounts.service import AccountService
 from dockyard.auth.keys import SigningKey, load_or_create
@@ -32,6 +36,7 @@ from dockyard.auth.service import AuthService
 from dockyard.auth.throttle import LoginThrottle
 from dockyard.auth.tokens import TokenAuthority
 from dockyard.background import BackgroundTask, periodic, select
+from dockyard.builds import registry_events as build_events
 from dockyard.builds.context import BuildsContext
 from dockyard.builds.pushauth import PushTokens, token_ttl
 from dockyard.builds.queue import BuildQueue
@@ -41,11 +46,13 @@ from dockyard.builds.worker import BuildWorker
 from dockyard.clock import Clock, SystemClock
 from dockyard.config import Settings
 from dockyard.db.engine import Database, make_database
-from dockyard.hub.activity import ActivityStore
+from dockyard.events import Dispatcher
+from dockyard.hub.activity import ActivityHandlers, ActivityStore
 from dockyard.hub.build_events import BuildWebhooks
 from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
+from dockyard.registry import events as registry_events
 from dockyard.registry.service import Registry
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
@@ -80,6 +87,7 @@ class Services:
     builds: BuildsContext
     build_worker: BuildWorker
     deliveries: DeliveryWorker
+    dispatcher: Dispatcher  # the outbox's: handlers registered by register_handlers
 
     def background(self, roles: Collection[str], *, web: bool = False) -> list[BackgroundTask]:
         """The tasks of ``roles``; with ``web``, also those every web process runs for itself."""
@@ -103,6 +111,7 @@ class Services:
             BackgroundTask(
                 "sessions-sweep", "janitor", periodic(SESSION_SWEEP_SECONDS, purge_sessions, clock)
             ),
+            BackgroundTask("events-dispatch", "events", self.dispatcher.run),
             BackgroundTask("webhook-delivery", "webhooks", self.deliveries.run),
             BackgroundTask("build-worker", "builds", self.build_worker.run),
             BackgroundTask("activity-flush", None, self.activity.run, stop=self.activity.flush),
@@ -119,14 +128,16 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     signing_key = load_or_create(settings.data_dir)
     storage = create_driver(settings.storage, root=settings.storage_root)
     room = DiskRoom(Reserve(settings.data_dir / "reserve", settings.disk_reserve_bytes))
-    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room)
+    dispatcher = Dispatcher(database)
+    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room, dispatcher)
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
     login = _login(settings, accounts, signing_key)
     hub = HubService(
         database, accounts, registry, base_url=settings.base_url, secrets=secrets, signup=settings.signup
     )
-    activity = ActivityRecorder(ActivityStore(database, hub.base_url))
-    registry.events.subscribe(activity)
+    activity = ActivityRecorder(ActivityStore(database))
+    registry.pulls.subscribe(activity)
+    register_handlers(dispatcher, ActivityHandlers(database, hub.base_url))
     return Services(
         settings=settings,
         clock=clock,
@@ -150,7 +161,20 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             retry_policy(settings),
             allow_private=settings.webhook_allow_private,
         ),
+        dispatcher=dispatcher,
     )
+
+
+def register_handlers(dispatcher: Dispatcher, hub: ActivityHandlers) -> None:
+    """Who acts on which of the registry's events, in the order they run (one transaction)."""
+    on = dispatcher.on
+    on(registry_events.PUSHED, hub.pushed)
+    on(registry_events.PUSHED, account_events.pushed)
+    on(registry_events.TAG_DELETED, account_events.deleted)
+    on(registry_events.MANIFEST_DELETED, account_events.deleted)
+    on(registry_events.REPOSITORY_DELETED, hub.repository_deleted)
+    on(registry_events.REPOSITORY_DELETED, build_events.repository_deleted)
+    on(registry_events.REPOSITORY_DELETED, account_events.repository_deleted)
 
 
 @contextlib.contextmanager

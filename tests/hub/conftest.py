@@ -16,7 +16,8 @@ from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
 from dockyard.db.engine import Database, make_database
 from dockyard.digests import Digest
-from dockyard.hub.activity import ActivityStore
+from dockyard.events import Dispatcher
+from dockyard.hub.activity import ActivityHandlers, ActivityStore
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
 from dockyard.migrations import upgrade
@@ -24,6 +25,7 @@ from dockyard.registry.manifests import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
 from dockyard.secretbox import SecretBox
+from dockyard.services import register_handlers
 from dockyard.storage import create_driver, paths
 
 PASSWORD = "correct horse battery"
@@ -53,8 +55,17 @@ def accounts(database: Database) -> AccountService:
 
 
 @pytest.fixture
-def registry(database: Database, tmp_path: Path) -> Registry:
-    return Registry(create_driver("filesystem", root=tmp_path / "storage"), MetadataStore(database), 4 << 20)
+def dispatcher(database: Database) -> Dispatcher:
+    """The outbox's, with the handlers the composition root registers."""
+    dispatcher = Dispatcher(database)
+    register_handlers(dispatcher, ActivityHandlers(database, BASE_URL))
+    return dispatcher
+
+
+@pytest.fixture
+def registry(database: Database, tmp_path: Path, dispatcher: Dispatcher) -> Registry:
+    storage = create_driver("filesystem", root=tmp_path / "storage")
+    return Registry(storage, MetadataStore(database), 4 << 20, dispatcher=dispatcher)
 
 
 @pytest.fixture
@@ -64,10 +75,23 @@ def hub(database: Database, accounts: AccountService, registry: Registry, tmp_pa
     )
 
 
+class Recorder(ActivityRecorder):
+    """The pull recorder whose flush also handles the outbox's events (pushes), as the web
+    process's flush and the ``events`` worker do between them."""
+
+    def __init__(self, store: ActivityStore, dispatcher: Dispatcher) -> None:
+        super().__init__(store)
+        self.dispatcher = dispatcher
+
+    async def flush(self) -> None:
+        await self.dispatcher.drain()
+        await super().flush()
+
+
 @pytest.fixture
-def recorder(database: Database, registry: Registry) -> ActivityRecorder:
-    recorder = ActivityRecorder(ActivityStore(database, BASE_URL))
-    registry.events.subscribe(recorder)
+def recorder(database: Database, registry: Registry, dispatcher: Dispatcher) -> ActivityRecorder:
+    recorder = Recorder(ActivityStore(database), dispatcher)
+    registry.pulls.subscribe(recorder)
     return recorder
 
 

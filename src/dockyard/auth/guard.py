@@ -139,7 +139,9 @@ class TokenGuard:
                     raise
                 await _send_error(scope, send, storage_full(), [])
                 return
-        if quota is None and method not in ("PUT", "DELETE"):  # the hot path: nothing to add or audit
+        # Manifest pushes and deletes are audited by their outbox events' handlers (accounts/
+        # registry_events.py), in the dispatcher's transaction; only a blob DELETE is audited here.
+        if quota is None and not _blob_delete(method, need):  # the hot path: nothing to add or audit
             await self.app(scope, receive, send)
             return
         await self._forward(scope, receive, send, token, need, quota)
@@ -172,17 +174,12 @@ class TokenGuard:
         return limiter.check(key, limit, count=scope["method"] == "GET")
 
     async def _audit(self, scope: Scope, token: AccessToken, need: Need, status: int) -> None:
-        method = scope["method"]
-        if need.route == "manifests" and method == "PUT" and status == 201:
-            kind = "push"
-        elif method == "DELETE" and need.route in ("manifests", "blobs") and status == 202:
-            kind = "delete"
-        else:
+        if not (_blob_delete(scope["method"], need) and status == 202):
             return
         reference = scope["path"].rsplit("/", 1)[1]
         detail = {"digest" if is_digest(reference) else "tag": reference, "resource": need.route}
         await self.auth.audit(
-            kind, actor=token.subject or None, ip=client_ip(scope), target=need.canonical, detail=detail
+            "delete", actor=token.subject or None, ip=client_ip(scope), target=need.canonical, detail=detail
         )
 
     async def _challenge(self, scope: Scope, send: Send, need: Need | None, error: str | None) -> None:
@@ -231,6 +228,10 @@ class TokenCaller:
     async def catalog(self, limit: int | None, last: str | None) -> tuple[list[str], str | None]:
         page = await self.auth.catalog(self.token.account, limit, last)
         return page.items, page.last
+
+
+def _blob_delete(method: str, need: Need) -> bool:
+    return method == "DELETE" and need.route == "blobs"
 
 
 def _allows(token: AccessToken, need: Need) -> bool:

@@ -1,11 +1,19 @@
-"""Writes what the registry reports: pulls (counted, last pulled), pushes (pusher, last pushed)
-and the webhook deliveries a push of a tag queues. One write transaction per flush of the
-in-memory buffer (stats.py), whatever the number of events in it.
+"""What the hub keeps of the registry's activity: pulls (counted, last pulled), pushes (pusher, last
+pushed) and the webhook deliveries a push of a tag queues; and what it drops when a repository goes.
 
-What counts as a pull: a manifest GET by tag, or by the digest of a manifest that is not a
-platform image of an index in the same repository. So ``docker pull`` of a multi-platform tag
-counts once (the index, not the image it then fetches), whether the client GETs by tag (classic
-docker) or resolves with a HEAD and GETs by digest (containerd). HEADs are never pulls.
+Pushes and deletions arrive as outbox events (``dockyard.events``), handled in the dispatcher's
+transaction, so a push that was acknowledged always gets its statistics and its webhooks, even if
+the server died right after answering it:
+
+    ActivityHandlers.pushed(conn, event)              manifest.pushed
+    ActivityHandlers.repository_deleted(conn, event)  repository.deleted
+
+Pulls change nothing in the registry, so they are counted in memory (stats.py) and written by
+``ActivityStore.record_pulls``, one transaction per flush. What counts as a pull: a manifest GET by
+tag, or by the digest of a manifest that is not a platform image of an index in the same
+repository. So ``docker pull`` of a multi-platform tag counts once (the index, not the image it then
+fetches), whether the client GETs by tag (classic docker) or resolves with a HEAD and GETs by digest
+(containerd). HEADs are never pulls.
 """
 
 from __future__ import annotations
@@ -15,25 +23,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import delete, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from dockyard.db.engine import Database, offload
+from dockyard.events import Event
 from dockyard.hub import webhooks as payloads
+from dockyard.hub.attempts import attempts
 from dockyard.hub.tables import (
     deliveries,
     manifest_activity,
-    manifests,
-    references,
-    repositories,
     repository_stats,
     stars,
     tag_activity,
-    utc,
     webhooks,
 )
-from dockyard.registry.events import ManifestPushed
+from dockyard.registry import views
+from dockyard.registry.events import ManifestPushed, RepositoryDeleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,137 +55,102 @@ class PullTally:
 
 
 class ActivityStore:
-    def __init__(self, database: Database, base_url: str) -> None:
+    def __init__(self, database: Database) -> None:
         self.db = database
-        self.base_url = base_url
         self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
 
     @offload
-    def record(self, pushes: Sequence[ManifestPushed], pulls: Sequence[PullTally]) -> int:
-        """Write a batch; returns the number of webhook deliveries queued."""
-        names = {e.repository for e in pushes} | {p.repository for p in pulls}
-        if not names:
-            return 0
+    def record_pulls(self, pulls: Sequence[PullTally]) -> None:
+        """Write a batch of pull tallies in one transaction."""
+        if not pulls:
+            return
         with self.db.write.begin() as conn:
-            ids = dict(
-                conn.execute(
-                    select(repositories.c.name, repositories.c.id).where(repositories.c.name.in_(names))
-                ).all()
-            )
-            for tally in self._counted(conn, ids, pulls):
-                self._record_pull(conn, ids[tally.repository], tally)
-            queued = 0
-            for event in pushes:
-                if event.repository in ids:
-                    queued += self._record_push(conn, ids[event.repository], event)
-        return queued
+            ids = views.repository_ids(conn, {p.repository for p in pulls})
+            for tally in pulls:
+                repo_id = ids.get(tally.repository)
+                if repo_id is None:
+                    continue
+                if tally.tag is None and views.is_platform_image(conn, repo_id, tally.digest):
+                    tally = PullTally(tally.repository, tally.digest, None, 0, tally.last_at)
+                self._record_pull(conn, repo_id, tally)
 
-    # -- pulls --------------------------------------------------------------------------------
-
-    def _counted(self, conn: Connection, ids: dict[str, int], pulls: Sequence[PullTally]) -> list[PullTally]:
-        """The tallies of existing repositories, with platform-image GETs made uncounted."""
-        result = []
-        for tally in pulls:
-            repo_id = ids.get(tally.repository)
-            if repo_id is None:
-                continue
-            if tally.tag is None and self._is_platform_image(conn, repo_id, tally.digest):
-                tally = PullTally(tally.repository, tally.digest, None, 0, tally.last_at)
-            result.append(tally)
-        return result
-
-    @staticmethod
-    def _is_platform_image(conn: Connection, repo_id: int, digest: str) -> bool:
-        query = (
-            select(references.c.id)
-            .select_from(references.join(manifests, references.c.manifest_id == manifests.c.id))
-            .where(
-                manifests.c.repository_id == repo_id,
-                references.c.kind == "manifest",
-                references.c.digest == digest,
-            )
-            .limit(1)
-        )
-        return conn.execute(query).first() is not None
+    def _upsert(
+        self, conn: Connection, table: Any, keys: list[str], values: dict[str, Any], **set_: Any
+    ) -> None:
+        stmt = self._insert(table).values(**values)
+        changes = {
+            name: (value if value is not None else stmt.excluded[name]) for name, value in set_.items()
+        }
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
 
     def _record_pull(self, conn: Connection, repo_id: int, tally: PullTally) -> None:
         at = tally.last_at
         if tally.count:
             # The count lives on the repository's row, where listings order by it.
-            conn.execute(
-                update(repositories)
-                .where(repositories.c.id == repo_id)
-                .values(pull_count=repositories.c.pull_count + tally.count)
+            views.count_pulls(conn, repo_id, tally.count)
+            self._upsert(
+                conn,
+                repository_stats,
+                ["repository_id"],
+                {"repository_id": repo_id, "last_pulled_at": at},
+                last_pulled_at=None,
             )
-            stmt = self._insert(repository_stats).values(repository_id=repo_id, last_pulled_at=at)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["repository_id"],
-                    set_={"last_pulled_at": stmt.excluded.last_pulled_at},
-                )
-            )
-        stmt = self._insert(manifest_activity).values(
-            repository_id=repo_id, digest=tally.digest, last_pulled_at=at
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["repository_id", "digest"],
-                set_={"last_pulled_at": stmt.excluded.last_pulled_at},
-            )
+        self._upsert(
+            conn,
+            manifest_activity,
+            ["repository_id", "digest"],
+            {"repository_id": repo_id, "digest": tally.digest, "last_pulled_at": at},
+            last_pulled_at=None,
         )
         if tally.tag is not None:
-            stmt = self._insert(tag_activity).values(
-                repository_id=repo_id, tag=tally.tag, last_pulled_at=at, pull_count=tally.count
-            )
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["repository_id", "tag"],
-                    set_={
-                        "last_pulled_at": stmt.excluded.last_pulled_at,
-                        "pull_count": tag_activity.c.pull_count + stmt.excluded.pull_count,
-                    },
-                )
+            values = {
+                "repository_id": repo_id,
+                "tag": tally.tag,
+                "last_pulled_at": at,
+                "pull_count": tally.count,
+            }
+            counted = tag_activity.c.pull_count + tally.count
+            self._upsert(
+                conn, tag_activity, ["repository_id", "tag"], values, last_pulled_at=None, pull_count=counted
             )
 
-    # -- pushes and webhooks ------------------------------------------------------------------
 
-    def _record_push(self, conn: Connection, repo_id: int, event: ManifestPushed) -> int:
-        stmt = self._insert(manifest_activity).values(
-            repository_id=repo_id, digest=event.digest, last_pushed_at=event.at
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["repository_id", "digest"],
-                set_={"last_pushed_at": stmt.excluded.last_pushed_at},
-            )
-        )
-        for tag in event.tags:
-            stmt = self._insert(tag_activity).values(
-                repository_id=repo_id,
-                tag=tag,
-                last_pushed_at=event.at,
-                pusher=event.actor,
-                creator=event.actor,
-            )  # creator only on the first push: the update below leaves it
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["repository_id", "tag"],
-                    set_={"last_pushed_at": stmt.excluded.last_pushed_at, "pusher": stmt.excluded.pusher},
-                )
-            )
-        if not event.tags:
-            return 0
-        return self._queue_webhooks(conn, repo_id, event)
+class ActivityHandlers:
+    """The hub's handlers of the registry's outbox events (registered by services.py)."""
 
-    def _queue_webhooks(self, conn: Connection, repo_id: int, event: ManifestPushed) -> int:
+    def __init__(self, database: Database, base_url: str) -> None:
+        self.store = ActivityStore(database)
+        self.base_url = base_url
+
+    def pushed(self, conn: Connection, event: Event) -> None:
+        push = ManifestPushed.of(event)
+        card = views.repository_card(conn, push.repository_id)
+        if card is None or card.name != push.repository:
+            return  # deleted since: its statistics and webhooks went with it
+        upsert = self.store._upsert
+        values = {"repository_id": card.id, "digest": push.digest, "last_pushed_at": push.at}
+        upsert(conn, manifest_activity, ["repository_id", "digest"], values, last_pushed_at=None)
+        for tag in push.tags:
+            values = {
+                "repository_id": card.id,
+                "tag": tag,
+                "last_pushed_at": push.at,
+                "pusher": push.actor,
+                "creator": push.actor,
+            }  # creator only on the first push: the update leaves it
+            upsert(conn, tag_activity, ["repository_id", "tag"], values, last_pushed_at=None, pusher=None)
+        if push.tags:
+            self._queue_webhooks(conn, card, push)
+
+    def _queue_webhooks(self, conn: Connection, card: views.RepositoryCard, push: ManifestPushed) -> int:
         hooks = (
             conn.execute(
-                # Only webhooks that existed when the push happened: events are flushed in batches,
-                # so one added a second later must not receive the earlier push.
+                # Only webhooks that existed when the push happened: events are handled a moment
+                # later, so one added in between must not receive the earlier push.
                 select(webhooks.c.id).where(
-                    webhooks.c.repository_id == repo_id,
+                    webhooks.c.repository_id == card.id,
                     webhooks.c.active == true(),
-                    webhooks.c.created_at <= event.at,
+                    webhooks.c.created_at <= push.at,
                 )
             )
             .scalars()
@@ -186,24 +158,23 @@ class ActivityStore:
         )
         if not hooks:
             return 0
-        repo = conn.execute(select(repositories).where(repositories.c.id == repo_id)).one()
         star_count = conn.execute(
-            select(func.count()).select_from(stars).where(stars.c.repository_id == repo_id)
+            select(func.count()).select_from(stars).where(stars.c.repository_id == card.id)
         ).scalar_one()
         rows: list[dict[str, Any]] = []
         for hook_id in hooks:
-            for tag in event.tags:
+            for tag in push.tags:
                 payload = payloads.push_payload(
                     base_url=self.base_url,
                     webhook_id=hook_id,
-                    repository=repo.name,
+                    repository=card.name,
                     tag=tag,
-                    pusher=event.actor,
-                    pushed_at=event.at,
-                    created_at=utc(repo.created_at),
-                    description=repo.description,
-                    full_description=repo.full_description,
-                    is_private=bool(repo.is_private),
+                    pusher=push.actor,
+                    pushed_at=push.at,
+                    created_at=card.created_at,
+                    description=card.description,
+                    full_description=card.full_description,
+                    is_private=card.is_private,
                     star_count=int(star_count),
                 )
                 rows.append(
@@ -213,9 +184,24 @@ class ActivityStore:
                         "payload": payload,
                         "status": "pending",
                         "attempts": 0,
-                        "next_attempt_at": event.at,
-                        "created_at": event.at,
+                        "next_attempt_at": push.at,
+                        "created_at": push.at,
                     }
                 )
         conn.execute(deliveries.insert(), rows)
         return len(rows)
+
+    @staticmethod
+    def repository_deleted(conn: Connection, event: Event) -> None:
+        """Its webhooks (with their deliveries and attempts), stars and statistics. Usually the
+        database's ON DELETE CASCADE did it already; explicit, so it holds where it does not, and
+        only while no repository has the id again (SQLite may reuse a deleted row's id)."""
+        repo_id = RepositoryDeleted.of(event).repository_id
+        if views.repository_card(conn, repo_id) is not None:
+            return
+        hook_ids = select(webhooks.c.id).where(webhooks.c.repository_id == repo_id)
+        sent = select(deliveries.c.id).where(deliveries.c.webhook_id.in_(hook_ids))
+        conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(sent)))
+        conn.execute(delete(deliveries).where(deliveries.c.webhook_id.in_(hook_ids)))
+        for table in (webhooks, stars, repository_stats, tag_activity, manifest_activity):
+            conn.execute(delete(table).where(table.c.repository_id == repo_id))

@@ -21,7 +21,8 @@ from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
 from dockyard.hub import webhooks as payloads
-from dockyard.hub.tables import deliveries, now, repositories, stars, utc, webhooks
+from dockyard.hub.tables import deliveries, now, stars, webhooks
+from dockyard.registry import views
 
 EVENTS = {
     "building": "build_started",
@@ -40,7 +41,7 @@ class BuildWebhooks:
         event = EVENTS.get(str(build.get("state")))
         if event is None:
             return 0
-        repo = conn.execute(select(repositories).where(repositories.c.name == build["repository"])).first()
+        repo = views.repository_card_by_name(conn, str(build["repository"]))
         if repo is None:
             return 0
         hooks = (
@@ -58,10 +59,10 @@ class BuildWebhooks:
         repository = payloads.repository_data(
             base_url=self.base_url,
             repository=repo.name,
-            created_at=utc(repo.created_at),
+            created_at=repo.created_at,
             description=repo.description,
             full_description=repo.full_description,
-            is_private=bool(repo.is_private),
+            is_private=repo.is_private,
             star_count=int(star_count),
         )
         at = now()

@@ -37,7 +37,7 @@ from dockyard.digests import Digest
 from dockyard.hub import listing
 from dockyard.hub import webhooks as hooks
 from dockyard.hub.admin import SiteAdmin
-from dockyard.hub.attempts import DeliveryDetail, DeliveryLog, attempts, delivery_record
+from dockyard.hub.attempts import DeliveryDetail, DeliveryLog, delivery_record
 from dockyard.hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from dockyard.hub.images import ImageDetail, ImageReader
 from dockyard.hub.records import (
@@ -55,20 +55,13 @@ from dockyard.hub.site import Signup, SiteSettings
 from dockyard.hub.tables import (
     aware,
     deliveries,
-    links,
-    manifest_activity,
-    manifests,
     members,
     namespaces,
     now,
     organizations,
-    references,
     repositories,
     repository_stats,
     stars,
-    tag_activity,
-    tags,
-    team_permissions,
     teams,
     webhooks,
 )
@@ -350,14 +343,14 @@ class HubService:
         return await self.repository(viewer, name)
 
     async def delete_repository(self, viewer: Principal | None, name: str) -> None:
-        """The repository with its tags, manifests, blob links, permissions, stars, statistics and
-        webhooks, and its upload sessions. Blob bytes stay in storage for garbage collection, as on
-        a manifest delete."""
+        """The repository with its tags, manifests, blob links, permissions, stars, statistics,
+        webhooks, build link and upload sessions: the registry deletes what is its own and writes
+        ``repository.deleted``, whose handlers (registered by services.py: the hub's, the builds',
+        the accounts') remove the rest and audit it. Blob bytes stay in storage for garbage
+        collection, as on a manifest delete."""
         name = await self._require(viewer, name, "delete")
-        await self.registry.room.deleting(lambda: self._delete_repository(name))
-        await self.registry.repository_deleted(name)
-        actor = viewer.username if viewer else None
-        await self.accounts.record_event("repository.deleted", actor=actor, target=name, detail={})
+        if not await self.registry.delete_repository(name, viewer.username if viewer else None):
+            raise _not_found(name)
 
     async def delete_account(self, viewer: Principal | None, confirm: str) -> int:
         """Delete the viewer's own account, typed again as ``confirm``: first every repository in
@@ -377,35 +370,6 @@ class HubService:
         await self.accounts.delete_user(viewer.username, actor=viewer.username)
         await self.recount_stars()
         return len(held)
-
-    @offload
-    def _delete_repository(self, name: str) -> None:
-        with self.db.write.begin() as conn:
-            repo_id = conn.execute(
-                select(repositories.c.id).where(repositories.c.name == name)
-            ).scalar_one_or_none()
-            if repo_id is None:
-                raise _not_found(name)
-            # Children first and explicitly, so it holds where the database ignores ON DELETE CASCADE.
-            hook_ids = select(webhooks.c.id).where(webhooks.c.repository_id == repo_id)
-            manifest_ids = select(manifests.c.id).where(manifests.c.repository_id == repo_id)
-            sent = select(deliveries.c.id).where(deliveries.c.webhook_id.in_(hook_ids))
-            conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(sent)))
-            conn.execute(delete(deliveries).where(deliveries.c.webhook_id.in_(hook_ids)))
-            for table in (
-                webhooks,
-                stars,
-                repository_stats,
-                tag_activity,
-                manifest_activity,
-                team_permissions,
-            ):
-                conn.execute(delete(table).where(table.c.repository_id == repo_id))
-            conn.execute(delete(tags).where(tags.c.repository_id == repo_id))
-            conn.execute(delete(references).where(references.c.manifest_id.in_(manifest_ids)))
-            conn.execute(delete(manifests).where(manifests.c.repository_id == repo_id))
-            conn.execute(delete(links).where(links.c.repository_id == repo_id))
-            conn.execute(delete(repositories).where(repositories.c.id == repo_id))
 
     # -- tags -----------------------------------------------------------------------------------
 
@@ -442,16 +406,13 @@ class HubService:
         return await self._finish(found.rows[0])
 
     async def delete_tag(self, viewer: Principal | None, name: str, tag: str) -> None:
-        """Untag through the registry, so its ManifestDeleted event fires; the manifest stays."""
+        """Untag through the registry, so its ``tag.deleted`` event is written; the manifest stays."""
         name = await self._require(viewer, name, "delete")
         actor = viewer.username if viewer else None
         try:
-            await self.registry.delete_manifest(name, tag, actor=actor)
+            await self.registry.delete_manifest(name, tag, actor=actor)  # audited by its event
         except RegistryError:
             raise NotFound(f"tag {tag!r} not found in {name}") from None
-        await self.accounts.record_event(
-            "delete", actor=actor, target=name, detail={"tag": tag, "via": "hub"}
-        )
 
     async def delete_tags(self, viewer: Principal | None, name: str, names_: list[str]) -> list[str]:
         """Delete several tags (the Tags page's bulk delete); returns those that were there."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dockyard.builds import models as _build_models  # noqa: F401  (registers the builds' tables)
 from dockyard.db.models import Base
+from dockyard.events import models as _event_models  # noqa: F401  (registers the outbox)
 from dockyard.hub import models as _hub_models  # noqa: F401  (registers the hub's tables)
 
 METADATA = Base.metadata

@@ -76,3 +76,25 @@ class UploadStatus:
 class Page:
     items: list[str]
     last: str | None  # set when more items follow
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who made a change, as its events record it: the account (None: anonymous or an open
+    registry) and the client's address."""
+
+    name: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestPut:
+    """A validated manifest PUT, as the store writes it."""
+
+    repository: str
+    digest: str
+    content: bytes
+    parsed: ParsedManifest
+    tags: tuple[str, ...]
+    actor: str | None
+    ip: str | None

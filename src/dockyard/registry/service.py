@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.digests import Digest
+from dockyard.events import Dispatcher
 from dockyard.registry.errors import ErrorCode, RegistryError
-from dockyard.registry.events import EventBus, ManifestDeleted, ManifestPulled, ManifestPushed
+from dockyard.registry.events import ManifestPulled, PullListeners
 from dockyard.registry.manifests import INDEX_TYPES, OCI_INDEX, parse_manifest
-from dockyard.registry.records import Descriptor, Page, StoredManifest
+from dockyard.registry.records import Actor, Descriptor, ManifestPut, Page, StoredManifest
 from dockyard.registry.reference import is_digest, lookup_reference, parse_digest, validate_tag
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
@@ -44,13 +45,16 @@ class Registry:
         store: MetadataStore,
         max_manifest_bytes: int,
         room: DiskRoom | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.storage = storage
         self.store = store
         self.room = room or DiskRoom()
         self.uploads = UploadService(storage, store, self.room)
         self.max_manifest_bytes = max_manifest_bytes
-        self.events = EventBus()
+        self.pulls = PullListeners()
+        # Handles the events the store writes; told of each, so this process's are handled at once.
+        self.dispatcher = dispatcher
 
     # -- blobs --------------------------------------------------------------------------
 
@@ -89,7 +93,7 @@ class Registry:
         content: bytes,
         content_type: str | None,
         extra_tags: list[str],
-        actor: str | None = None,
+        actor: Actor | str | None = None,
     ) -> PutManifestResult:
         tag_names = [validate_tag(t) for t in extra_tags]
         if is_digest(reference):
@@ -103,43 +107,17 @@ class Registry:
             tag_names.insert(0, validate_tag(reference))
             digest = Digest.of(content)
         parsed = parse_manifest(content, content_type)
-        await self._check_blobs(repository, parsed.blobs)
-        missing = await self.store.missing_manifests(repository, (d.digest for d in parsed.children))
-        if missing:
-            raise RegistryError(
-                ErrorCode.MANIFEST_UNKNOWN, {"digests": missing}, message="index references unknown manifests"
-            )
-        tag_names = list(dict.fromkeys(tag_names))
         await self.room.check_writable()
-        await self.store.put_manifest(repository, str(digest), content, parsed, tag_names)
-        self.events.publish(
-            ManifestPushed(repository, str(digest), parsed.media_type, tuple(tag_names), actor)
-        )
+        who = _actor(actor)
+        tags = tuple(dict.fromkeys(tag_names))
+        put = ManifestPut(repository, str(digest), content, parsed, tags, who.name, who.ip)
+        await self.store.put_manifest(put)
+        self._notify()
         return PutManifestResult(str(digest), parsed.subject.digest if parsed.subject else None)
 
-    async def _check_blobs(self, repository: str, required: tuple[Descriptor, ...]) -> None:
-        """Every blob the manifest needs is in the repository, with the size the manifest says.
-
-        A descriptor's size is what clients trust before they fetch (image-spec); one that
-        disagrees with the stored blob is a lie, refused as MANIFEST_INVALID (the spec's code
-        for a manifest that fails validation; SIZE_INVALID is about uploaded bytes)."""
-        sizes = await self.store.linked_blob_sizes(repository, (d.digest for d in required))
-        missing = sorted({d.digest for d in required} - sizes.keys())
-        if missing:
-            raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
-        for descriptor in required:
-            if descriptor.size != sizes[descriptor.digest]:
-                detail = {
-                    "digest": descriptor.digest,
-                    "size": descriptor.size,
-                    "stored": sizes[descriptor.digest],
-                }
-                raise RegistryError(
-                    ErrorCode.MANIFEST_INVALID,
-                    detail,
-                    message=f"manifest invalid: {descriptor.digest} is {sizes[descriptor.digest]} bytes, "
-                    f"not {descriptor.size}",
-                )
+    def _notify(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.notify()
 
     async def pull_manifest(
         self, repository: str, reference: str, accepted: frozenset[str] | None, actor: str | None
@@ -147,7 +125,7 @@ class Registry:
         """A GET: the manifest, counted as a pull."""
         found = await self.manifest(repository, reference, accepted)
         tag = None if is_digest(reference) else reference
-        self.events.publish(ManifestPulled(repository, found.digest, tag, actor))
+        self.pulls.publish(ManifestPulled(repository, found.digest, tag, actor))
         return found
 
     async def manifest(
@@ -185,28 +163,49 @@ class Registry:
             message=f"manifest is {found.media_type}, which the Accept header does not allow",
         )
 
-    async def delete_manifest(self, repository: str, reference: str, actor: str | None = None) -> None:
+    async def delete_manifest(
+        self, repository: str, reference: str, actor: Actor | str | None = None
+    ) -> None:
+        who = _actor(actor)
         if is_digest(reference):
             digest = str(parse_digest(reference))
-            deleted = await self.room.deleting(lambda: self.store.delete_manifest(repository, digest))
+            deleted = await self.room.deleting(lambda: self.store.delete_manifest(repository, digest, who))
         else:
             tag = validate_tag(reference)
-            deleted = await self.room.deleting(lambda: self.store.delete_tag(repository, tag))
+            deleted = await self.room.deleting(lambda: self.store.delete_tag(repository, tag, who))
         if not deleted:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
-        self.events.publish(ManifestDeleted(repository, reference, actor))
+        await self._settle(repository)
 
     # -- repositories -------------------------------------------------------------------
 
-    async def repository_deleted(self, repository: str) -> None:
-        """A repository was deleted: its upload sessions end, with the bytes they hold.
+    async def delete_repository(self, repository: str, actor: Actor | str | None = None) -> bool:
+        """Delete the repository and everything of it in the registry, in one transaction with its
+        ``repository.deleted`` event; False when there is none. Then its upload sessions end, and
+        the event's handlers run before this returns (its webhooks, stars, build link are gone
+        when the caller answers), here or, if that fails, in the ``events`` worker.
 
-        Best effort: a session left behind can never complete (it belongs to the deleted
-        incarnation) and the janitor removes it once stale."""
+        The session ending is best effort: a session left behind can never complete (it belongs
+        to the deleted incarnation) and the janitor removes it once stale."""
+        who = _actor(actor)
+        if not await self.room.deleting(lambda: self.store.delete_repository(repository, who)):
+            return False
         try:
             await self.uploads.end_repository(repository)
         except StorageError:
             log.warning("could not end the upload sessions of deleted %s", repository, exc_info=True)
+        await self._settle(repository)
+        return True
+
+    async def _settle(self, repository: str) -> None:
+        """Run the handlers of a deletion before answering (deletions are rare; their effects,
+        such as the audit row or a webhook gone, are then visible to the caller at once)."""
+        if self.dispatcher is None:
+            return
+        try:
+            await self.dispatcher.drain()
+        except Exception:  # committed: the events worker handles it later
+            log.exception("could not handle a deletion in %s now; the events worker will", repository)
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -223,6 +222,11 @@ class Registry:
             if artifact_type is None or descriptor.artifact_type == artifact_type:
                 descriptors.append(descriptor.to_json())
         return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
+
+
+def _actor(actor: Actor | str | None) -> Actor:
+    """A bare name (the hub's and tests' callers) is an actor without an address."""
+    return actor if isinstance(actor, Actor) else Actor(actor)
 
 
 def _referrer_descriptor(stored: StoredManifest) -> Descriptor:

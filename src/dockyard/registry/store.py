@@ -10,7 +10,7 @@ ever held while blob bytes stream. Queries use SQLAlchemy Core on the mapped tab
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -29,7 +29,24 @@ from dockyard.db.models import (
     RepositoryBlob,
     Tag,
 )
-from dockyard.registry.records import Descriptor, Page, ParsedManifest, RepositoryIdentity, StoredManifest
+from dockyard.events import outbox
+from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.events import (
+    MANIFEST_DELETED,
+    TAG_DELETED,
+    ManifestDeleted,
+    ManifestPushed,
+    RepositoryDeleted,
+)
+from dockyard.registry.records import (
+    Actor,
+    Descriptor,
+    ManifestPut,
+    Page,
+    ParsedManifest,
+    RepositoryIdentity,
+    StoredManifest,
+)
 from dockyard.storage import StorageFull
 from dockyard.storage.space import is_disk_full
 
@@ -281,17 +298,32 @@ class MetadataStore:
         return sorted(wanted - present)
 
     @offload
-    def put_manifest(
-        self, repository: str, digest: str, content: bytes, parsed: ParsedManifest, tag_names: Sequence[str]
-    ) -> None:
+    def put_manifest(self, push: ManifestPut) -> ManifestPushed:
+        """The whole PUT in one write transaction: the blobs and child manifests it needs are
+        there (sizes as declared), the repository (created by its namespace's default when new),
+        the manifest and its references, the tags, ``pushed_at``, and the ``manifest.pushed``
+        event. Raises the registry's errors, with nothing written."""
         now = _now()
         with self._writing() as conn:
-            repo_id = self._ensure_repository(conn, repository)
-            manifest_id = self._insert_manifest(conn, repo_id, digest, content, parsed, now)
-            for name in tag_names:
+            _check_references(conn, push)
+            repo_id = self._ensure_repository(conn, push.repository)
+            manifest_id = self._insert_manifest(conn, repo_id, push.digest, push.content, push.parsed, now)
+            for name in push.tags:
                 params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
                 conn.execute(self._upsert_tag, params)
             conn.execute(TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
+            pushed = ManifestPushed(
+                push.repository,
+                repo_id,
+                push.digest,
+                push.parsed.media_type,
+                push.tags,
+                push.actor,
+                push.ip,
+                now,
+            )
+            outbox.add(conn, pushed.event())
+        return pushed
 
     def _insert_manifest(
         self,
@@ -328,7 +360,7 @@ class MetadataStore:
         return manifest_id
 
     @offload
-    def delete_manifest(self, repository: str, digest: str) -> bool:
+    def delete_manifest(self, repository: str, digest: str, actor: Actor) -> bool:
         with self._writing() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
@@ -341,16 +373,41 @@ class MetadataStore:
             conn.execute(delete(tags).where(tags.c.manifest_id == manifest_id))
             conn.execute(delete(references).where(references.c.manifest_id == manifest_id))
             conn.execute(delete(manifests).where(manifests.c.id == manifest_id))
+            deleted = ManifestDeleted(repository, repo_id, digest, actor.name, actor.ip)
+            outbox.add(conn, deleted.event(MANIFEST_DELETED))
             return True
 
     @offload
-    def delete_tag(self, repository: str, tag: str) -> bool:
+    def delete_tag(self, repository: str, tag: str, actor: Actor) -> bool:
         with self._writing() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
                 return False
             result = conn.execute(delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == tag))
-            return bool(result.rowcount)
+            if not result.rowcount:
+                return False
+            untagged = ManifestDeleted(repository, repo_id, tag, actor.name, actor.ip)
+            outbox.add(conn, untagged.event(TAG_DELETED))
+            return True
+
+    @offload
+    def delete_repository(self, repository: str, actor: Actor) -> bool:
+        """The repository's tags, manifests, references, blob links and row, and the
+        ``repository.deleted`` event, in one transaction; False when there is no such repository.
+        What other packages keep about it goes in their handlers of that event."""
+        with self._writing() as conn:
+            repo_id = self._repository_id(conn, repository)
+            if repo_id is None:
+                return False
+            manifest_ids = select(manifests.c.id).where(manifests.c.repository_id == repo_id)
+            # Children first and explicitly, so it holds where the database ignores ON DELETE CASCADE.
+            conn.execute(delete(tags).where(tags.c.repository_id == repo_id))
+            conn.execute(delete(references).where(references.c.manifest_id.in_(manifest_ids)))
+            conn.execute(delete(manifests).where(manifests.c.repository_id == repo_id))
+            conn.execute(delete(links).where(links.c.repository_id == repo_id))
+            conn.execute(delete(repositories).where(repositories.c.id == repo_id))
+            outbox.add(conn, RepositoryDeleted(repository, repo_id, actor.name).event())
+            return True
 
     # -- tags and referrers ---------------------------------------------------------
 
@@ -397,3 +454,48 @@ def _reference_row(manifest_id: int, kind: str, descriptor: Descriptor) -> dict[
         "platform_architecture": platform.architecture if platform else None,
         "platform_variant": platform.variant if platform else None,
     }
+
+
+PRESENT_CHILDREN = (
+    select(manifests.c.digest)
+    .select_from(manifests.join(repositories))
+    .where(
+        repositories.c.name == bindparam("name"),
+        manifests.c.digest.in_(bindparam("digests", expanding=True)),
+    )
+)
+
+
+def _check_references(conn: Connection, push: ManifestPut) -> None:
+    """Every blob the manifest needs is in the repository, with the size the manifest says, and
+    so is every manifest an index lists.
+
+    A descriptor's size is what clients trust before they fetch (image-spec); one that
+    disagrees with the stored blob is a lie, refused as MANIFEST_INVALID (the spec's code
+    for a manifest that fails validation; SIZE_INVALID is about uploaded bytes)."""
+    required = push.parsed.blobs
+    wanted = sorted({d.digest for d in required})
+    sizes: dict[str, int] = {}
+    if wanted:
+        rows = conn.execute(LINKED_SIZES, {"name": push.repository, "digests": wanted}).all()
+        sizes = {row.digest: int(row.size) for row in rows}
+    missing = sorted(set(wanted) - sizes.keys())
+    if missing:
+        raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
+    for descriptor in required:
+        stored = sizes[descriptor.digest]
+        if descriptor.size != stored:
+            raise RegistryError(
+                ErrorCode.MANIFEST_INVALID,
+                {"digest": descriptor.digest, "size": descriptor.size, "stored": stored},
+                message=f"manifest invalid: {descriptor.digest} is {stored} bytes, not {descriptor.size}",
+            )
+    children = sorted({d.digest for d in push.parsed.children})
+    if children:
+        params = {"name": push.repository, "digests": children}
+        present = set(conn.execute(PRESENT_CHILDREN, params).scalars())
+        absent = [d for d in children if d not in present]
+        if absent:
+            raise RegistryError(
+                ErrorCode.MANIFEST_UNKNOWN, {"digests": absent}, message="index references unknown manifests"
+            )

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from dockyard.peers import client_ip
 from dockyard.registry.caller import caller_of
 from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.records import Actor
 from dockyard.registry.reference import canonical_name
 from dockyard.registry.service import Registry
 
@@ -25,6 +27,11 @@ def actor(request: Request) -> str | None:
     """The authenticated username behind the request, if any (set by the auth layer)."""
     caller = caller_of(request.scope)
     return caller.username if caller is not None else None
+
+
+def change_actor(request: Request) -> Actor:
+    """Who makes this change, as its events record it: the account and the client's address."""
+    return Actor(actor(request), client_ip(request.scope))
 
 
 def repository(request: Request) -> str:

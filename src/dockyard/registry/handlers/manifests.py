@@ -3,7 +3,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dockyard.registry.handlers.common import actor, empty, read_limited, registry, repository
+from dockyard.registry.handlers.common import actor, change_actor, empty, read_limited, registry, repository
 from dockyard.registry.manifests import accepted_types
 
 
@@ -34,7 +34,7 @@ async def put_manifest(request: Request) -> Response:
         content,
         request.headers.get("content-type"),
         request.query_params.getlist("tag"),
-        actor(request),
+        change_actor(request),
     )
     headers = {
         "Location": f"/v2/{request.path_params['name']}/manifests/{result.digest}",
@@ -47,6 +47,6 @@ async def put_manifest(request: Request) -> Response:
 
 async def delete_manifest(request: Request) -> Response:
     await registry(request).delete_manifest(
-        repository(request), request.path_params["reference"], actor(request)
+        repository(request), request.path_params["reference"], change_actor(request)
     )
     return empty(202, {})

@@ -1,0 +1,135 @@
+"""Delivering events: claim a batch, run the handlers in the claiming transaction, delete the rows.
+
+One write transaction per batch (BEGIN IMMEDIATE on SQLite; ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several dispatchers share the rows): the handlers' writes (statistics, webhook
+deliveries queued, rows removed) and the deletion of the event commit together, so what a handler
+does to the database happens exactly once, whichever process dispatches and however it dies.
+
+Each event runs under a savepoint. A handler that raises is logged with its traceback; the
+event's own work is rolled back and it is tried again later (``retry_at``, doubling from
+``RETRY_FIRST`` up to ``RETRY_MAX``), while the rest of the batch commits. Nothing is dropped.
+
+Handlers are synchronous ``(conn, event) -> None``, registered by the composition root with
+``on(kind, handler)``; this module never imports them. They must only touch the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.engine import Connection
+
+from dockyard.db.engine import Database
+from dockyard.events.outbox import Event, events
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Connection, Event], None]
+
+BATCH = 200
+POLL_SECONDS = 1.0  # how soon another process's events are seen (this process's wake us at once)
+GATHER_SECONDS = 0.02  # after a wake, let a burst of pushes gather into one batch
+RETRY_FIRST = 1.0
+RETRY_MAX = 3600.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class Dispatcher:
+    def __init__(self, database: Database, *, poll_seconds: float = POLL_SECONDS) -> None:
+        self.db = database
+        self.poll_seconds = poll_seconds
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._lock_rows = database.dialect == "postgresql"
+        self._wake: anyio.Event | None = None
+
+    def on(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind].append(handler)
+
+    # -- one batch ----------------------------------------------------------------------------
+
+    def dispatch_once(self, limit: int = BATCH) -> int:
+        """Handle up to ``limit`` due events; the number claimed (handled or deferred)."""
+        now = _now()
+        query = (
+            select(events)
+            .where(or_(events.c.retry_at.is_(None), events.c.retry_at <= now))
+            .order_by(events.c.id)
+            .limit(limit)
+        )
+        if self._lock_rows:
+            query = query.with_for_update(skip_locked=True)
+        with self.db.write.begin() as conn:
+            rows = conn.execute(query).all()
+            if not rows:
+                return 0
+            done = [row.id for row in rows if self._handle(conn, row)]
+            if done:
+                conn.execute(delete(events).where(events.c.id.in_(done)))
+        return len(rows)
+
+    def _handle(self, conn: Connection, row: Any) -> bool:
+        event = Event(row.kind, row.payload, row.actor, _aware(row.created_at), row.id)
+        handlers = self._handlers.get(event.kind, ())
+        savepoint = conn.begin_nested()
+        try:
+            for handler in handlers:
+                handler(conn, event)
+        except Exception:
+            savepoint.rollback()
+            self._defer(conn, row)
+            return False
+        savepoint.commit()
+        return True
+
+    @staticmethod
+    def _defer(conn: Connection, row: Any) -> None:
+        attempts = int(row.attempts) + 1
+        wait = min(RETRY_MAX, RETRY_FIRST * 2 ** (attempts - 1))
+        log.exception(
+            "event %s (%s) failed on attempt %d; retrying in %.0f s", row.id, row.kind, attempts, wait
+        )
+        conn.execute(
+            update(events)
+            .where(events.c.id == row.id)
+            .values(attempts=attempts, retry_at=_now() + timedelta(seconds=wait))
+        )
+
+    # -- the background task ------------------------------------------------------------------
+
+    async def dispatch(self) -> int:
+        return await anyio.to_thread.run_sync(self.dispatch_once)
+
+    async def drain(self) -> None:
+        """Handle every due event now, in this process: for changes whose effects the caller
+        should see when it returns (a deletion)."""
+        while await self.dispatch() >= BATCH:
+            pass
+
+    def notify(self) -> None:
+        """An event was committed in this process: dispatch soon. Call from the event loop."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """The ``events`` role: dispatch whenever notified, and every ``poll_seconds`` anyway."""
+        while True:
+            self._wake = anyio.Event()
+            if await self.dispatch() >= BATCH:
+                continue
+            with anyio.move_on_after(self.poll_seconds):
+                await self._wake.wait()
+                await anyio.sleep(GATHER_SECONDS)

@@ -1,0 +1,87 @@
+"""Read models of the registry's tables for the packages above, inside their own transactions
+(an event handler's, a flush's): records out, never the tables themselves.
+
+    repository_ids(conn, names)            {name: id} of those that exist
+    repository_card(conn, id)              what a webhook payload says about a repository
+    is_platform_image(conn, id, digest)    a manifest some index of the repository lists
+    count_pulls(conn, id, n)               add to the pull count listings order by (the one write:
+                                           the column lives on the registry's row)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from dockyard.registry.store import manifests, references, repositories
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryCard:
+    id: int
+    name: str
+    created_at: datetime
+    description: str
+    full_description: str
+    is_private: bool
+
+
+def repository_ids(conn: Connection, names: Collection[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    query = select(repositories.c.name, repositories.c.id).where(repositories.c.name.in_(list(names)))
+    return {str(name): int(repo_id) for name, repo_id in conn.execute(query).all()}
+
+
+def repository_card(conn: Connection, repo_id: int) -> RepositoryCard | None:
+    columns = (
+        repositories.c.id,
+        repositories.c.name,
+        repositories.c.created_at,
+        repositories.c.description,
+        repositories.c.full_description,
+        repositories.c.is_private,
+    )
+    row = conn.execute(select(*columns).where(repositories.c.id == repo_id)).first()
+    if row is None:
+        return None
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    return RepositoryCard(
+        int(row.id),
+        row.name,
+        created,
+        row.description or "",
+        row.full_description or "",
+        bool(row.is_private),
+    )
+
+
+def repository_card_by_name(conn: Connection, name: str) -> RepositoryCard | None:
+    repo_id = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar_one_or_none()
+    return None if repo_id is None else repository_card(conn, int(repo_id))
+
+
+def is_platform_image(conn: Connection, repo_id: int, digest: str) -> bool:
+    query = (
+        select(references.c.id)
+        .select_from(references.join(manifests, references.c.manifest_id == manifests.c.id))
+        .where(
+            manifests.c.repository_id == repo_id,
+            references.c.kind == "manifest",
+            references.c.digest == digest,
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def count_pulls(conn: Connection, repo_id: int, count: int) -> None:
+    conn.execute(
+        update(repositories)
+        .where(repositories.c.id == repo_id)
+        .values(pull_count=repositories.c.pull_count + count)
+    )
