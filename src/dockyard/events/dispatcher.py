@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.engine import Connection
 
 from dockyard.db.engine import Database
@@ -48,12 +48,26 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+class _HandlerFailed(Exception):
+    """A handler raised in a batch run without savepoints: run it again event by event."""
+
+
+DUE = (
+    select(events)
+    .where(or_(events.c.retry_at.is_(None), events.c.retry_at <= bindparam("now")))
+    .order_by(events.c.id)
+    .limit(bindparam("limit"))
+)
+DELETE_DONE = delete(events).where(events.c.id.in_(bindparam("ids", expanding=True)))
+
+
 class Dispatcher:
     def __init__(self, database: Database, *, poll_seconds: float = POLL_SECONDS) -> None:
         self.db = database
         self.poll_seconds = poll_seconds
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
-        self._lock_rows = database.dialect == "postgresql"
+        # PostgreSQL: dispatchers in several processes share the rows; SQLite has one writer anyway.
+        self._due = DUE.with_for_update(skip_locked=True) if database.dialect == "postgresql" else DUE
         self._wake: anyio.Event | None = None
 
     def on(self, kind: str, handler: Handler) -> None:
@@ -62,32 +76,46 @@ class Dispatcher:
     # -- one batch ----------------------------------------------------------------------------
 
     def dispatch_once(self, limit: int = BATCH) -> int:
-        """Handle up to ``limit`` due events; the number claimed (handled or deferred)."""
-        now = _now()
-        query = (
-            select(events)
-            .where(or_(events.c.retry_at.is_(None), events.c.retry_at <= now))
-            .order_by(events.c.id)
-            .limit(limit)
-        )
-        if self._lock_rows:
-            query = query.with_for_update(skip_locked=True)
+        """Handle up to ``limit`` due events; the number claimed (handled or deferred).
+
+        The batch runs in one transaction without savepoints; only if a handler raises is it
+        rolled back and run again event by event, each under a savepoint, so the failing event
+        is set aside (``retry_at``) and the others commit."""
+        try:
+            return self._batch(limit, isolate=False)
+        except _HandlerFailed:
+            return self._batch(limit, isolate=True)
+
+    def _batch(self, limit: int, *, isolate: bool) -> int:
+        params = {"now": _now(), "limit": limit}
         with self.db.write.begin() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(self._due, params).all()
             if not rows:
                 return 0
-            done = [row.id for row in rows if self._handle(conn, row)]
+            if isolate:
+                done = [row.id for row in rows if self._isolated(conn, row)]
+            else:
+                for row in rows:
+                    self._run(conn, row, raise_as=_HandlerFailed)
+                done = [row.id for row in rows]
             if done:
-                conn.execute(delete(events).where(events.c.id.in_(done)))
+                conn.execute(DELETE_DONE, {"ids": done})
         return len(rows)
 
-    def _handle(self, conn: Connection, row: Any) -> bool:
+    def _run(self, conn: Connection, row: Any, *, raise_as: type[Exception] | None = None) -> None:
         event = Event(row.kind, row.payload, row.actor, _aware(row.created_at), row.id)
-        handlers = self._handlers.get(event.kind, ())
+        for handler in self._handlers.get(event.kind, ()):
+            try:
+                handler(conn, event)
+            except Exception as exc:
+                if raise_as is None:
+                    raise
+                raise raise_as(row.id) from exc
+
+    def _isolated(self, conn: Connection, row: Any) -> bool:
         savepoint = conn.begin_nested()
         try:
-            for handler in handlers:
-                handler(conn, event)
+            self._run(conn, row)
         except Exception:
             savepoint.rollback()
             self._defer(conn, row)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, true
+from sqlalchemy import bindparam, delete, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -52,6 +52,13 @@ class PullTally:
     tag: str | None
     count: int
     last_at: datetime
+
+
+ACTIVE_HOOKS = select(webhooks.c.id).where(
+    webhooks.c.repository_id == bindparam("repo_id"),
+    webhooks.c.active == true(),
+    webhooks.c.created_at <= bindparam("at"),
+)
 
 
 class ActivityStore:
@@ -116,46 +123,49 @@ class ActivityStore:
 
 
 class ActivityHandlers:
-    """The hub's handlers of the registry's outbox events (registered by services.py)."""
+    """The hub's handlers of the registry's outbox events (registered by services.py). Statements
+    are built once: a dispatcher runs these for every push, and building one costs more than
+    running it."""
 
     def __init__(self, database: Database, base_url: str) -> None:
         self.store = ActivityStore(database)
         self.base_url = base_url
+        insert = self.store._insert
+        digest = insert(manifest_activity).values(
+            repository_id=bindparam("repo_id"), digest=bindparam("digest"), last_pushed_at=bindparam("at")
+        )
+        self._digest_pushed = digest.on_conflict_do_update(
+            index_elements=["repository_id", "digest"],
+            set_={"last_pushed_at": digest.excluded.last_pushed_at},
+        )
+        tag = insert(tag_activity).values(
+            repository_id=bindparam("repo_id"),
+            tag=bindparam("tag"),
+            last_pushed_at=bindparam("at"),
+            pusher=bindparam("actor"),
+            creator=bindparam("actor"),
+        )  # creator only on the first push: the update leaves it
+        self._tag_pushed = tag.on_conflict_do_update(
+            index_elements=["repository_id", "tag"],
+            set_={"last_pushed_at": tag.excluded.last_pushed_at, "pusher": tag.excluded.pusher},
+        )
 
     def pushed(self, conn: Connection, event: Event) -> None:
         push = ManifestPushed.of(event)
         card = views.repository_card(conn, push.repository_id)
         if card is None or card.name != push.repository:
             return  # deleted since: its statistics and webhooks went with it
-        upsert = self.store._upsert
-        values = {"repository_id": card.id, "digest": push.digest, "last_pushed_at": push.at}
-        upsert(conn, manifest_activity, ["repository_id", "digest"], values, last_pushed_at=None)
+        params = {"repo_id": card.id, "digest": push.digest, "at": push.at, "actor": push.actor}
+        conn.execute(self._digest_pushed, params)
         for tag in push.tags:
-            values = {
-                "repository_id": card.id,
-                "tag": tag,
-                "last_pushed_at": push.at,
-                "pusher": push.actor,
-                "creator": push.actor,
-            }  # creator only on the first push: the update leaves it
-            upsert(conn, tag_activity, ["repository_id", "tag"], values, last_pushed_at=None, pusher=None)
+            conn.execute(self._tag_pushed, {**params, "tag": tag})
         if push.tags:
             self._queue_webhooks(conn, card, push)
 
     def _queue_webhooks(self, conn: Connection, card: views.RepositoryCard, push: ManifestPushed) -> int:
-        hooks = (
-            conn.execute(
-                # Only webhooks that existed when the push happened: events are handled a moment
-                # later, so one added in between must not receive the earlier push.
-                select(webhooks.c.id).where(
-                    webhooks.c.repository_id == card.id,
-                    webhooks.c.active == true(),
-                    webhooks.c.created_at <= push.at,
-                )
-            )
-            .scalars()
-            .all()
-        )
+        # Only webhooks that existed when the push happened: events are handled a moment later,
+        # so one added in between must not receive the earlier push.
+        hooks = conn.execute(ACTIVE_HOOKS, {"repo_id": card.id, "at": push.at}).scalars().all()
         if not hooks:
             return 0
         star_count = conn.execute(

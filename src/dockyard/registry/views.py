@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from dockyard.registry.store import manifests, references, repositories
@@ -37,16 +37,18 @@ def repository_ids(conn: Connection, names: Collection[str]) -> dict[str, int]:
     return {str(name): int(repo_id) for name, repo_id in conn.execute(query).all()}
 
 
+CARD = select(
+    repositories.c.id,
+    repositories.c.name,
+    repositories.c.created_at,
+    repositories.c.description,
+    repositories.c.full_description,
+    repositories.c.is_private,
+).where(repositories.c.id == bindparam("repo_id"))
+
+
 def repository_card(conn: Connection, repo_id: int) -> RepositoryCard | None:
-    columns = (
-        repositories.c.id,
-        repositories.c.name,
-        repositories.c.created_at,
-        repositories.c.description,
-        repositories.c.full_description,
-        repositories.c.is_private,
-    )
-    row = conn.execute(select(*columns).where(repositories.c.id == repo_id)).first()
+    row = conn.execute(CARD, {"repo_id": repo_id}).first()
     if row is None:
         return None
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
