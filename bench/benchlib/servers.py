@@ -127,8 +127,9 @@ def dockyard(binary: str, workdir: Path, extra: list[str], auth_mode: str) -> Se
     data = workdir / "dockyard-data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data), *extra]
-    # Quiet logs, as for distribution; settings given in ``extra`` (CLI options) still win.
-    env = {"DOCKYARD_LOG_LEVEL": "error", "DOCKYARD_AUTH": auth_mode}
+    # Quiet logs and no access log, as for distribution (accesslog disabled); settings given in
+    # ``extra`` (CLI options) still win.
+    env = {"DOCKYARD_LOG_LEVEL": "error", "DOCKYARD_AUTH": auth_mode, "DOCKYARD_ACCESS_LOG": "off"}
     if auth_mode == "token":
         env["DOCKYARD_TOKEN_TTL_SECONDS"] = str(auth.TOKEN_TTL_SECONDS)
         auth.create_user(binary, data, {**os.environ, **env})

@@ -76,6 +76,9 @@ class AuditLog(q.ServicePart):
         ]
 
 
+_INSERT = events.insert()
+
+
 def write_event(
     conn: Connection,
     kind: str,
@@ -85,16 +88,15 @@ def write_event(
     detail: Mapping[str, Any],
     ip: str | None = None,
 ) -> None:
-    conn.execute(
-        events.insert().values(
-            created_at=q.now(),
-            kind=kind[:64],
-            actor=_scrub(actor)[:64] if actor else None,
-            ip=ip[:64] if ip else None,
-            target=_scrub(target)[:255] if target else None,
-            detail=_scrub_detail(detail),
-        )
-    )
+    row = {
+        "created_at": q.now(),
+        "kind": kind[:64],
+        "actor": _scrub(actor)[:64] if actor else None,
+        "ip": ip[:64] if ip else None,
+        "target": _scrub(target)[:255] if target else None,
+        "detail": _scrub_detail(detail),
+    }
+    conn.execute(_INSERT, row)  # built once: pushes are audited in bulk by the outbox's dispatcher
 
 
 def _scrub(value: str) -> str:

@@ -5,7 +5,7 @@ Manifests and blobs are the registry's; a repository row here is what access is 
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts import _queries as q
@@ -14,9 +14,10 @@ from dockyard.accounts._queries import repositories
 from dockyard.accounts.audit import write_event
 from dockyard.accounts.errors import AlreadyExists, NotFound
 from dockyard.accounts.records import EventKind, Principal, RepositoryInfo
-from dockyard.db.engine import offload
+from dockyard.db.engine import lookup, offload
 
 NEW_REPOSITORIES = "new repositories"
+REPOSITORY_EXISTS = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
 
 
 class Repositories(q.ServicePart):
@@ -60,17 +61,25 @@ class Repositories(q.ServicePart):
         assert info is not None
         return info
 
-    @offload
-    def ensure_repository(self, name: str, created_by: Principal | None) -> None:
+    async def ensure_repository(self, name: str, created_by: Principal | None) -> None:
         """Create the repository if absent, private or public by its namespace's default, as a push
-        into a new repository does on Docker Hub. Call it before the registry writes anything."""
+        into a new repository does on Docker Hub. Call it before the registry writes anything.
+        Every upload and manifest PUT asks, so the usual answer (it exists) is a point read that
+        runs inline on SQLite, without a thread hop."""
+        if not await self._repository_exists(name):
+            await self._create_pushed_repository(name, created_by)
+
+    @lookup
+    def _repository_exists(self, name: str) -> bool:
+        with self.db.read.connect() as conn:
+            return conn.execute(REPOSITORY_EXISTS, {"name": name}).first() is not None
+
+    @offload
+    def _create_pushed_repository(self, name: str, created_by: Principal | None) -> None:
         namespace = names.namespace_of(name)
         creator = created_by.username if created_by is not None else None
-        with self.db.read.connect() as conn:
-            if conn.execute(select(repositories.c.id).where(repositories.c.name == name)).first():
-                return
         with self.db.write.begin() as conn:
-            if conn.execute(select(repositories.c.id).where(repositories.c.name == name)).first():
+            if conn.execute(REPOSITORY_EXISTS, {"name": name}).first():
                 return  # made by a concurrent push meanwhile: nothing to count
             self._count_creation(conn, namespace, created_by)
             is_private = bool(q.default_private(conn, namespace))
