@@ -81,7 +81,7 @@ class Services:
     auth: AuthService | None  # the token server and guard: ``login`` under token auth, else None
     hub: HubService
     hub_tokens: HubTokens
-    api_store: ApiStore  # the JSON API's own queries, until they become read models of their owners
+    api_store: ApiStore  # what the JSON API asks of the registry and accounts beyond the hub
     sessions: SessionStore
     activity: ActivityRecorder
     builds: BuildsContext
@@ -151,7 +151,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         auth=login if settings.auth == "token" else None,
         hub=hub,
         hub_tokens=_hub_tokens(settings, signing_key),
-        api_store=ApiStore(database),
+        api_store=ApiStore(registry.store, accounts),
         sessions=SessionStore(database),
         activity=activity,
         builds=_builds(settings, database, accounts, secrets),

@@ -1,5 +1,6 @@
 """Background roles across processes: a web server that runs none (DOCKYARD_BACKGROUND=none) leaves
-its push webhooks queued, and a `dockyard worker --role webhooks` beside it delivers them."""
+its push events in the outbox; a `dockyard worker --role events` beside it turns them into queued
+webhook deliveries, and a `dockyard worker --role webhooks` delivers them."""
 
 from __future__ import annotations
 
@@ -58,10 +59,16 @@ def test_a_webhooks_worker_delivers_what_a_server_without_background_work_queued
         hook = created.json()["id"]
         hub.push_image("alice", REPOSITORY, "v1")
 
-        queued = eventually(lambda: deliveries(hub, hook))  # the web process recorded the push
-        assert [(d["tag"], d["status"], d["attempts"]) for d in queued] == [("v1", "pending", 0)]
         time.sleep(QUIET_SECONDS)
-        assert receiver.snapshot() == [] and deliveries(hub, hook)[0]["status"] == "pending"
+        assert deliveries(hub, hook) == []  # the push waits in the outbox: nobody runs `events`
+        events_log = tmp_path / "events-worker.log"
+        with worker(world.data_dir, world.server.env, events_log, "events") as dispatcher:
+            queued = eventually(lambda: deliveries(hub, hook), timeout=60)  # the events worker
+            assert [(d["tag"], d["status"], d["attempts"]) for d in queued] == [("v1", "pending", 0)]
+            time.sleep(QUIET_SECONDS)
+            assert receiver.snapshot() == [] and deliveries(hub, hook)[0]["status"] == "pending"
+            dispatcher.send_signal(signal.SIGTERM)
+            assert dispatcher.wait(timeout=30) == 0, events_log.read_text()
 
         log = tmp_path / "worker.log"
         with worker(world.data_dir, world.server.env, log, "webhooks") as process:
@@ -84,5 +91,5 @@ def test_an_unknown_role_is_refused_in_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "Error: unknown role cooking: use all, none or some of builds, webhooks, janitor"
+        "Error: unknown role cooking: use all, none or some of events, builds, webhooks, janitor"
     )

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from dockyard.accounts import _queries as q
 from dockyard.accounts import credentials
-from dockyard.accounts._queries import MAX_LABEL, TOKENS, namespaces, tokens
+from dockyard.accounts._queries import MAX_LABEL, TOKENS, namespaces, tokens, users
 from dockyard.accounts.audit import write_event
 from dockyard.accounts.errors import InvalidInput, NotFound
 from dockyard.accounts.records import AccessToken, EventKind
@@ -84,3 +84,16 @@ class Tokens(q.ServicePart):
                 write_event(conn, EventKind.TOKEN_REVOKED, actor=actor, target=username, detail=detail)
             row = conn.execute(TOKENS.where(tokens.c.id == token_id)).one()
         return q.token_record(row)
+
+    @offload
+    def rename_token(self, username: str, token_id: int, label: str) -> bool:
+        """Change a token's label (Docker Hub lets PATCH do it); False when the user has no such
+        token."""
+        owner = select(users.c.id).select_from(users.join(namespaces)).where(namespaces.c.name == username)
+        with self.db.write.begin() as conn:
+            result = conn.execute(
+                update(tokens)
+                .where(tokens.c.id == token_id, tokens.c.user_id == owner.scalar_subquery())
+                .values(label=label)
+            )
+            return bool(result.rowcount)

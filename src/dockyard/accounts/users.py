@@ -9,6 +9,7 @@ account keeps its name as a retired namespace that nobody can sign up with again
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
@@ -180,6 +181,17 @@ class Users(q.ServicePart):
     def get_user(self, username: str) -> User | None:
         with self.db.read.connect() as conn:
             return q.user(conn, username)
+
+    @offload
+    def user_ids(self, usernames: Iterable[str | None]) -> dict[str, int]:
+        """The ids of the accounts by these names; a deleted account's name has none."""
+        wanted = sorted({name for name in usernames if name})
+        if not wanted:
+            return {}
+        query = select(namespaces.c.name, users.c.id).select_from(users.join(namespaces))
+        with self.db.read.connect() as conn:
+            rows = conn.execute(query.where(namespaces.c.name.in_(wanted))).all()
+        return {name: int(user_id) for name, user_id in rows}
 
     @offload
     def list_users(self) -> list[User]:

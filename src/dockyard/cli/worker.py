@@ -1,11 +1,12 @@
 """``dockyard worker``: background work out of the web process, by role.
 
-    dockyard worker                          every role (builds, webhooks, janitor)
+    dockyard worker                          every role (events, builds, webhooks, janitor)
     dockyard worker --role webhooks,janitor  only these
 
 Any number of workers may run beside any number of ``dockyard serve`` processes on one database
-and data folder: builds and webhook deliveries are leased rows, the janitor's deletes are
-idempotent. Run the web processes with DOCKYARD_BACKGROUND=none to leave all of it to workers.
+and data folder: events are claimed in a write transaction, builds and webhook deliveries are
+leased rows, the janitor's deletes are idempotent. Run the web processes with
+DOCKYARD_BACKGROUND=none to leave all of it to workers.
 """
 
 from __future__ import annotations

@@ -98,3 +98,13 @@ class ManifestPut:
     tags: tuple[str, ...]
     actor: str | None
     ip: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryFacts:
+    """What the hub API shows of a repository's content: its id, the media types of its manifests
+    (Docker Hub's ``media_types``) and the bytes of the blobs it links (``storage_size``)."""
+
+    id: int
+    media_types: tuple[str, ...]
+    storage_size: int

@@ -44,6 +44,7 @@ from dockyard.registry.records import (
     ManifestPut,
     Page,
     ParsedManifest,
+    RepositoryFacts,
     RepositoryIdentity,
     StoredManifest,
 )
@@ -431,6 +432,36 @@ class MetadataStore:
         with self.db.read.connect() as conn:
             rows = (conn.execute(query)).all()
         return [StoredManifest(r.digest, r.media_type, bytes(r.content)) for r in rows]
+
+    @offload
+    def repository_facts(self, names: Iterable[str]) -> dict[str, RepositoryFacts]:
+        """Per existing repository of ``names``: its id, manifest media types and linked bytes."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        with self.db.read.connect() as conn:
+            query = select(repositories.c.name, repositories.c.id).where(repositories.c.name.in_(wanted))
+            ids = {str(name): int(repo_id) for name, repo_id in conn.execute(query).all()}
+            types: dict[int, list[str]] = {}
+            for repo_id, media_type in conn.execute(
+                select(manifests.c.repository_id, manifests.c.media_type)
+                .where(manifests.c.repository_id.in_(ids.values()))
+                .group_by(manifests.c.repository_id, manifests.c.media_type)
+                .order_by(manifests.c.media_type)
+            ):
+                types.setdefault(repo_id, []).append(media_type)
+            sizes = dict(
+                conn.execute(
+                    select(links.c.repository_id, func.sum(blobs.c.size))
+                    .select_from(links.join(blobs))
+                    .where(links.c.repository_id.in_(ids.values()))
+                    .group_by(links.c.repository_id)
+                ).all()
+            )
+        return {
+            name: RepositoryFacts(repo_id, tuple(types.get(repo_id, ())), int(sizes.get(repo_id) or 0))
+            for name, repo_id in ids.items()
+        }
 
     @offload
     def count_manifests(self) -> int:
