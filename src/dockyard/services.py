@@ -38,6 +38,7 @@ from dockyard.auth.tokens import TokenAuthority
 from dockyard.background import BackgroundTask, periodic, select
 from dockyard.builds import registry_events as build_events
 from dockyard.builds.context import BuildsContext
+from dockyard.builds.events import BUILD_STATE, write_build_state
 from dockyard.builds.pushauth import PushTokens, token_ttl
 from dockyard.builds.queue import BuildQueue
 from dockyard.builds.runner import Runner, registry_address
@@ -137,7 +138,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     activity = ActivityRecorder(ActivityStore(database))
     registry.pulls.subscribe(activity)
-    register_handlers(dispatcher, ActivityHandlers(database, hub.base_url))
+    register_handlers(dispatcher, ActivityHandlers(database, hub.base_url), BuildWebhooks(hub.base_url))
     return Services(
         settings=settings,
         clock=clock,
@@ -165,9 +166,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
 
 
-def register_handlers(dispatcher: Dispatcher, hub: ActivityHandlers) -> None:
-    """Who acts on which of the registry's events, in the order they run (one transaction)."""
+def register_handlers(dispatcher: Dispatcher, hub: ActivityHandlers, build_hooks: BuildWebhooks) -> None:
+    """Who acts on which event, in the order they run (in one transaction)."""
     on = dispatcher.on
+    on(BUILD_STATE, build_hooks.handle)
     on(registry_events.PUSHED, hub.pushed)
     on(registry_events.PUSHED, account_events.pushed)
     on(registry_events.TAG_DELETED, account_events.deleted)
@@ -230,8 +232,9 @@ def _build_worker(
     settings: Settings, database: Database, accounts: AccountService, secrets: SecretBox, key: SigningKey
 ) -> BuildWorker:
     builds = settings.builds
-    hooks = BuildWebhooks(settings.base_url)  # build events queue webhook deliveries in the same transaction
-    queue = BuildQueue(database, secrets, builds.lease_seconds, builds.max_attempts, events=hooks)
+    # A build's moves write a build.state outbox event in their transaction (its webhooks: the hub's
+    # handler, registered in register_handlers).
+    queue = BuildQueue(database, secrets, builds.lease_seconds, builds.max_attempts, events=write_build_state)
     runner = Runner(builds, settings.data_dir / "builds" / "work", registry_address(settings))
     authority = None
     if settings.auth == "token":

@@ -18,6 +18,7 @@ from dockyard.db.engine import Database, make_database
 from dockyard.digests import Digest
 from dockyard.events import Dispatcher
 from dockyard.hub.activity import ActivityHandlers, ActivityStore
+from dockyard.hub.build_events import BuildWebhooks
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
 from dockyard.migrations import upgrade
@@ -58,7 +59,7 @@ def accounts(database: Database) -> AccountService:
 def dispatcher(database: Database) -> Dispatcher:
     """The outbox's, with the handlers the composition root registers."""
     dispatcher = Dispatcher(database)
-    register_handlers(dispatcher, ActivityHandlers(database, BASE_URL))
+    register_handlers(dispatcher, ActivityHandlers(database, BASE_URL), BuildWebhooks(BASE_URL))
     return dispatcher
 
 

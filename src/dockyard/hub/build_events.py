@@ -1,6 +1,7 @@
 """Build events for a repository's webhooks, queued as deliveries like its pushes.
 
-The builds domain calls a ``BuildWebhooks`` inside the transaction that moves a build:
+The builds domain writes a ``build.state`` outbox event inside the transaction that moves a build
+(builds/events.py); the dispatcher runs ``BuildWebhooks.handle`` on it:
 
     queued --claim--> building          build_started
     building|pushing --> success        build_succeeded
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
+from dockyard.events import Event
 from dockyard.hub import webhooks as payloads
 from dockyard.hub.tables import deliveries, now, stars, webhooks
 from dockyard.registry import views
@@ -35,6 +37,10 @@ EVENTS = {
 class BuildWebhooks:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
+
+    def handle(self, conn: Connection, event: Event) -> None:
+        """The outbox's ``build.state`` handler (the builds domain writes the event)."""
+        self(conn, event.payload)
 
     def __call__(self, conn: Connection, build: Mapping[str, Any]) -> int:
         """Queue the event of ``build``'s current state for the repository's webhooks; how many."""
