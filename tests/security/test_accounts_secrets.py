@@ -29,11 +29,15 @@ from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
 from dockyard.db.engine import make_database
+from dockyard.events import Dispatcher
+from dockyard.hub.activity import ActivityHandlers
+from dockyard.hub.build_events import BuildWebhooks
 from dockyard.hub.service import HubService
 from dockyard.migrations import alembic_config, upgrade
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
 from dockyard.secretbox import SecretBox
+from dockyard.services import register_handlers
 from dockyard.storage import create_driver
 from tests.access.helpers import World, run_cli, running_world
 from tests.conftest import OPEN_REGISTRY, DockyardServer
@@ -185,8 +189,13 @@ async def _audit_scenario(tmp_path: Path) -> None:
     database = make_database(url)
     passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
     accounts = AccountService(database, passwords)
+    dispatcher = Dispatcher(database)  # a deletion is audited by its outbox event's handler
+    register_handlers(dispatcher, ActivityHandlers(database, "http://hub"), BuildWebhooks("http://hub"))
     registry = Registry(
-        create_driver("filesystem", root=tmp_path / "storage"), MetadataStore(database), 1 << 20
+        create_driver("filesystem", root=tmp_path / "storage"),
+        MetadataStore(database),
+        1 << 20,
+        dispatcher=dispatcher,
     )
     hub = HubService(
         database, accounts, registry, base_url="http://hub", secrets=SecretBox.from_data_dir(tmp_path)
