@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -67,6 +67,7 @@ from dockyard.hub.tables import (
 )
 from dockyard.hub.tags import TagQueries, TagRow
 from dockyard.hub.webhook_store import WebhookStore
+from dockyard.registry import views
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.service import Registry
 from dockyard.secretbox import SecretBox
@@ -499,22 +500,18 @@ class HubService:
                 )
             # Counted, not incremented: a repeated star or unstar cannot drift the listing column.
             count = select(func.count()).where(stars.c.repository_id == repo_id).scalar_subquery()
-            return int(
-                conn.execute(
-                    update(repositories)
-                    .where(repositories.c.id == repo_id)
-                    .values(star_count=count)
-                    .returning(repositories.c.star_count)
-                ).scalar_one()
-            )
+            return views.set_star_count(conn, repo_id, count)
 
     @offload
     def recount_stars(self) -> None:
         """Count again the stars of every starred repository: after a user is deleted, whose stars
         went with the account (ON DELETE CASCADE) without passing through ``star``."""
-        counted = select(func.count()).where(stars.c.repository_id == repositories.c.id).scalar_subquery()
+
+        def counted(repo_id: Any) -> Any:
+            return select(func.count()).where(stars.c.repository_id == repo_id).scalar_subquery()
+
         with self.db.write.begin() as conn:
-            conn.execute(update(repositories).where(repositories.c.star_count > 0).values(star_count=counted))
+            views.recount_stars(conn, counted)
 
     # -- team permissions -----------------------------------------------------------------------
 

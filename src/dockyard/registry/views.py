@@ -4,15 +4,20 @@
     repository_ids(conn, names)            {name: id} of those that exist
     repository_card(conn, id)              what a webhook payload says about a repository
     is_platform_image(conn, id, digest)    a manifest some index of the repository lists
-    count_pulls(conn, id, n)               add to the pull count listings order by (the one write:
-                                           the column lives on the registry's row)
+    count_pulls(conn, id, n)               add to the pull count listings order by
+    set_star_count(conn, id, counted)      the star count listings order by, from the hub's count
+    recount_stars(conn, counted_by)        every starred repository's, ``counted_by(id column)``
+
+The counters are the only writes here: they live on the registry's row, where listings order by
+them, but the hub owns what they count.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
@@ -87,3 +92,21 @@ def count_pulls(conn: Connection, repo_id: int, count: int) -> None:
         .where(repositories.c.id == repo_id)
         .values(pull_count=repositories.c.pull_count + count)
     )
+
+
+def set_star_count(conn: Connection, repo_id: int, counted: Any) -> int:
+    """Set the star count to ``counted`` (a scalar subquery of the hub's stars); the new count."""
+    query = (
+        update(repositories)
+        .where(repositories.c.id == repo_id)
+        .values(star_count=counted)
+        .returning(repositories.c.star_count)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def recount_stars(conn: Connection, counted_by: Callable[[Any], Any]) -> None:
+    """Count again the stars of every starred repository: ``counted_by`` gets the repository id
+    column and returns the hub's correlated count."""
+    counted = counted_by(repositories.c.id)
+    conn.execute(update(repositories).where(repositories.c.star_count > 0).values(star_count=counted))
