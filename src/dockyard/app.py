@@ -22,11 +22,17 @@ from dockyard.bodies import BodyLimits, body_rules
 from dockyard.builds.routes import build_routes
 from dockyard.config import Settings
 from dockyard.peers import TrustedProxies
-from dockyard.registry.app import APIVersionHeader, http_error, registry_error, storage_full_error
+from dockyard.registry.app import (
+    APIVersionHeader,
+    http_error,
+    registry_error,
+    storage_full_error,
+    storage_unavailable_error,
+)
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.routes import registry_routes
 from dockyard.services import Services, build_services
-from dockyard.storage import StorageFull
+from dockyard.storage import StorageFull, StorageUnavailable
 from dockyard.web import setup as web_pages
 from dockyard.web.api import setup as web_api
 from dockyard.web.api.deps import Context
@@ -50,6 +56,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             RegistryError: registry_error,
             HTTPException: http_error,
             StorageFull: storage_full_error,
+            StorageUnavailable: storage_unavailable_error,
         },
         lifespan=_lifespan(services, close=owned),
     )

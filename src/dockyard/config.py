@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dockyard.background import parse_roles
@@ -94,7 +94,22 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./dockyard-data")
     # Metadata database URL; empty means SQLite inside data_dir.
     database_url: str = ""
-    storage: Literal["filesystem"] = "filesystem"
+    # Where blobs live: "filesystem" (<data_dir>/storage) or "s3" (the DOCKYARD_S3_* settings below).
+    storage: Literal["filesystem", "s3"] = "filesystem"
+    # -- S3 object storage: the bucket (created if missing) and, each overriding boto3's own AWS_*
+    # variables (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+    # when set, the endpoint, region and keys. A prefix keeps several instances in one bucket.
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+    # Blob GETs answer 307 to a presigned URL valid this long, so bytes flow from the store.
+    s3_redirect: bool = False
+    s3_redirect_seconds: int = Field(default=1200, ge=60, le=7 * 24 * 3600)
+    # Multipart part size of uploads (S3's minimum is 5 MiB; 10,000 parts make the largest blob).
+    s3_part_size: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3)
     workers: int = Field(default=1, ge=1, le=64)
     server: Literal["granian", "uvicorn"] = "granian"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -176,6 +191,12 @@ class Settings(BaseSettings):
 
     # -- automated builds (DOCKYARD_BUILD_*) ---------------------------------------------------
     builds: BuildSettings = Field(default_factory=BuildSettings)
+
+    @model_validator(mode="after")
+    def _storage_complete(self) -> Settings:
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("DOCKYARD_STORAGE=s3 needs DOCKYARD_S3_BUCKET")
+        return self
 
     @field_validator("background")
     @classmethod

@@ -58,7 +58,7 @@ from dockyard.registry.service import Registry
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
 from dockyard.secretbox import SecretBox
-from dockyard.storage import StorageDriver, create_driver
+from dockyard.storage import StorageDriver, driver_for
 from dockyard.storage.space import Reserve
 from dockyard.web.api.store import ApiStore
 from dockyard.web.api.tokens import HubTokens
@@ -127,7 +127,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     database = make_database(settings.resolved_database_url)
     secrets = SecretBox.from_settings(settings)
     signing_key = load_or_create(settings.data_dir)
-    storage = create_driver(settings.storage, root=settings.storage_root)
+    storage = driver_for(settings)
     room = DiskRoom(Reserve(settings.data_dir / "reserve", settings.disk_reserve_bytes))
     dispatcher = Dispatcher(database)
     registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room, dispatcher)

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.space import storage_full
-from dockyard.storage import StorageFull
+from dockyard.storage import StorageFull, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,14 @@ async def storage_full_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StorageFull)
     log.warning("refused %s %s: %s", request.method, request.url.path, exc)
     return await registry_error(request, storage_full())
+
+
+async def storage_unavailable_error(request: Request, exc: Exception) -> Response:
+    """The object store did not answer (or asked us to slow down): 503, worth a retry."""
+    assert isinstance(exc, StorageUnavailable)
+    log.warning("storage unavailable for %s %s: %s", request.method, request.url.path, exc)
+    error = RegistryError(ErrorCode.UNAVAILABLE, message="storage backend unavailable, try again later")
+    return await registry_error(request, error)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -173,7 +173,7 @@ class UploadService:
                     ErrorCode.DIGEST_INVALID,
                     {"expected": str(digest), "computed": f"{digest.algorithm}:{actual}"},
                 )
-            await self.storage.move(paths.upload_data(upload_id), paths.blob_data(digest))
+            await self._publish(upload_id, digest)
             try:
                 linked = await self.store.link_upload(repository, str(digest), size, session.identity)
             finally:  # linked or not, the session is over (its bytes are in the blob store now)
@@ -181,6 +181,15 @@ class UploadService:
             if not linked:  # its repository was deleted meanwhile
                 raise self._unknown(upload_id)
             return size
+
+    async def _publish(self, upload_id: str, digest: Digest) -> None:
+        """The verified bytes become the blob; content the store has already (a second push of
+        it) is not moved again: on an object store a move copies every byte."""
+        blob = paths.blob_data(digest)
+        try:
+            await self.storage.stat(blob)
+        except PathNotFound:
+            await self.storage.move(paths.upload_data(upload_id), blob)
 
     async def cancel(self, repository: str, upload_id: str) -> None:
         await self._session(repository, upload_id)

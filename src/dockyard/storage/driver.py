@@ -6,7 +6,18 @@ never see ``FileNotFoundError`` or a vendor's ``NoSuchKey``.
 
     StorageError
      ├── PathNotFound
-     └── StorageFull       no room left (ENOSPC, a quota); see space.py
+     ├── StorageFull         no room left (ENOSPC, a quota); see space.py
+     └── StorageUnavailable  the backend did not answer or asked us to slow down (a network
+                             store's 5xx, SlowDown, a refused connection): worth retrying later
+
+What an object store needs is part of the interface, so the layers above never ask which
+backend they have:
+
+- ``writer`` appends across requests and maps onto S3 multipart uploads (parts of at least
+  5 MiB; the bytes of a part not yet full wait in the store, not in memory);
+- ``redirect_url`` lets a client fetch a file straight from the store (a presigned URL);
+- ``walk`` lists a whole tree page by page, never all of it in memory;
+- ``delete_many`` removes files in batches (S3's DeleteObjects takes 1,000 at once).
 """
 
 from __future__ import annotations
@@ -31,6 +42,10 @@ class StorageFull(StorageError):
     def __init__(self, path: str) -> None:
         super().__init__(f"no space left on the device for {path}")
         self.path = path
+
+
+class StorageUnavailable(StorageError):
+    """The backend is unreachable or overloaded; the request may succeed later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +107,13 @@ class StorageDriver(Protocol):
 
     def local_file(self, path: str) -> Path | None:
         """The file on local disk, when the backend has one (lets the server use sendfile)."""
+
+    async def redirect_url(self, path: str) -> str | None:
+        """A URL a client may GET the file from directly (expiring), or None: serve it yourself."""
+
+    def walk(self, path: str) -> AsyncIterator[FileInfo]:
+        """Every file below ``path`` (recursively, in no promised order), fetched page by page;
+        nothing when ``path`` does not exist."""
+
+    async def delete_many(self, paths: Sequence[str]) -> None:
+        """Remove files (not directories) in batches; paths already gone are ignored."""

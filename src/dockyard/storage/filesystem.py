@@ -6,6 +6,7 @@ no temporary file and no directory it created behind.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import shutil
@@ -243,3 +244,40 @@ class FilesystemDriver:
 
     def local_file(self, path: str) -> Path | None:
         return self._full(path)
+
+    async def redirect_url(self, path: str) -> str | None:
+        return None  # the server sends the file itself (sendfile)
+
+    async def walk(self, path: str) -> AsyncIterator[FileInfo]:
+        """One directory per thread hop: a page of the tree, never the whole of it."""
+        pending = [path.strip("/")]
+        while pending:
+            directory = pending.pop()
+            entries = await anyio.to_thread.run_sync(self._scan, directory)
+            files = [entry for entry in entries if not entry.is_dir]
+            # Depth first: a directory's files, then its subdirectories.
+            pending.extend(entry.path for entry in reversed(entries) if entry.is_dir)
+            for entry in files:
+                yield entry
+
+    def _scan(self, directory: str) -> builtins.list[FileInfo]:
+        try:
+            with os.scandir(self._full(directory)) as it:
+                found = sorted(it, key=lambda entry: entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        prefix = f"{directory}/" if directory else ""
+        infos = []
+        for entry in found:
+            if entry.name.startswith(".tmp-"):
+                continue  # a put_content in flight
+            st = entry.stat()
+            infos.append(FileInfo(prefix + entry.name, st.st_size, st.st_mtime, is_dir=entry.is_dir()))
+        return infos
+
+    async def delete_many(self, paths: Sequence[str]) -> None:
+        def delete_sync() -> None:
+            for path in paths:
+                self._full(path).unlink(missing_ok=True)
+
+        await anyio.to_thread.run_sync(delete_sync)

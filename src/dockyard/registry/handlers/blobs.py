@@ -4,7 +4,7 @@ import os
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.handlers.common import empty, registry, repository
@@ -24,6 +24,9 @@ async def get_blob(request: Request) -> Response:
         "Cache-Control": "max-age=31536000",
         "Accept-Ranges": "bytes",
     }
+    if request.method == "GET" and (url := await registry(request).storage.redirect_url(location.path)):
+        # The store serves the bytes itself (a presigned URL), after access was checked here.
+        return RedirectResponse(url, status_code=307, headers=headers)
     if location.local_file is not None:
         try:
             stat = await anyio.to_thread.run_sync(os.stat, location.local_file)
