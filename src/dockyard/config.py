@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dockyard.background import parse_roles
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     s3_endpoint_url: str = ""
     s3_region: str = ""
     s3_access_key_id: str = ""
-    s3_secret_access_key: SecretStr = SecretStr("")
+    s3_secret_access_key: str = ""
     # Blob GETs answer 307 to a presigned URL valid this long, so bytes flow from the store.
     s3_redirect: bool = False
     s3_redirect_seconds: int = Field(default=1200, ge=60, le=7 * 24 * 3600)

@@ -58,7 +58,6 @@ def driver_for(settings: Settings) -> StorageDriver:
     if settings.storage == "s3":
         scratch = settings.data_dir / "scratch"  # segments being filled wait here, one file per upload
         scratch.mkdir(parents=True, exist_ok=True)
-        secret = settings.s3_secret_access_key.get_secret_value()
         return create_driver(
             "s3",
             bucket=settings.s3_bucket,
@@ -66,7 +65,7 @@ def driver_for(settings: Settings) -> StorageDriver:
             endpoint_url=settings.s3_endpoint_url or None,
             region=settings.s3_region or None,
             access_key_id=settings.s3_access_key_id or None,
-            secret_access_key=secret or None,
+            secret_access_key=settings.s3_secret_access_key or None,
             part_size=settings.s3_part_size,
             redirect=settings.s3_redirect,
             redirect_seconds=settings.s3_redirect_seconds,

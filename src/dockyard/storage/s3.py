@@ -458,6 +458,25 @@ class S3Driver:
             raise StorageError(f"could not delete {what}")
 
 
+def _take(pieces: list[memoryview], room: int) -> tuple[list[memoryview], list[memoryview]]:
+    """The first ``room`` bytes of ``pieces``, and the rest (views, no copies)."""
+    taken: list[memoryview] = []
+    for index, piece in enumerate(pieces):
+        if len(piece) >= room:
+            taken.append(piece[:room])
+            rest = [piece[room:]] if len(piece) > room else []
+            return taken, rest + pieces[index + 1 :]
+        taken.append(piece)
+        room -= len(piece)
+    return taken, []
+
+
+def _write_all(buffer: IO[bytes] | None, pieces: list[memoryview]) -> None:
+    assert buffer is not None
+    for piece in pieces:
+        buffer.write(piece)
+
+
 def _scratch_file(directory: Path | None) -> IO[bytes]:
     """Deleted when closed (or when the process dies): the writer owns and closes it."""
     return tempfile.TemporaryFile(dir=directory)
@@ -490,22 +509,25 @@ class S3Writer:
     async def write(self, chunks: Sequence[bytes]) -> None:
         if self._buffer is None:
             await self._open_buffer()
+        pending = [memoryview(chunk) for chunk in chunks if chunk]
+        while pending:
+            # Fill the segment up to part_size exactly; what is left starts the next one.
+            room = self._driver.options.part_size - self._buffered
+            batch, pending = _take(pending, room)
+            await anyio.to_thread.run_sync(_write_all, self._buffer, batch)
+            self._buffered += sum(len(piece) for piece in batch)
+            if self._buffered >= self._driver.options.part_size:
+                await self._next_segment()
+
+    async def _next_segment(self) -> None:
         buffer = self._buffer
         assert buffer is not None
-
-        def append() -> None:
-            for chunk in chunks:
-                buffer.write(chunk)
-
-        await anyio.to_thread.run_sync(append)
-        self._buffered += sum(len(chunk) for chunk in chunks)
-        if self._buffered >= self._driver.options.part_size:
-            await self._flush()
-            self._base += self._buffered
-            self._number += 1
-            self._buffered = 0
-            await anyio.to_thread.run_sync(buffer.truncate, 0)
-            await anyio.to_thread.run_sync(buffer.seek, 0)
+        await self._flush()
+        self._base += self._buffered
+        self._number += 1
+        self._buffered = 0
+        await anyio.to_thread.run_sync(buffer.truncate, 0)
+        await anyio.to_thread.run_sync(buffer.seek, 0)
 
     async def _open_buffer(self) -> None:
         """A temporary file holding the segment being filled, starting with what the store has of it."""
