@@ -7,7 +7,6 @@ production parameters build their own ``Passwords``), so a suite full of logins 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -16,7 +15,7 @@ from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
 from dockyard.db.engine import Database, make_database
-from dockyard.migrations import upgrade
+from tests.postgres.fixtures import database_url, postgres_template, postgres_url  # noqa: F401
 
 PASSWORD = "correct horse battery"
 
@@ -31,10 +30,9 @@ def cheap_passwords() -> Passwords:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'dockyard.db'}"
-    upgrade(url)
-    db = make_database(url)
+def database(database_url: str) -> Iterator[Database]:  # noqa: F811 (the imported fixture)
+    """A migrated database of the test's own, on SQLite and on PostgreSQL (tests/postgres)."""
+    db = make_database(database_url)
     yield db
     db.dispose()
 

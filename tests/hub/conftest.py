@@ -21,13 +21,13 @@ from dockyard.hub.activity import ActivityHandlers, ActivityStore
 from dockyard.hub.build_events import BuildWebhooks
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
-from dockyard.migrations import upgrade
 from dockyard.registry.manifests import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
 from dockyard.secretbox import SecretBox
 from dockyard.services import register_handlers
 from dockyard.storage import create_driver, paths
+from tests.postgres.fixtures import database_url, postgres_template, postgres_url  # noqa: F401
 
 PASSWORD = "correct horse battery"
 BASE_URL = "https://hub.example.com"
@@ -42,10 +42,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'dockyard.db'}"
-    upgrade(url)
-    db = make_database(url)
+def database(database_url: str) -> Iterator[Database]:  # noqa: F811 (the imported fixture)
+    """A migrated database of the test's own, on SQLite and on PostgreSQL (tests/postgres)."""
+    db = make_database(database_url)
     yield db
     db.dispose()
 

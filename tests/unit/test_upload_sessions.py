@@ -13,12 +13,12 @@ from sqlalchemy import delete, insert, select
 from dockyard.db.engine import Database, make_database
 from dockyard.db.models import Namespace, Repository
 from dockyard.digests import Digest
-from dockyard.migrations import upgrade
 from dockyard.registry import uploads as uploads_module
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.store import MetadataStore
 from dockyard.registry.uploads import UploadService
 from dockyard.storage import create_driver
+from tests.postgres.fixtures import database_url, postgres_template, postgres_url  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 
@@ -29,10 +29,8 @@ async def body(*chunks: bytes) -> AsyncIterator[bytes]:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    database = make_database(url)
+def database(database_url: str) -> Iterator[Database]:  # noqa: F811 (the imported fixture)
+    database = make_database(database_url)
     yield database
     database.dispose()
 

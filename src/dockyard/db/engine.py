@@ -101,5 +101,10 @@ def make_database(url: str) -> Database:
 
 
 def sync_url(url: str) -> str:
-    """Alembic runs synchronously; map async drivers to their sync twins."""
-    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    """The driver SQLAlchemy uses: psycopg 3 for PostgreSQL (its default would be psycopg2), and
+    the sync twins of async drivers (Alembic runs synchronously)."""
+    url = url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url

@@ -22,9 +22,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -44,13 +46,26 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Timestamp(DateTime):
-    """Timezone-aware UTC timestamps on every backend."""
+class Timestamp(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend. PostgreSQL keeps the instant itself
+    (timestamptz); SQLite keeps text without an offset, so values are stored in UTC and read
+    back as UTC (a naive value going in is taken to be UTC already)."""
 
+    impl = DateTime
     cache_ok = True
 
     def __init__(self) -> None:
         super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _namespace_of(context: DefaultExecutionContext) -> str:

@@ -7,10 +7,15 @@ every package's tables (``schema.py``): the lower layers (db, the domains) never
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard.db.engine import make_database, sync_url
+from sqlalchemy import text
+
+from dockyard.db.engine import Database, make_database, sync_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -18,6 +23,9 @@ if TYPE_CHECKING:
     from dockyard.secretbox import SecretBox
 
 MIGRATIONS = Path(__file__).parent
+# The PostgreSQL advisory lock every migrating process takes ("dock" in ASCII): replicas that start
+# together migrate one after the other, and all but the first find the schema already current.
+MIGRATION_LOCK = 0x646F636B
 
 
 def alembic_config(url: str) -> Config:
@@ -41,7 +49,8 @@ def upgrade(url: str, *, secrets: SecretBox | None = None) -> None:
         before = MigrationContext.configure(conn).get_current_revision()
     config = alembic_config(sync_url(url))
     config.attributes["secrets"] = secrets
-    command.upgrade(config, "head")
+    with _one_at_a_time(database):
+        command.upgrade(config, "head")
     if sqlite and before is not None:
         with database.read.connect() as conn:
             if MigrationContext.configure(conn).get_current_revision() != before:
@@ -49,3 +58,26 @@ def upgrade(url: str, *, secrets: SecretBox | None = None) -> None:
                 # before the migration (plain secrets it sealed, say) lingers in the log.
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     database.dispose()
+
+
+@contextlib.contextmanager
+def _one_at_a_time(database: Database) -> Iterator[None]:
+    """One migrating process at a time; the others wait, then find the schema current. On
+    PostgreSQL an advisory lock (session-level, on a connection of its own); on SQLite an flock
+    on a file beside the database (processes sharing a data folder share its filesystem)."""
+    if database.dialect == "sqlite":
+        path = database.read.url.database
+        if not path or path == ":memory:":
+            yield
+            return
+        with open(f"{path}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            yield
+        return
+    with database.write.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
