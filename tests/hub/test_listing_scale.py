@@ -53,7 +53,8 @@ async def crowd(database: Database, world: Hub, accounts: AccountService) -> lis
     with database.write.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO namespaces (name, kind, default_private, created_at) VALUES (:n, 'user', false, :t)"
+                "INSERT INTO namespaces (name, kind, default_private, created_at) "
+                "VALUES (:n, 'user', false, :t)"
             ),
             [{"n": f"user{n}", "t": start} for n in range(1, NAMESPACES)],
         )

@@ -38,7 +38,8 @@ def test_docker_push_and_pull_through_s3(
     (context / "payload.bin").write_bytes(os.urandom(12 * MiB))
     (context / "message.txt").write_text(f"hello from s3 {run}\n")
     (context / "Dockerfile").write_text(
-        f'FROM {base_image}\nCOPY payload.bin /payload.bin\nCOPY message.txt /message.txt\nCMD ["cat", "/message.txt"]\n'
+        f"FROM {base_image}\nCOPY payload.bin /payload.bin\nCOPY message.txt /message.txt\n"
+        'CMD ["cat", "/message.txt"]\n'
     )
     local = f"dockyard-scale-s3-{run}:1"
     docker_cli("build", "--network=none", "--quiet", "--tag", local, str(context))
