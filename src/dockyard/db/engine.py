@@ -67,6 +67,13 @@ class Database:
     def dialect(self) -> str:
         return self.read.dialect.name
 
+    def forget_old_pages(self) -> None:
+        """On SQLite, fold the write-ahead log into the database and empty it (old page images
+        stay in the log until then); other databases keep no such file of ours."""
+        if self.dialect == "sqlite":
+            with self.read.connect() as conn:  # no BEGIN: a checkpoint runs outside transactions
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def dispose(self) -> None:
         self.read.dispose()
         if self.write is not self.read:

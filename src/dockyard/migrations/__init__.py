@@ -43,7 +43,6 @@ def upgrade(url: str, *, secrets: SecretBox | None = None) -> None:
     from alembic import command
     from alembic.migration import MigrationContext
 
-    sqlite = sync_url(url).startswith("sqlite")
     database = make_database(url)  # on SQLite: WAL mode before Alembic's own connection touches the file
     with database.read.connect() as conn:
         before = MigrationContext.configure(conn).get_current_revision()
@@ -51,12 +50,12 @@ def upgrade(url: str, *, secrets: SecretBox | None = None) -> None:
     config.attributes["secrets"] = secrets
     with _one_at_a_time(database):
         command.upgrade(config, "head")
-    if sqlite and before is not None:
+    if before is not None:
         with database.read.connect() as conn:
-            if MigrationContext.configure(conn).get_current_revision() != before:
-                # Fold the write-ahead log into the database and empty it, so no page image from
-                # before the migration (plain secrets it sealed, say) lingers in the log.
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            changed = MigrationContext.configure(conn).get_current_revision() != before
+        if changed:
+            # No page image from before the migration (plain secrets it sealed, say) may linger.
+            database.forget_old_pages()
     database.dispose()
 
 
