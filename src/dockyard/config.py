@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     # <data_dir>/keys/secrets.key; point it elsewhere (another volume, a secrets mount) to keep the
     # key apart from the database's backups.
     secrets_key_file: str = ""
+    # The key that signs registry, hub API and build push tokens (EC P-256, PEM). Empty means
+    # <data_dir>/auth/token-signing-key.pem, made at first start; replicas behind one load balancer
+    # point this at one shared file, so a token from any of them is good at all of them.
+    token_signing_key_file: str = ""
 
     # -- hub JSON API ---------------------------------------------------------------------------
     # Lifetime of the JWT from POST /v2/users/login; the account (and PAT) is re-checked on every use.
@@ -229,6 +233,12 @@ class Settings(BaseSettings):
         if self.secrets_key_file:
             return Path(self.secrets_key_file).expanduser().resolve()
         return self.data_dir / SECRETS_KEY_FILE
+
+    @property
+    def token_signing_key_path(self) -> Path | None:
+        if not self.token_signing_key_file:
+            return None
+        return Path(self.token_signing_key_file).expanduser().resolve()
 
     @property
     def resolved_database_url(self) -> str:

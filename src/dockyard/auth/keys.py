@@ -53,10 +53,15 @@ def libtrust_key_id(public_key: ec.EllipticCurvePublicKey) -> str:
     return ":".join(encoded[i : i + 4] for i in range(0, len(encoded), 4))
 
 
-def load_or_create(data_dir: Path) -> SigningKey:
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        _create(path)
+def load_or_create(data_dir: Path, path: Path | None = None) -> SigningKey:
+    """The key at ``path`` (DOCKYARD_TOKEN_SIGNING_KEY_FILE: it must exist), else the data
+    folder's own, made on first use."""
+    if path is None:
+        path = data_dir / KEY_FILE
+        if not path.exists():
+            _create(path)
+    elif not path.is_file():
+        raise ValueError(f"DOCKYARD_TOKEN_SIGNING_KEY_FILE: {path} is not a file")
     private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(private_key, ec.EllipticCurvePrivateKey) or private_key.curve.name != "secp256r1":
         raise ValueError(f"{path} is not an EC P-256 private key")
