@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,9 +70,12 @@ def _one_at_a_time(database: Database) -> Iterator[None]:
         if not path or path == ":memory:":
             yield
             return
-        with open(f"{path}.migrate-lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        fd = os.open(f"{path}.migrate-lock", os.O_WRONLY | os.O_CREAT, 0o600)  # empty, the owner's
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file closes
             yield
+        finally:
+            os.close(fd)
         return
     with database.write.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
