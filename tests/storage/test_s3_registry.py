@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from dockyard.registry.app import storage_unavailable_error
 from dockyard.storage import PathNotFound, StorageError, StorageFull, StorageUnavailable
-from dockyard.storage.s3 import S3Options, _mapped, make_client
+from dockyard.storage.s3 import S3Options, make_client
+from dockyard.storage.s3 import mapped as map_error
 from tests.conftest import OPEN_REGISTRY, DockyardServer
 from tests.storage.s3store import driver_options, settings_env
 
@@ -158,7 +159,7 @@ def client_error(code: str, status: int) -> ClientError:
     ],
 )
 def test_store_errors_map_to_storage_errors(error: Exception, mapped: type[StorageError]) -> None:
-    assert type(_mapped(error, "blobs/x")) is mapped
+    assert type(map_error(error, "blobs/x")) is mapped
 
 
 @pytest.mark.anyio
