@@ -68,7 +68,8 @@ def postgres_template() -> Iterator[str]:
 def postgres_url(postgres_template: str) -> Iterator[str]:
     template = postgres_template.rpartition("/")[2]
     name = f"dockyard_test_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    # FILE_COPY: a checkpoint and a file copy, 2-3x faster than logging every page (PostgreSQL 15's default).
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
     yield with_database(postgres_template, name)
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
