@@ -2,19 +2,27 @@
 
 Login events are not recorded here: only the caller knows the client's address and whether a
 request was a login (``AccountService.record_event``).
+
+A login writes only bookkeeping (the last login or token use, a rehashed password): on a full
+disk those writes are skipped with a warning, so a full disk never locks everyone out (a 500
+from /token would stop even the pulls and deletes that make room).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 
 from dockyard.accounts import _queries as q
 from dockyard.accounts import credentials
 from dockyard.accounts._queries import TOKENS, USERS, namespaces, tokens, users
 from dockyard.accounts.records import Principal
 from dockyard.db.engine import lookup, offload
+from dockyard.storage.space import is_disk_full
+
+log = logging.getLogger(__name__)
 
 
 class Authentication(q.ServicePart):
@@ -47,8 +55,7 @@ class Authentication(q.ServicePart):
         if q.stale(row.last_login_at, now):
             changes["last_login_at"] = now
         if changes:
-            with self.db.write.begin() as conn:
-                conn.execute(update(users).where(users.c.id == row.id).values(**changes))
+            self._bookkeeping(update(users).where(users.c.id == row.id).values(**changes))
         return q.password_principal(row)
 
     def _authenticate_token(self, username: str, secret: str) -> Principal | None:
@@ -63,9 +70,18 @@ class Authentication(q.ServicePart):
         if row.username != username or not q.token_usable(row, now):
             return None
         if q.stale(row.last_used_at, now):
-            with self.db.write.begin() as conn:
-                conn.execute(update(tokens).where(tokens.c.id == row.id).values(last_used_at=now))
+            self._bookkeeping(update(tokens).where(tokens.c.id == row.id).values(last_used_at=now))
         return q.token_principal(row)
+
+    def _bookkeeping(self, statement: Update) -> None:
+        """A write the login does not depend on; skipped (with a warning) when the disk is full."""
+        try:
+            with self.db.write.begin() as conn:
+                conn.execute(statement)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            log.warning("the disk is full: a login's bookkeeping (last use, rehash) was not written")
 
     @offload
     def principal_for(
