@@ -19,7 +19,6 @@ from dockyard.auth.guard import TokenGuard
 from dockyard.auth.handlers import token_routes
 from dockyard.background import running
 from dockyard.bodies import BodyLimits, body_rules
-from dockyard.builds.routes import build_routes
 from dockyard.config import Settings
 from dockyard.peers import TrustedProxies
 from dockyard.registry.app import (
@@ -65,7 +64,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app.state.accounts = services.accounts
     app.state.auth = services.login
     app.state.builds = services.builds
-    app.router.routes.extend(build_routes())
     web_pages.install(
         app, settings, services.hub, services.accounts, services.sessions, services.login, services.secrets
     )
@@ -86,6 +84,7 @@ def _api_context(services: Services) -> Context:
         services.login,
         services.hub_tokens,
         services.api_store,
+        services.builds,
     )
 
 

@@ -1,16 +1,15 @@
 """Request bodies limited while they are read, on every endpoint, and a lingering close.
 
 One ASGI middleware, outermost in the app, in front of every route (registry, token server, hub
-API, pages, build API). Each request is matched once against a table of route families, first
+API with the build API, pages). Each request is matched once against a table of route families, first
 match wins::
 
     /v2/<name>/blobs/uploads...        unlimited: layers stream to storage in constant memory
     PUT /v2/<name>/manifests/<ref>     the registry's own limit (max_manifest_bytes, MANIFEST_INVALID)
-    /v2/... and /v1/... of the hub API max_body_bytes        {"detail": ...}          (the API's)
+    /api/build/hooks/...               5 MiB (push events)   {"message", ...}         (the API's)
+    the hub API's (/v2, /v1, /api/build) max_body_bytes      {"message", ...}         (the API's)
     /v2/... (the registry)             max_body_bytes        {"errors": [...]}        (the spec's)
     /token                             64 KiB                {"errors": [...]}
-    /api/build/hooks/...               5 MiB (push events)   {"error": ...}           (the build API's)
-    /api/build/...                     max_body_bytes        {"error": ...}
     everything else (the pages)        max_body_bytes        a small HTML page
 
 A body whose Content-Length is over the limit is answered 413 before a byte of it is read; one
@@ -36,7 +35,7 @@ from typing import Literal
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-Protocol = Literal["registry", "api", "build", "page"]
+Protocol = Literal["registry", "api", "page"]
 MIB = 1024 * 1024
 TOKEN_BODY_BYTES = 64 * 1024
 HOOK_BODY_BYTES = 5 * MIB  # GitHub's push events are far smaller (a few KiB per commit)
@@ -69,11 +68,10 @@ def body_rules(max_body_bytes: int, api_paths: Callable[[str], bool]) -> list[Bo
     return [
         BodyRule(lambda _, path: UPLOAD.match(path) is not None, None, "registry"),
         BodyRule(lambda method, path: method == "PUT" and MANIFEST.match(path) is not None, None, "registry"),
+        BodyRule(lambda _, path: path.startswith("/api/build/hooks/"), HOOK_BODY_BYTES, "api"),
         BodyRule(lambda _, path: api_paths(path), max_body_bytes, "api"),
         BodyRule(lambda _, path: path.startswith("/v2"), max_body_bytes, "registry"),
         BodyRule(lambda _, path: path == "/token", TOKEN_BODY_BYTES, "registry"),
-        BodyRule(lambda _, path: path.startswith("/api/build/hooks/"), HOOK_BODY_BYTES, "build"),
-        BodyRule(lambda _, path: path.startswith("/api/build/"), max_body_bytes, "build"),
         BodyRule(lambda _, path: True, max_body_bytes, "page"),
     ]
 
@@ -197,8 +195,6 @@ def too_large(protocol: Protocol, limit: int, path: str) -> tuple[int, list[tupl
         document: object = {"errors": [entry]}
         if path.startswith("/v2"):
             headers += REGISTRY_HEADERS
-    elif protocol == "api":
-        document = {"detail": message}
-    else:
-        document = {"error": message}
+    else:  # the hub API's shape (web/api/errors.py)
+        document = {"message": message, "errinfo": {"limit": str(limit)}, "detail": message}
     return 413, [*headers, (b"content-type", b"application/json")], json.dumps(document).encode()

@@ -43,7 +43,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 def _refused(response: httpx.Response) -> None:
     assert response.status_code == 403, (response.status_code, response.text)
-    assert "administrators of acme/app" in response.json()["error"], response.text
+    assert "administrators of acme/app" in response.json()["message"], response.text
 
 
 def test_write_is_not_enough_to_take_over_a_build_source(world: World) -> None:

@@ -70,7 +70,7 @@ def _get_stream(url: str, **options: object) -> httpx.Response:
 
 def _bad_request(response: httpx.Response, *words: str) -> None:
     assert response.status_code == 400, (response.request.url, response.status_code, response.text)
-    message = response.json()["error"]
+    message = response.json()["message"]
     assert all(word in message for word in words), message
 
 

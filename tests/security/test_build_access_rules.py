@@ -88,7 +88,7 @@ def test_what_re2_cannot_do_is_refused_when_saved(world: World, expression: str,
     """An expression RE2 cannot run is refused with a message naming the rule and what is missing."""
     refused = _link(world, "alice/other", "main", expression)
     assert refused.status_code == 400, refused.text
-    message = refused.json()["error"]
+    message = refused.json()["message"]
     assert message.startswith("rule 2:") and "RE2" in message and what in message, message
     assert (
         httpx.get(f"{build_api(world.server)}/repositories/alice/other/link", timeout=30).status_code == 404

@@ -58,7 +58,7 @@ def test_credentials_in_a_source_url_are_refused_on_every_door(world: World) -> 
     for url in CREDENTIAL_URLS:
         answer = httpx.put(link, json={"source_url": url}, auth=world.basic("alice"), timeout=30)
         assert answer.status_code == 400, (url, answer.text)
-        assert "username and password fields" in answer.json()["error"] and URL_TOKEN not in answer.text
+        assert "username and password fields" in answer.json()["message"] and URL_TOKEN not in answer.text
 
     web = WebClient(world.server)
     try:

@@ -42,7 +42,7 @@ def test_build_api_logins_are_throttled_and_audited(world: World) -> None:
     assert wrong == [401] * MAX_FAILURES + [429] * (15 - MAX_FAILURES), wrong
     assert right.status_code == 429, right.text
     assert right.headers.get("retry-after", "").isdigit(), right.headers
-    assert "error" in right.json()
+    assert "message" in right.json()
 
     failures = [d for actor, d in audit_events(world.server, "login.failure") if actor == "alice"]
     assert len(failures) == MAX_FAILURES and all(d.get("door") == "build-api" for d in failures), failures

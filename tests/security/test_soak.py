@@ -329,6 +329,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield world
 
 
+@pytest.mark.timeout(SECONDS + 300)  # the run itself, then set-up and the checks after it
 def test_memory_stays_bounded_under_random_bad_requests(world: World) -> None:
     """Defends against memory growth, 5xx and a stuck server under a long mix of bad requests."""
     server = world.server

@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from dockyard.web.api import (
     access_tokens,
+    builds,
     collaborators,
     groups,
     namespaces,
@@ -33,6 +34,10 @@ a private repository you may not pull answers 404, exactly like a missing one. E
 `{"message": "...", "errinfo": {...}, "detail": "..."}` (Docker Hub's shape, with the older
 `detail` beside it); bad input is 400 with `errinfo` naming each field, other errors name the
 path's parameters there.
+
+The build endpoints (`/api/build/...`) take HTTP Basic credentials (a password or a personal
+access token) instead, as the scripts and CI jobs that call them always have; the webhooks and
+trigger URLs authenticate by the link's secret.
 """
 ROUTERS = (
     users.router,
@@ -45,6 +50,7 @@ ROUTERS = (
     search.router,
     access_tokens.router,
     webhooks.router,
+    builds.router,
 )
 
 

@@ -17,6 +17,7 @@ from dockyard.accounts.records import Principal
 from dockyard.accounts.roles import OrgAdmin, RepositorySharing
 from dockyard.accounts.service import AccountService
 from dockyard.auth.service import AuthService
+from dockyard.builds.context import BuildsContext
 from dockyard.config import Settings
 from dockyard.hub.service import HubService
 from dockyard.web.api.errors import Forbidden, Unauthorized
@@ -43,6 +44,7 @@ class Context:
     auth: AuthService
     tokens: HubTokens
     store: ApiStore
+    builds: BuildsContext
 
 
 def context(request: Request) -> Context:

@@ -12,7 +12,8 @@ ApiError                        status  message
 ``errinfo`` names what the message is about: each bad field for invalid input, else the path's
 parameters (``{"namespace": "alice", "repository": "app"}`` for a repository not found), as
 Docker Hub does. Service errors map through one table (``ACCOUNT_ERRORS``); request validation
-errors become 400. Handlers raise, never build error responses themselves.
+errors become 400; the builds domain's errors (``BuildError``) carry their own status. Handlers
+raise, never build error responses themselves.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dockyard.accounts import errors as account_errors
+from dockyard.builds.errors import BuildError
 
 
 class ApiError(Exception):
@@ -117,6 +119,12 @@ async def account_error(request: Request, exc: Exception) -> JSONResponse:
     return _json(500, "internal error")
 
 
+async def build_error(request: Request, exc: Exception) -> JSONResponse:
+    """The builds domain's errors carry their status (builds/errors.py) and headers (Retry-After)."""
+    assert isinstance(exc, BuildError)
+    return _json(exc.status, exc.message, exc.headers, _about(request))
+
+
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields: dict[str, str] = {}
@@ -139,6 +147,7 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_handlers(api: FastAPI) -> None:
     api.add_exception_handler(ApiError, api_error)
     api.add_exception_handler(account_errors.AccountError, account_error)
+    api.add_exception_handler(BuildError, build_error)
     api.add_exception_handler(RequestValidationError, validation_error)
     api.add_exception_handler(StarletteHTTPException, http_error)
 

@@ -10,6 +10,8 @@ list of exceptions, the dispatcher takes exactly the requests an API route match
 guard sees them: what the guard protects is unchanged, and a path the API does not own (say
 ``/v2/repositories/x/manifests/latest`` for a namespace named so) still goes through the guard.
 A registry request pays a ``str.startswith`` and, under an API prefix, one regular expression.
+Every path under ``/api/build/`` is the API's, routed or not: an unknown one (or a repository
+name no route's pattern takes, such as one with a newline) gets the API's 404, not a page.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class ApiDispatch:
         await self.app(scope, receive, send)
 
 
+WHOLLY_OWNED = ("/api/build/",)
+
+
 def api_paths(api: FastAPI) -> Callable[[str], bool]:
     """Whether a path is one of the API's routes' (the dispatcher's test; the body limits use it
     too, to answer the API's requests in the API's error format)."""
@@ -62,6 +67,8 @@ def api_paths(api: FastAPI) -> Callable[[str], bool]:
     pattern = re.compile("|".join(f"(?:{_anonymous(compile_path(path)[0].pattern)})" for path in paths))
 
     def owns(path: str) -> bool:
+        if path.startswith(WHOLLY_OWNED):
+            return True
         return path.startswith(prefixes) and pattern.match(path) is not None
 
     return owns

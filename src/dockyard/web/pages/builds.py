@@ -25,10 +25,10 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from dockyard.builds import params
+from dockyard.builds.answers import badge_response, log_stream
 from dockyard.builds.errors import BuildError
 from dockyard.builds.errors import NotFound as NoBuild
 from dockyard.builds.records import ACTIVE, FINISHED, BuildInfo, NewLink
-from dockyard.builds.routes import badge_response, log_stream
 from dockyard.builds.rules import SOURCE_TYPES, Rule, RuleError
 from dockyard.builds.source_secrets import public_url
 from dockyard.hub.errors import NotFound, PermissionDenied
