@@ -17,7 +17,7 @@ runner.py    one build: fetch, hooks, build, tag and push, logs as they arrive; 
   runtime.py     what they share: StepFailed, the log masker, the registry grant
 pushauth.py  the tokens the engine pushes and pulls with, as the linking account
 worker.py    the loop that claims and runs jobs (the ``builds`` role: ``serve`` or ``dockyard worker``)
-routes.py    webhooks, trigger URL, build list, logs (JSON and SSE), badge
+answers.py   the build log as server-sent events and the badge (the endpoints: web/api/builds.py)
 
 The composition root (``dockyard/services.py``) builds these once and hands the queue its event
 callback (the hub's build webhooks): builds never imports the hub.
