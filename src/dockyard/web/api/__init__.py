@@ -17,6 +17,7 @@ of the registry; the OpenAPI document is served at ``/v2/openapi.json``.
     access_tokens.py  /v2/access-tokens (and hub-tool's /v2/api_tokens)
     webhooks.py       /v2/repositories/{ns}/{repo}/webhooks[/{id}[/deliveries]]
     builds.py         /api/build/...: automated builds (hooks, trigger URLs, history, links, badge)
+    build_links.py    /api/build/repositories/{name}/link: a repository's source link and rules
     build_access.py   the build endpoints' caller (HTTP Basic through the one login) and rights
     build_schemas.py  the build endpoints' JSON shapes, for the document
     schemas.py        Docker Hub's JSON shapes; present.py turns hub records into them

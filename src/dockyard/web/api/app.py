@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from dockyard.web.api import (
     access_tokens,
+    build_links,
     builds,
     collaborators,
     groups,
@@ -51,6 +52,7 @@ ROUTERS = (
     access_tokens.router,
     webhooks.router,
     builds.router,
+    build_links.router,
 )
 
 

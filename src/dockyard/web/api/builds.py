@@ -6,7 +6,7 @@ moved here, with the API's error shape and a place in ``/v2/openapi.json``.
     POST /api/build/trigger/{link_id}/{token}       trigger URL; body {} | {"source_type", "source_name"}
                                                     | {"docker_tag"}
     GET  /api/build/repositories/{name}/builds      build history, newest first
-    GET|PUT|DELETE /api/build/repositories/{name}/link   the source link and its rules
+    GET|PUT|DELETE /api/build/repositories/{name}/link   the source link and its rules (build_links.py)
     POST /api/build/repositories/{name}/trigger     "Build now" (push rights; body as the trigger URL's)
     GET  /api/build/builds/{build_id}               one build
     GET  /api/build/builds/{build_id}/log?after=N   its log lines after line N
@@ -23,7 +23,6 @@ read by the handler (a hook's signature covers the raw bytes), limited by dockya
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -34,9 +33,7 @@ from dockyard.builds.access import Need, repository_name
 from dockyard.builds.answers import badge_response, log_stream
 from dockyard.builds.context import BuildsContext
 from dockyard.builds.errors import InvalidRequest, NotFound, Unauthorized
-from dockyard.builds.records import BuildInfo, Link
-from dockyard.builds.rules import Rule, RuleError, Variable
-from dockyard.builds.runner import MASK
+from dockyard.builds.records import BuildInfo
 from dockyard.builds.triggers import Push, github_push, gitlab_push, verify_github, verify_gitlab
 from dockyard.web.api import build_schemas as schemas
 from dockyard.web.api.build_access import BASIC, may
@@ -45,7 +42,6 @@ from dockyard.web.api.errors import responses
 
 router = APIRouter(prefix="/api/build", tags=["builds"])
 
-CREDENTIAL_FIELDS = frozenset({"username", "password", "ssh_key"})
 ID = r"^[0-9]+$"  # digits; past the largest SQL integer is a 400 from params.record_id
 LinkId = Annotated[str, Path(pattern=ID, max_length=40, description="the link's id")]
 BuildId = Annotated[str, Path(pattern=ID, max_length=40, description="the build's id")]
@@ -74,7 +70,7 @@ def _hook_answers(ignored: str) -> Documented:
     return answers | responses(400, 401, 404, 429)
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def json_object(body: bytes) -> dict[str, Any]:
     try:
         wanted = json.loads(body) if body.strip() else {}
     except ValueError:
@@ -156,7 +152,7 @@ async def trigger_url(
     ctx, link = builds_context(request), params.record_id(link_id, "the link id")
     if not await ctx.service.trigger_token_valid(link, token):
         raise Unauthorized("bad trigger token")
-    wanted = _json_object(await request.body())
+    wanted = json_object(await request.body())
     builds = await ctx.trigger(link, wanted, "url")
     return JSONResponse({"builds": _builds(builds)}, status_code=202)
 
@@ -246,110 +242,6 @@ async def retry_build(build_id: BuildId, request: Request) -> Response:
     return JSONResponse(retried.as_json(), status_code=202)
 
 
-# -- links and rules ----------------------------------------------------------------------------------
-
-
-def _rules(payload: Any) -> list[Rule]:
-    if not isinstance(payload, list):
-        raise InvalidRequest("rules must be a list")
-    try:
-        return [
-            Rule(**{**r, "variables": tuple(Variable(**v) for v in r.get("variables") or [])})
-            for r in payload
-        ]
-    except (RuleError, TypeError, AttributeError) as exc:
-        raise InvalidRequest(f"bad rule: {exc}") from None
-
-
-def _credentials(payload: Any) -> dict[str, str] | None:
-    if payload is None:
-        return None
-    if not isinstance(payload, dict) or not all(isinstance(v, str) for v in payload.values()):
-        raise InvalidRequest("credentials must be an object of strings")
-    unknown = set(payload) - CREDENTIAL_FIELDS
-    if unknown:
-        fields = ", ".join(sorted(CREDENTIAL_FIELDS))
-        raise InvalidRequest(f"credentials take {fields}, not {', '.join(sorted(unknown))}")
-    return payload or None
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def _link_json(link: Link, request: Request) -> dict[str, Any]:
-    """A link as anyone who may read the repository sees it: no credentials, secrets masked."""
-    rules = [
-        {
-            **asdict(r),
-            "variables": [{**asdict(v), "value": MASK if v.secret else v.value} for v in r.variables],
-        }
-        for r in link.rules
-    ]
-    return {
-        "id": link.id,
-        "repository": link.repository,
-        "source_url": link.source_url,
-        "created_by": link.created_by,
-        "created_at": link.created_at.isoformat(),
-        "github_webhook": f"{_base(request)}/api/build/hooks/{link.id}/github",
-        "gitlab_webhook": f"{_base(request)}/api/build/hooks/{link.id}/gitlab",
-        "rules": rules,
-    }
-
-
-LINK = "/repositories/{name:path}/link"
-
-
-@router.get(LINK, response_model=schemas.Link, responses=ERRORS, dependencies=BASIC)
-async def show_link(name: Name, request: Request) -> Response:
-    repository = repository_name(name)
-    await may(request, repository, "read")
-    return JSONResponse(_link_json(await builds_context(request).service.link_for(repository), request))
-
-
-@router.put(
-    LINK,
-    response_model=schemas.NewLink,
-    status_code=201,
-    responses=ERRORS,
-    dependencies=BASIC,
-    openapi_extra=schemas.LINK_BODY,
-)
-async def put_link(name: Name, request: Request) -> Response:
-    """A new link; its webhook secret and trigger URL are shown in this answer only."""
-    ctx, repository = builds_context(request), repository_name(name)
-    principal = await may(request, repository, "admin")
-    body = _json_object(await request.body())
-    if not isinstance(body.get("source_url"), str):
-        raise InvalidRequest('the body needs "source_url"')
-    made = await ctx.service.create_link(
-        repository,
-        body["source_url"],
-        _rules(body.get("rules", [])),
-        credentials=_credentials(body.get("credentials")),
-        created_by=principal.username if principal else None,
-    )
-    answer = _link_json(made.link, request)
-    answer["webhook_secret"] = made.webhook_secret
-    answer["trigger_url"] = f"{_base(request)}/api/build/trigger/{made.link.id}/{made.trigger_token}"
-    return JSONResponse(answer, status_code=201)
-
-
-@router.delete(
-    LINK,
-    status_code=204,
-    response_class=Response,
-    responses=ERRORS,
-    dependencies=BASIC,
-)
-async def delete_link(name: Name, request: Request) -> Response:
-    repository = repository_name(name)
-    principal = await may(request, repository, "admin")
-    await builds_context(request).service.unlink(repository, actor=principal.username if principal else None)
-    return Response(status_code=204)
-
-
 @router.post(
     "/repositories/{name:path}/trigger",
     response_model=schemas.Queued,
@@ -363,7 +255,7 @@ async def build_now(name: Name, request: Request) -> Response:
     ctx, repository = builds_context(request), repository_name(name)
     await may(request, repository, "operate")
     link = await ctx.service.link_for(repository)
-    wanted = _json_object(await request.body())
+    wanted = json_object(await request.body())
     builds = await ctx.trigger(link.id, wanted, "manual")
     return JSONResponse({"builds": _builds(builds)}, status_code=202)
 
