@@ -1,11 +1,14 @@
 """Time, as something passed in: the real clock in production, a fake one in tests.
 
-    Clock.now()          aware UTC datetime
-    Clock.monotonic()    seconds, for intervals
-    Clock.sleep(s)       await the interval (a fake clock advances instead of waiting)
+    Clock.now()          aware UTC datetime: timestamps stored in the database, build leases
+    Clock.time()         seconds since the epoch: token claims, windows aligned to the epoch
+    Clock.monotonic()    seconds, for intervals: login lockouts, back-offs
+    Clock.sleep(s)       await the interval (a fake clock waits until the test moves it)
 
-``build_services`` takes one and hands it to what runs on a schedule (``dockyard.background``),
-so a test can drive a loop without wall-clock sleeps.
+``build_services`` takes one and hands it to everything that reads the time (the token
+authority, the login throttle, the pull rate limiter, the build queue) and to what runs on a
+schedule (``dockyard.background``), so a test steps time instead of sleeping through a lockout,
+an expiry or a lease.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import anyio
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    def time(self) -> float: ...
+
     def monotonic(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
@@ -28,6 +33,9 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def time(self) -> float:
+        return time.time()
 
     def monotonic(self) -> float:
         return time.monotonic()

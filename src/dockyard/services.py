@@ -132,7 +132,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     dispatcher = Dispatcher(database)
     registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room, dispatcher)
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
-    login = _login(settings, accounts, signing_key)
+    login = _login(settings, accounts, signing_key, clock)
     hub = HubService(
         database, accounts, registry, base_url=settings.base_url, secrets=secrets, signup=settings.signup
     )
@@ -156,7 +156,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         sessions=SessionStore(database),
         activity=activity,
         builds=_builds(settings, database, accounts, secrets),
-        build_worker=_build_worker(settings, database, accounts, secrets, signing_key),
+        build_worker=_build_worker(settings, database, accounts, secrets, signing_key, clock),
         deliveries=DeliveryWorker(
             DeliveryQueue(database, secrets),
             retry_policy(settings),
@@ -189,7 +189,7 @@ def open_services(settings: Settings) -> Iterator[Services]:
         services.close()
 
 
-def _login(settings: Settings, accounts: AccountService, key: SigningKey) -> AuthService:
+def _login(settings: Settings, accounts: AccountService, key: SigningKey, clock: Clock) -> AuthService:
     authority = TokenAuthority(
         key,
         issuer=settings.token_issuer,
@@ -197,15 +197,20 @@ def _login(settings: Settings, accounts: AccountService, key: SigningKey) -> Aut
         ttl=settings.token_ttl_seconds,
         refresh_ttl=settings.refresh_token_ttl_seconds,
         leeway=settings.token_leeway_seconds,
+        clock=clock,
     )
     throttle = LoginThrottle(
         settings.login_max_failures,
         settings.login_failure_window_seconds,
         settings.login_lockout_seconds,
+        clock.monotonic,
         ip_max_failures=settings.login_ip_max_failures,
     )
     limiter = PullRateLimiter(
-        settings.pull_limit_anonymous, settings.pull_limit_authenticated, settings.pull_limit_window_seconds
+        settings.pull_limit_anonymous,
+        settings.pull_limit_authenticated,
+        settings.pull_limit_window_seconds,
+        clock.time,
     )
     return AuthService(accounts, authority, throttle, limiter)
 
@@ -229,12 +234,19 @@ def _builds(
 
 
 def _build_worker(
-    settings: Settings, database: Database, accounts: AccountService, secrets: SecretBox, key: SigningKey
+    settings: Settings,
+    database: Database,
+    accounts: AccountService,
+    secrets: SecretBox,
+    key: SigningKey,
+    clock: Clock,
 ) -> BuildWorker:
     builds = settings.builds
     # A build's moves write a build.state outbox event in their transaction (its webhooks: the hub's
     # handler, registered in register_handlers).
-    queue = BuildQueue(database, secrets, builds.lease_seconds, builds.max_attempts, events=write_build_state)
+    queue = BuildQueue(
+        database, secrets, builds.lease_seconds, builds.max_attempts, events=write_build_state, clock=clock
+    )
     runner = Runner(builds, settings.data_dir / "builds" / "work", registry_address(settings))
     authority = None
     if settings.auth == "token":
@@ -245,6 +257,7 @@ def _build_worker(
             ttl=token_ttl(builds.timeout_seconds),
             refresh_ttl=settings.refresh_token_ttl_seconds,
             leeway=settings.token_leeway_seconds,
+            clock=clock,
         )
     return BuildWorker(builds, queue, runner, PushTokens(accounts, authority))
 

@@ -14,6 +14,7 @@ from dockyard.accounts.records import Principal
 from dockyard.auth.keys import SigningKey
 from dockyard.auth.scopes import Scope
 from dockyard.auth.tokens import InvalidToken, TokenAuthority
+from tests.clock import FakeClock
 
 KEY = SigningKey.generate()
 ALICE = Principal("alice", 7, False)
@@ -155,13 +156,39 @@ def test_garbage_is_refused(garbage: str) -> None:
 
 
 def test_cached_token_still_expires() -> None:
-    clock_authority = authority(leeway=0)
-    expires = int(time.time()) + 2
-    token = forge(valid_claims(exp=expires))
+    clock = FakeClock()
+    clock_authority = authority(leeway=0, clock=clock)
+    now = int(clock.time())
+    token = forge(valid_claims(exp=now + 2, nbf=now, iat=now))
+    assert clock_authority.verify_access(token).subject == "alice"  # verified, and now cached
+    clock.advance(1)
     assert clock_authority.verify_access(token).subject == "alice"
-    time.sleep(max(0.0, expires - time.time()) + 0.1)
+    clock.advance(1.1)
     with pytest.raises(InvalidToken):
         clock_authority.verify_access(token)
+
+
+def test_expiry_and_not_before_are_judged_by_the_authoritys_clock() -> None:
+    """Not the system's: the one clock the server was given decides, for fresh tokens as for cached."""
+    clock = FakeClock()
+    now = int(clock.time())
+    token = forge(valid_claims(exp=now + 120, nbf=now + 30, iat=now + 30))
+    with pytest.raises(InvalidToken, match="not yet valid"):
+        authority(leeway=0, clock=clock).verify_access(token)
+    clock.advance(60)
+    assert authority(leeway=0, clock=clock).verify_access(token).subject == "alice"
+    clock.advance(60)
+    with pytest.raises(InvalidToken, match="expired"):
+        authority(leeway=0, clock=clock).verify_access(token)
+    clock.advance(10)  # within the leeway: still good
+    assert authority(leeway=60, clock=clock).verify_access(token).subject == "alice"
+
+
+def test_issued_tokens_carry_the_authoritys_time() -> None:
+    clock = FakeClock(start=1_700_000_000.0)
+    issued = authority(clock=clock).issue_access(ALICE, [])
+    claims = jwt.decode(issued.token, options={"verify_signature": False})
+    assert (claims["iat"], claims["nbf"], claims["exp"]) == (1_700_000_000, 1_700_000_000, 1_700_000_300)
 
 
 def test_cache_is_bounded() -> None:

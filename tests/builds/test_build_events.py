@@ -14,16 +14,14 @@ from dockyard.builds.queue import BuildQueue
 from dockyard.builds.rules import matches
 from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import BuildService
-from dockyard.db.engine import make_database
-from dockyard.migrations import upgrade
+from dockyard.db.engine import Database
+from tests.clock import FakeClock
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def test_claims_finishes_and_lost_workers_are_reported(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    database, box = make_database(url), SecretBox.from_data_dir(tmp_path)
+def test_claims_finishes_and_lost_workers_are_reported(tmp_path: Path, database: Database) -> None:
+    box, clock = SecretBox.from_data_dir(tmp_path), FakeClock()
     seen: list[tuple[int, str]] = []
 
     def events(conn: Connection, build: Mapping[str, Any]) -> int:
@@ -32,7 +30,7 @@ def test_claims_finishes_and_lost_workers_are_reported(tmp_path: Path) -> None:
         return 1
 
     service = BuildService(database, box, queue_limit=5)
-    queue = BuildQueue(database, box, lease_seconds=1, max_attempts=1, events=events)
+    queue = BuildQueue(database, box, lease_seconds=1, max_attempts=1, events=events, clock=clock)
 
     async def work() -> None:
         link = (await service.create_link("acme/app", "git://git.example.com/src.git")).link
@@ -45,7 +43,8 @@ def test_claims_finishes_and_lost_workers_are_reported(tmp_path: Path) -> None:
         assert done is not None and lost is not None
         await queue.advance(done.build.id, "w1", "pushing")
         await queue.advance(done.build.id, "w1", "success", digest="sha256:" + "0" * 64)
-        await anyio.sleep(1.3)
+        assert await queue.reap() == 0  # w2's lease still runs
+        clock.advance(1.3)
         assert await queue.reap() == 1
         assert seen == [
             (done.build.id, "building"), (lost.build.id, "building"),

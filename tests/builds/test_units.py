@@ -21,8 +21,8 @@ from dockyard.builds.service import BuildService, check_source
 from dockyard.builds.triggers import github_push, gitlab_push, verify_github, verify_gitlab
 from dockyard.builds.worker import BuildWorker
 from dockyard.config import BuildSettings
-from dockyard.db.engine import make_database
-from dockyard.migrations import upgrade
+from dockyard.db.engine import Database
+from tests.clock import FakeClock
 
 COMMIT = "a" * 40
 
@@ -132,13 +132,15 @@ def test_secrets_are_encrypted_and_masked(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def queue_parts(tmp_path: Path) -> tuple[BuildService, BuildQueue]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    database = make_database(url)
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def queue_parts(tmp_path: Path, database: Database, clock: FakeClock) -> tuple[BuildService, BuildQueue]:
     box = SecretBox.from_data_dir(tmp_path)
     return BuildService(database, box, queue_limit=3), BuildQueue(
-        database, box, lease_seconds=2, max_attempts=2
+        database, box, lease_seconds=2, max_attempts=2, clock=clock
     )
 
 
@@ -184,7 +186,9 @@ def test_queue_limit(queue_parts: tuple[BuildService, BuildQueue]) -> None:
         _queue_one(service)
 
 
-def test_expired_lease_is_retried_then_failed(queue_parts: tuple[BuildService, BuildQueue]) -> None:
+def test_expired_lease_is_retried_then_failed(
+    queue_parts: tuple[BuildService, BuildQueue], clock: FakeClock
+) -> None:
     service, queue = queue_parts
     _queue_one(service)
 
@@ -192,13 +196,15 @@ def test_expired_lease_is_retried_then_failed(queue_parts: tuple[BuildService, B
         first = await queue.claim("w1")
         assert first is not None
         assert await queue.reap() == 0  # the lease still runs
-        await anyio.sleep(2.2)
+        clock.advance(1.9)
+        assert await queue.reap() == 0  # still does, a moment before its end
+        clock.advance(0.3)
         assert await queue.reap() == 1
         with pytest.raises(LeaseLost):  # the old worker can no longer write
             await queue.advance(first.build.id, "w1", "success")
         second = await queue.claim("w2")
         assert second is not None and second.build.attempts == 2
-        await anyio.sleep(2.2)
+        clock.advance(2.2)
         assert await queue.reap() == 1
         build = await service.build(first.build.id)
         assert build.state == "failed" and build.finished_at is not None and "no attempts" in str(build.error)

@@ -21,7 +21,6 @@ signature check costs ~100 us and one token serves hundreds of requests.
 from __future__ import annotations
 
 import secrets
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ import jwt
 from dockyard.accounts.records import Principal
 from dockyard.auth.keys import ALGORITHM, SigningKey
 from dockyard.auth.scopes import Scope, canonical
+from dockyard.clock import Clock, SystemClock
 
 CACHE_SIZE = 10_000
 REFRESH_USE = "refresh"
@@ -117,8 +117,10 @@ class TokenAuthority:
         refresh_ttl: int,
         leeway: int,
         cache_size: int = CACHE_SIZE,
+        clock: Clock | None = None,
     ) -> None:
         self.key = key
+        self.clock = clock or SystemClock()
         self.issuer = issuer
         self.service = service
         self.ttl = ttl
@@ -130,7 +132,7 @@ class TokenAuthority:
     # -- issuing ------------------------------------------------------------------------
 
     def issue_access(self, account: Principal | None, access: list[Scope]) -> IssuedToken:
-        now = int(time.time())
+        now = int(self.clock.time())
         claims: dict[str, Any] = {
             **self._base_claims(account.username if account else "", now, self.ttl),
             "access": [scope.claim() for scope in access],
@@ -141,7 +143,7 @@ class TokenAuthority:
 
     def issue_refresh(self, account: Principal) -> str:
         claims = {
-            **self._base_claims(account.username, int(time.time()), self.refresh_ttl),
+            **self._base_claims(account.username, int(self.clock.time()), self.refresh_ttl),
             "use": REFRESH_USE,
             "uid": account.user_id,
             "tid": account.token_id,
@@ -167,7 +169,7 @@ class TokenAuthority:
 
     def verify_access(self, token: str) -> AccessToken:
         cached = self._cache.get(token)
-        now = time.time()
+        now = self.clock.time()
         if cached is not None:
             if cached.expires_at + self.leeway > now:
                 self._cache.move_to_end(token)
@@ -208,14 +210,35 @@ class TokenAuthority:
                 algorithms=[ALGORITHM],
                 audience=self.service,
                 issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]},
+                # exp, nbf and iat are checked by _check_times, on this authority's clock.
+                options={
+                    "require": ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
         if not isinstance(claims["sub"], str):
             raise InvalidToken("bad subject")
+        self._check_times(claims)
         return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        """PyJWT's exp/nbf/iat checks, with its messages, against this authority's clock (PyJWT reads
+        the system's, which a test cannot move)."""
+        try:
+            expires, not_before, issued = (int(claims[name]) for name in ("exp", "nbf", "iat"))
+        except (ValueError, TypeError, OverflowError):
+            raise InvalidToken("exp, nbf and iat must be integers") from None
+        now = self.clock.time()
+        if expires <= now - self.leeway:
+            raise InvalidToken("Signature has expired")
+        if not_before > now + self.leeway:
+            raise InvalidToken("The token is not yet valid (nbf)")
+        if issued > now + self.leeway:
+            raise InvalidToken("The token is not yet valid (iat)")
 
     def _remember(self, token: str, verified: AccessToken) -> None:
         self._cache[token] = verified

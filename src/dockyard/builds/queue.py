@@ -30,8 +30,8 @@ from dockyard.builds.records import ACTIVE, Job, State
 from dockyard.builds.rules import Variable
 from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import build_info
+from dockyard.clock import Clock, SystemClock
 from dockyard.db.engine import Database, offload
-from dockyard.db.models import utcnow
 
 CANDIDATES = 8
 
@@ -50,8 +50,10 @@ class BuildQueue:
         lease_seconds: int,
         max_attempts: int,
         events: BuildEvents | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.db = database
+        self.clock = clock or SystemClock()  # leases run out on it: tests step it instead of waiting
         self.events = events
         self.box = box
         self.lease = timedelta(seconds=lease_seconds)
@@ -65,7 +67,7 @@ class BuildQueue:
                 select(Build.id).where(Build.state == "queued").order_by(Build.id).limit(CANDIDATES)
             ).all()
         for build_id in candidates:
-            now = utcnow()
+            now = self.clock.now()
             with Session(self.db.write) as session, session.begin():
                 claimed = _count(
                     session.execute(
@@ -108,7 +110,7 @@ class BuildQueue:
                 session.execute(
                     update(Build)
                     .where(*self._held(build_id, owner))
-                    .values(lease_expires_at=utcnow() + self.lease)
+                    .values(lease_expires_at=self.clock.now() + self.lease)
                     .execution_options(synchronize_session=False)
                 )
             )
@@ -119,7 +121,7 @@ class BuildQueue:
     @offload
     def advance(self, build_id: int, owner: str, state: State, **values: object) -> None:
         """Move a leased build to ``state``; a finished state ends the lease."""
-        now = utcnow()
+        now = self.clock.now()
         stamps: dict[str, object] = {"pushing_at": now} if state == "pushing" else {}
         if state in ("success", "failed", "canceled"):
             stamps = {"finished_at": now, "lease_owner": None, "lease_expires_at": None}
@@ -140,7 +142,7 @@ class BuildQueue:
     @offload
     def reap(self) -> int:
         """Requeue or fail builds whose lease ran out; how many were reaped."""
-        now = utcnow()
+        now = self.clock.now()
         expired = and_(Build.state.in_(ACTIVE), Build.lease_expires_at < now)
         with Session(self.db.read) as session:  # the common case writes nothing, taking no lock
             if session.scalar(select(Build.id).where(expired).limit(1)) is None:
@@ -197,7 +199,7 @@ class BuildQueue:
     def append_log(self, build_id: int, lines: list[str]) -> None:
         if not lines:
             return
-        now = utcnow()
+        now = self.clock.now()
         with Session(self.db.write) as session, session.begin():
             last = session.scalar(select(func.max(BuildLogLine.seq)).where(BuildLogLine.build_id == build_id))
             session.add_all(
