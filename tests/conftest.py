@@ -3,8 +3,13 @@
 Public API (other test packages import these, keep it stable):
 
     free_port() -> int
-    DockyardServer(data_dir, log_path=None, port=None)  .url .host .port .data_dir .log_path
+    DockyardServer(data_dir, log_path=None, port=None, env=None, template=None)
+                                                        .url .host .port .data_dir .log_path
                                                         .start() .stop() .restart() .kill(), a context manager
+                                                        .client(**httpx_kwargs), .http: clients on it
+    Server                                              what DockyardServer and tests/inprocess.py's
+                                                        InProcessDockyard share, for helpers that speak HTTP
+    no_cookies() -> CookieJar                           a jar that keeps nothing (stateless shared clients)
     require_tool(name) -> str                           skip locally, fail under CI=true
     Cli                                                 a client binary plus the flags every call needs
 
@@ -13,6 +18,13 @@ Public API (other test packages import these, keep it stable):
 
     fixtures: dockyard (session), fresh_dockyard (function),
               docker_cli, skopeo_cli, podman_cli (session), base_image (session), git_daemon (session)
+              template_database (session): a SQLite file migrated to head once per session; copy it
+              database_url, database (function): a copy of the template in the test's tmp_path, and
+                                                 its Database (disposed after the test)
+              anyio_backend: "asyncio"
+
+Markers (pyproject): every test is exactly one of unit / integration / e2e. Its directory gives the
+default (KIND_OF_DIRECTORY below); a module of another kind says so with ``pytestmark``.
 """
 
 from __future__ import annotations
@@ -31,10 +43,15 @@ import tarfile
 import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from dockyard.db.engine import Database
 
 BASE_IMAGE = "dockyard-test-base:local"
 BUSYBOX_LINKS = ("sh", "ls", "cat", "echo", "true")
@@ -51,6 +68,11 @@ def free_port() -> int:
         return port
 
 
+def no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing: a shared client stays as stateless as ``httpx.get``."""
+    return CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"true", "1"}
 
@@ -58,6 +80,29 @@ def in_ci() -> bool:
 # ----------------------------------------------------------------------------------------------------
 # The server under test
 # ----------------------------------------------------------------------------------------------------
+
+
+class Server(Protocol):
+    """A Dockyard that tests reach over HTTP: a real ``dockyard serve`` or the app in process."""
+
+    url: str
+    host: str
+    data_dir: Path
+    env: dict[str, str]
+    log_path: Path
+
+    def client(self, **kwargs: Any) -> httpx.Client: ...
+
+    @property
+    def http(self) -> httpx.Client: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def restart(self) -> None: ...
+
+    def log_tail(self, chars: int = ...) -> str: ...
 
 
 class DockyardServer:
@@ -72,8 +117,12 @@ class DockyardServer:
         log_path: Path | None = None,
         port: int | None = None,
         env: Mapping[str, str] | None = None,
+        template: Path | None = None,
     ) -> None:
         self.env = dict(env or {})  # DOCKYARD_* settings for this server, over the test's environment
+        # A migrated database (the session's template_database) that start() puts into an empty
+        # data folder: `serve` then finds the schema current instead of migrating from nothing.
+        self.template = template
         self.port = port if port is not None else free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
@@ -82,9 +131,30 @@ class DockyardServer:
             log_path if log_path is not None else self.data_dir.with_name(f"{self.data_dir.name}.log")
         )
         self._process: subprocess.Popen[bytes] | None = None
+        self._clients: list[httpx.Client] = []
+        self._http: httpx.Client | None = None
 
     def __repr__(self) -> str:
         return f"DockyardServer({self.url}, data_dir={str(self.data_dir)!r})"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx.Client on this server (``base_url`` and ``timeout`` preset), closed by stop()."""
+        client = httpx.Client(**{"base_url": self.url, "timeout": 30, **kwargs})
+        self._clients.append(client)
+        return client
+
+    @property
+    def http(self) -> httpx.Client:
+        """One shared client without credentials or cookies, for a request here and there."""
+        if self._http is None:
+            self._http = self.client(cookies=no_cookies())
+        return self._http
+
+    def _close_clients(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._http = None
 
     @property
     def running(self) -> bool:
@@ -94,6 +164,9 @@ class DockyardServer:
         """Launch the server and block until `GET /v2/` answers (any status)."""
         assert not self.running, f"{self} is already running"
         self._assert_port_free()
+        if self.template is not None and not (self.data_dir / "dockyard.db").exists():
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.copyfile(self.template, self.data_dir / "dockyard.db")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             str(Path(sys.executable).parent / "dockyard"),
@@ -119,6 +192,7 @@ class DockyardServer:
         """SIGTERM the server, wait, and assert a clean exit: status 0 and no process left behind."""
         process = self._require_process()
         self._process = None
+        self._close_clients()
         process.send_signal(signal.SIGTERM)
         try:
             code: int | None = process.wait(timeout=SHUTDOWN_TIMEOUT)
@@ -147,6 +221,7 @@ class DockyardServer:
         """SIGKILL the server and all its workers, as a crash would; the exit status is not checked."""
         process = self._require_process()
         self._process = None
+        self._close_clients()
         _end_process_group(process.pid, grace=0)
         process.wait()
 
@@ -225,16 +300,17 @@ OPEN_REGISTRY = {"DOCKYARD_AUTH": "none"}
 
 
 @pytest.fixture(scope="session")
-def dockyard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+def dockyard(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[DockyardServer]:
     """One open server shared by the whole session; tests must use repository names of their own."""
-    with DockyardServer(tmp_path_factory.mktemp("dockyard-session") / "data", env=OPEN_REGISTRY) as server:
+    data = tmp_path_factory.mktemp("dockyard-session") / "data"
+    with DockyardServer(data, env=OPEN_REGISTRY, template=template_database) as server:
         yield server
 
 
 @pytest.fixture
-def fresh_dockyard(tmp_path: Path) -> Iterator[DockyardServer]:
+def fresh_dockyard(tmp_path: Path, template_database: Path) -> Iterator[DockyardServer]:
     """An open server with an empty data dir of its own, stopped (checked for a clean exit) after it."""
-    with DockyardServer(tmp_path / "dockyard-data", env=OPEN_REGISTRY) as server:
+    with DockyardServer(tmp_path / "dockyard-data", env=OPEN_REGISTRY, template=template_database) as server:
         yield server
 
 
@@ -246,7 +322,7 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed:
         for name, value in getattr(item, "funcargs", {}).items():
-            if isinstance(value, DockyardServer):
+            if isinstance(value, DockyardServer) or type(value).__name__ == "InProcessDockyard":
                 report.sections.append((f"dockyard log ({name})", value.log_tail()))
     return report
 
@@ -463,3 +539,84 @@ def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitDaemon]:
     daemon = GitDaemon(tmp_path_factory.getbasetemp(), require_tool("git"))
     yield daemon
     daemon.stop()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Databases: migrated once per session, copied per test
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to head once per session. Never opened by a test: copy it.
+
+    A copy is ~1 ms where an upgrade is ~0.6 s (seconds on a loaded machine); a data folder whose
+    database is a copy still goes through ``datadir.prepare`` (its checks and an upgrade that finds
+    nothing to do), so the migrations themselves stay tested (tests/accounts/test_migration.py)."""
+    import sqlite3
+
+    from dockyard.migrations import upgrade
+
+    path = tmp_path_factory.mktemp("template-database") / "dockyard.db"
+    upgrade(f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # everything in the one file, no WAL beside it
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, template_database: Path) -> str:
+    """A freshly migrated database of the test's own (a copy of the template), as a URL."""
+    target = tmp_path / "dockyard.db"
+    shutil.copyfile(template_database, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    from dockyard.db.engine import make_database
+
+    db = make_database(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Markers: unit (no app, no database), integration (the app in process or a database of the test's
+# own), e2e (a real server, the CLI as a subprocess or a real client). `pytest -m unit` runs in seconds.
+# ----------------------------------------------------------------------------------------------------
+
+KINDS = ("unit", "integration", "e2e")
+KIND_OF_DIRECTORY = {
+    "unit": "unit",
+    "auth": "unit",
+    "registry": "integration",
+    "access": "integration",
+    "accounts": "integration",
+    "api": "e2e",
+    "hub": "integration",
+    "builds": "e2e",
+    "e2e": "e2e",
+    "security": "e2e",
+    "server": "e2e",
+    "web": "e2e",
+}
+DEFAULT_KIND = "e2e"  # a new directory not listed above: the slow kind until someone says otherwise
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test its directory's kind unless its module names one; no test is of two kinds."""
+    tests = Path(__file__).parent
+    for item in items:
+        kinds = [kind for kind in KINDS if item.get_closest_marker(kind)]
+        if not kinds:
+            parts = item.path.relative_to(tests).parts
+            kind = KIND_OF_DIRECTORY.get(parts[0], DEFAULT_KIND) if len(parts) > 1 else DEFAULT_KIND
+            item.add_marker(kind)
+            kinds = [kind]
+        assert len(kinds) == 1, f"{item.nodeid} is marked {kinds}: a test is one of {KINDS}"

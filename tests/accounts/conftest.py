@@ -1,4 +1,5 @@
-"""Fixtures for the accounts domain: a migrated SQLite database per test and an AccountService.
+"""Fixtures for the accounts domain: an AccountService over the test's own migrated database
+(``database``, a copy of the session's template: tests/conftest.py).
 
 Passwords are hashed with deliberately cheap Argon2id parameters here (tests that check the
 production parameters build their own ``Passwords``), so a suite full of logins stays fast.
@@ -18,11 +19,6 @@ from dockyard.db.engine import Database, make_database
 from tests.postgres.fixtures import database_url, postgres_template, postgres_url  # noqa: F401
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def cheap_passwords() -> Passwords:

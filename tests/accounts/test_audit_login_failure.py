@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from dockyard.accounts.service import AccountService
-from dockyard.db.engine import make_database
-from dockyard.migrations import upgrade
+from dockyard.db.engine import Database
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def test_unknown_names_are_not_recorded(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    database = make_database(url)
+async def test_unknown_names_are_not_recorded(database: Database) -> None:
     accounts = AccountService(database)
     await accounts.create_user("alice", "alice@example.com", "correct horse battery")
 
@@ -32,4 +21,3 @@ async def test_unknown_names_are_not_recorded(tmp_path: Path) -> None:
     assert oldest.actor == "alice" and oldest.detail["known_account"] is True
     assert newest.actor is None and newest.detail["known_account"] is False
     assert "hunter2" not in repr(newest)
-    database.dispose()

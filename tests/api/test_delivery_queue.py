@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from dockyard.db.engine import Database, make_database
+from dockyard.db.engine import Database
 from dockyard.hub.delivery import (
     SIGNATURE_HEADER,
     Claimed,
@@ -26,25 +25,10 @@ from dockyard.hub.delivery import (
     sign,
 )
 from dockyard.hub.tables import deliveries, repositories, webhooks
-from dockyard.migrations import upgrade
 from dockyard.secretbox import SecretBox
 
 pytestmark = pytest.mark.anyio
 POLICY = RetryPolicy(timeout=2, retry_base=10, retry_max=60, max_attempts=3)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'dockyard.db'}"
-    upgrade(url)
-    db = make_database(url)
-    yield db
-    db.dispose()
 
 
 def box_of(database: Database) -> SecretBox:

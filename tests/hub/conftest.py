@@ -4,7 +4,7 @@ and the HubService over them, plus helpers that push images through the registry
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
-from dockyard.db.engine import Database, make_database
+from dockyard.db.engine import Database
 from dockyard.digests import Digest
 from dockyard.events import Dispatcher
 from dockyard.hub.activity import ActivityHandlers, ActivityStore

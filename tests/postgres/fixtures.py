@@ -16,6 +16,7 @@ postgres_template, postgres_url``), or the root conftest lists this module in ``
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,8 +80,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         url: str = request.getfixturevalue("postgres_url")
         return url
-    from dockyard.migrations import upgrade
-
-    url = f"sqlite:///{tmp_path / 'dockyard.db'}"
-    upgrade(url)
-    return url
+    # SQLite: a copy of the session's migrated template (tests/conftest.py), as everywhere else.
+    target = tmp_path / "dockyard.db"
+    shutil.copyfile(request.getfixturevalue("template_database"), target)
+    return f"sqlite:///{target}"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, insert, select
 
-from dockyard.db.engine import Database, make_database
+from dockyard.db.engine import Database
 from dockyard.db.models import Namespace, Repository
 from dockyard.digests import Digest
 from dockyard.registry import uploads as uploads_module

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.db.engine import make_database
-from dockyard.migrations import upgrade
+from dockyard.db.engine import Database
 from dockyard.registry.store import MetadataStore
 from dockyard.registry.uploads import UploadService
 from dockyard.storage import create_driver
@@ -20,10 +19,7 @@ async def body(*chunks: bytes):  # type: ignore[no-untyped-def]
         yield chunk
 
 
-async def test_purge_removes_only_stale_sessions(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    database = make_database(url)
+async def test_purge_removes_only_stale_sessions(tmp_path: Path, database: Database) -> None:
     storage = create_driver("filesystem", root=tmp_path / "storage")
     uploads = UploadService(storage, MetadataStore(database))
     old = await uploads.start("library/a")
@@ -36,4 +32,3 @@ async def test_purge_removes_only_stale_sessions(tmp_path: Path) -> None:
 
     assert (await uploads.status("library/a", fresh.id)).offset == 0
     assert not (tmp_path / "storage" / "uploads" / old.id).exists()
-    database.dispose()
