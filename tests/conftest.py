@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 BASE_IMAGE = "dockyard-test-base:local"
 BUSYBOX_LINKS = ("sh", "ls", "cat", "echo", "true")
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 60.0  # generous: a loaded 2-core machine takes 30 s to start one
 SHUTDOWN_TIMEOUT = 30.0
 LOG_TAIL_CHARS = 8000
 

@@ -1,13 +1,15 @@
 """Helpers for the access-control suite: the `dockyard` CLI as a subprocess, tokens, challenges.
 
-Everything talks to a real `dockyard serve` (tests/conftest.py's DockyardServer) over HTTP, and
-administers it with the real CLI against the same data folder while it runs, as an operator would.
+Everything talks over HTTP to a Dockyard with token auth, the app in process (`in_process_world`,
+tests/inprocess.py) or a real `dockyard serve` (`running_world`), and administers it with the real
+CLI against the same data folder while it runs, as an operator would.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import re
@@ -15,14 +17,19 @@ import secrets
 import socket
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tests.conftest import DockyardServer
+from tests.conftest import DockyardServer, Server
+from tests.inprocess import InProcessDockyard
+
+if TYPE_CHECKING:
+    from dockyard.clock import Clock
 
 PAT_RE = re.compile(r"dckr_pat_[A-Za-z0-9_\-]+")
 PAT_ID_RE = re.compile(r"Created access token (\d+)")
@@ -80,7 +87,7 @@ def new_password(name: str) -> str:
 class World:
     """A running server with auth on, and the accounts, tokens and repositories the CLI made in it."""
 
-    server: DockyardServer
+    server: Server
     passwords: dict[str, str] = field(default_factory=dict)
     pats: dict[str, str] = field(default_factory=dict)  # label -> plaintext personal access token
     pat_ids: dict[str, str] = field(default_factory=dict)  # label -> the id `token revoke` takes
@@ -94,7 +101,15 @@ class World:
     def cli(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        return run_cli(self.data_dir, *args, input=input, check=check)
+        """`dockyard ARGS --data-dir DATA_DIR`: a subprocess beside a real server, in this process
+        beside the app in process."""
+        if not isinstance(self.server, InProcessDockyard):
+            return run_cli(self.data_dir, *args, input=input, check=check)
+        command = [*args, "--data-dir", str(self.data_dir)]
+        result = run_cli_in_process(command, io.StringIO(input or ""))
+        if check and result.code != 0:
+            raise AssertionError(str(result))
+        return subprocess.CompletedProcess(command, result.code or 0, result.stdout, result.stderr)
 
     def create_user(self, name: str, *, admin: bool = False) -> str:
         with self.batch() as batch:
@@ -137,9 +152,7 @@ class World:
         client = self._clients.get(token)
         if client is None:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            client = httpx.Client(
-                base_url=self.server.url, headers=headers, timeout=30, follow_redirects=False
-            )
+            client = self.server.client(headers=headers, follow_redirects=False)
             self._clients[token] = client
         return contextlib.nullcontext(client)
 
@@ -247,6 +260,22 @@ class Batch:
     def execute(self) -> None:
         if not self.commands:
             return
+        if isinstance(self.world.server, InProcessDockyard):
+            self._execute_in_process()
+        else:
+            self._execute_in_a_subprocess()
+        for result, check, then in zip(self.results, self.checks, self.after, strict=True):
+            if check:
+                assert result.code == 0, str(result)
+            then(result)
+
+    def _execute_in_process(self) -> None:
+        """The app runs in this process, so does its CLI: no interpreter to start per batch."""
+        stdin = io.StringIO("".join(f"{line}\n" for line in self.stdin))
+        for args in self.commands:
+            self.results.append(run_cli_in_process(args, stdin))
+
+    def _execute_in_a_subprocess(self) -> None:
         result = subprocess.run(
             [sys.executable, "-c", BATCH_SCRIPT, json.dumps(self.commands)],
             input="".join(f"{line}\n" for line in self.stdin),
@@ -264,14 +293,58 @@ class Batch:
             self.results.append(
                 CliResult(args, None if code is None else _int(code), outs[index], errs[index])
             )
-        for result_, check, then in zip(self.results, self.checks, self.after, strict=True):
+        for result_ in self.results:
             if result_.code is None:
                 raise AssertionError(
                     f"the CLI batch died before this command\n{result_}\n{result.stderr[-3000:]}"
                 )
-            if check:
-                assert result_.code == 0, str(result_)
-            then(result_)
+
+
+def run_cli_in_process(args: list[str], stdin: io.StringIO) -> CliResult:
+    """One `dockyard` command run by the CLI app in this process, as BATCH_SCRIPT runs it in a
+    subprocess: the same arguments, exit statuses and output, each stream on its own."""
+    import click
+
+    from dockyard.cli import common
+    from dockyard.cli.main import app
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    consoles = (common.console, common.out)
+    widths = [console._width for console in consoles]
+    try:
+        for console in consoles:
+            console.width = 1000  # as COLUMNS=1000 does for the subprocess: rich never wraps a cell
+        with (
+            contextlib.redirect_stdout(stdout),
+            contextlib.redirect_stderr(stderr),
+            _stdin(stdin),
+        ):
+            try:
+                code = app(args, standalone_mode=False, prog_name="dockyard")
+            except SystemExit as exc:
+                code = exc.code
+            except click.ClickException as exc:
+                exc.show()
+                code = exc.exit_code
+            except click.exceptions.Abort:
+                code = 1
+            except Exception:  # a crash: the command line would show this traceback
+                traceback.print_exc()
+                code = 99
+    finally:
+        for console, width in zip(consoles, widths, strict=True):
+            console._width = width
+    status = code if isinstance(code, int) else (0 if code is None else 1)  # sys.exit("message"): 1
+    return CliResult(args, status, stdout.getvalue(), stderr.getvalue())
+
+
+@contextlib.contextmanager
+def _stdin(stream: io.StringIO) -> Iterator[None]:
+    previous, sys.stdin = sys.stdin, stream
+    try:
+        yield
+    finally:
+        sys.stdin = previous
 
 
 def _int(code: str) -> int:
@@ -288,9 +361,33 @@ def _split(text: str, count: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_world(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[World]:
-    """Start a server on an empty data folder with token auth enforced (plus `env`), stop it after."""
-    server = DockyardServer(data_dir, env={"DOCKYARD_AUTH": "token", **(env or {})})
+def running_world(
+    data_dir: Path, env: Mapping[str, str] | None = None, *, template: Path | None = None
+) -> Iterator[World]:
+    """Start a real server on an empty data folder with token auth enforced (plus `env`), stop it
+    after; `template`: a migrated database to start from (the session's ``template_database``)."""
+    env = {"DOCKYARD_AUTH": "token", **(env or {})}
+    with _world(DockyardServer(data_dir, env=env, template=template)) as world:
+        yield world
+
+
+@contextlib.contextmanager
+def in_process_world(
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    template: Path | None = None,
+    clock: Clock | None = None,
+) -> Iterator[World]:
+    """The same with the app in process (tests/inprocess.py): `template` a migrated database to
+    start from (the session's ``template_database``), `clock` the one its services read."""
+    env = {"DOCKYARD_AUTH": "token", **(env or {})}
+    with _world(InProcessDockyard(data_dir, env, template=template, clock=clock)) as world:
+        yield world
+
+
+@contextlib.contextmanager
+def _world(server: DockyardServer | InProcessDockyard) -> Iterator[World]:
     server.start()
     world = World(server)
     try:
@@ -315,15 +412,15 @@ def challenge_of(response: httpx.Response | RawResponse) -> dict[str, str]:
     return dict(CHALLENGE_PARAM_RE.findall(rest))
 
 
-def service_of(server: DockyardServer) -> str:
+def service_of(server: Server) -> str:
     """The `service` the server names in its challenge (what clients send back to /token)."""
-    response = httpx.get(f"{server.url}/v2/", timeout=30)
+    response = server.http.get("/v2/")
     assert response.status_code == 401, (response.status_code, response.text)
     return challenge_of(response)["service"]
 
 
 def request_token(
-    server: DockyardServer,
+    server: Server,
     scopes: tuple[str, ...] | list[str] = (),
     *,
     auth: tuple[str, str] | None = None,
@@ -333,7 +430,7 @@ def request_token(
     query: list[tuple[str, str | int | float | bool | None]] = [("service", service or service_of(server))]
     query += [("scope", scope) for scope in scopes]
     query += list(params.items())
-    return httpx.get(f"{server.url}/token", params=query, auth=auth, timeout=30)
+    return server.http.get("/token", params=query, auth=auth)
 
 
 def basic_header(user: str, password: str) -> str:
@@ -348,7 +445,7 @@ def error_codes(response: httpx.Response | RawResponse) -> list[str]:
 
 def assert_unauthorized(
     response: httpx.Response | RawResponse,
-    server: DockyardServer,
+    server: Server,
     *,
     error: str | None = None,
     scope: str | None = None,

@@ -1,7 +1,8 @@
 """Hostile and malformed input: path tricks, look-alike names, oversized and malformed credentials.
 
-The server runs with debug logging; the last test greps its log for every password and token
-the module used, so it must stay last in the file (pytest runs a module's tests in order).
+A real server (raw requests no client library would send reach its HTTP parser), with debug
+logging; the last test greps its log for every password and token the module used, so it must
+stay last in the file (pytest runs a module's tests in order).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -29,6 +31,8 @@ from tests.access.helpers import (
 )
 from tests.access.tokens import decode
 from tests.registry.helpers import push_image
+
+pytestmark = pytest.mark.e2e  # a real server: raw requests reach its HTTP parser
 
 CYRILLIC_A = "\u0430"  # looks like "a"
 KELVIN = "\u212a"  # "K"; str.lower() turns it into an ASCII "k"
@@ -53,8 +57,11 @@ def secrets_seen() -> Secrets:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, secrets_seen: Secrets) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("access-bad-input") / "data", LOG_ENV) as world:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, template_database: Path, secrets_seen: Secrets
+) -> Iterator[World]:
+    data = tmp_path_factory.mktemp("access-bad-input") / "data"
+    with running_world(data, LOG_ENV, template=template_database) as world:
         with world.batch() as cli:
             for user in ("alice", "bobby", "kelly"):
                 cli.user(user)
@@ -461,6 +468,14 @@ def test_unknown_grant_type_is_a_400(world: World) -> None:
 # ----------------------------------------------------------------------------------------------------
 # Secrets never reach the log (keep last: it greps for everything the module sent)
 # ----------------------------------------------------------------------------------------------------
+
+
+def test_first_start_says_how_to_create_the_first_administrator(world: World) -> None:
+    """``dockyard serve`` on a data folder without users says how to make the first one."""
+    log = world.server.log_path.read_text()
+
+    assert "dockyard user create" in log
+    assert "--admin" in log
 
 
 def test_passwords_and_tokens_never_appear_in_the_server_log(world: World, secrets_seen: Secrets) -> None:

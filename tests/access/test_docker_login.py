@@ -8,6 +8,8 @@ Every docker session has a DOCKER_CONFIG folder of its own, so no login leaks in
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -19,6 +21,9 @@ import pytest
 from tests.access.helpers import World, running_world
 from tests.conftest import Cli, DockyardServer, busybox_rootfs_tar
 from tests.e2e.oci_layout import OciLayout
+from tests.registry.helpers import sha256
+
+pytestmark = pytest.mark.e2e  # real clients against a real server
 
 LOGIN_SUCCEEDED = "Login Succeeded"
 WRONG_PASSWORD = "unauthorized: incorrect username or password"
@@ -92,9 +97,10 @@ class Images:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[World]:
     """alice and bobby; organisation acme (owner bobby) with a team `readers` holding alice, no grants yet."""
-    with running_world(tmp_path_factory.mktemp("access-docker") / "data") as world:
+    data = tmp_path_factory.mktemp("access-docker") / "data"
+    with running_world(data, template=template_database) as world:
         with world.batch() as cli:
             cli.user("alice")
             cli.user("bobby")
@@ -493,3 +499,39 @@ def test_skopeo_copy_and_inspect_with_creds(
     )  # fmt: skip
     assert wrong.returncode != 0
     assert manifest_status(world, f"alice/skopeo-{unique}", "2", "alice") == 404
+
+
+# ----------------------------------------------------------------------------------------------------
+# skopeo copies between two repositories and mounts the layer: the OCI conformance suite's
+# cross-repository mount (tests/registry/test_conformance.py) with a real client
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skopeo
+def test_skopeo_copy_between_repositories_mounts_the_layer(
+    world: World, skopeo_cli: Cli, tmp_path: Path
+) -> None:
+    password = world.passwords["alice"]
+    host = world.server.host
+    layout = OciLayout(tmp_path / "layout")
+    image = layout.add_image({"marker.txt": os.urandom(32).hex().encode()})
+    layout.tag("src", image)
+    creds = f"alice:{password}"
+    source, target = f"docker://{host}/alice/skopeo-src:v1", f"docker://{host}/alice/skopeo-dst:v1"
+    # The push records where the layer lives; the copy then offers it as a mount source.
+    skopeo_cli("copy", "--dest-tls-verify=false", "--dest-creds", creds, f"oci:{layout.root}:src", source)
+
+    copied = skopeo_cli(
+        "--debug", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+        "--src-creds", creds, "--dest-creds", creds, source, target,
+    )  # fmt: skip
+
+    log = copied.stderr + copied.stdout
+    assert re.search(r"Trying to mount /v2/alice/skopeo-dst/blobs/uploads/\?from=alice%2Fskopeo-src", log), (
+        log
+    )
+    assert "mount OK" in log, log
+    manifest = layout.read_json(image.digest)
+    layer = manifest["layers"][0]["digest"]
+    with world.client(world.token("repository:alice/skopeo-dst:pull", user="alice")) as client:
+        assert sha256(client.get(f"/v2/alice/skopeo-dst/blobs/{layer}").content) == layer

@@ -1,22 +1,23 @@
 """Pull rate limits (Docker Hub's headers, HEAD not counted, 429 past the limit), login throttling,
 and the audit log of security events (issue 3, deliverables 6 and 7).
 
-One server with low limits. Anonymous pulls are counted per IP (all of them come from 127.0.0.1
-here), so only one test makes them; login failures lock the IP out for a few seconds, so the
-throttling test waits the lockout out before it ends.
+One app with low limits, in process (tests/inprocess.py) on a clock the tests move (tests/clock.py).
+Anonymous pulls are counted per IP (all of them come from 127.0.0.1 here), so only one test makes
+them; login failures lock the IP out for a few seconds, which the throttling tests step through.
 """
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.access.helpers import CliResult, World, error_codes, request_token, running_world
+from tests.access.helpers import CliResult, World, error_codes, in_process_world, request_token
+from tests.clock import FakeClock
 from tests.registry.helpers import Image, push_image, sha256
 
 ANONYMOUS_LIMIT = 4
@@ -38,8 +39,17 @@ PUBLIC = "acme/public"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("access-limits") / "data", LIMITS_ENV) as world:
+def clock() -> FakeClock:
+    """The one clock of the module's app: lockouts run out when a test moves it."""
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, template_database: Path, clock: FakeClock
+) -> Iterator[World]:
+    data = tmp_path_factory.mktemp("access-limits") / "data"
+    with in_process_world(data, LIMITS_ENV, template=template_database, clock=clock) as world:
         with world.batch() as cli:
             for user in ("alice", "puller1", "puller2", "victim", "victim2", "bystander"):
                 cli.user(user)
@@ -272,15 +282,17 @@ def fail_until_throttled(world: World, usernames: Iterator[str], most: int) -> h
     return response
 
 
-def test_repeated_wrong_passwords_lock_the_account_but_not_its_neighbours(world: World) -> None:
+def test_repeated_wrong_passwords_lock_the_account_but_not_its_neighbours(
+    world: World, clock: FakeClock
+) -> None:
     fail_until_throttled(world, itertools.repeat("victim"), MAX_FAILURES + 1)
 
     # Locked: even the right password gets no token, by either grant...
     right = request_token(world.server, [], auth=world.basic("victim"), service=world.service)
     assert right.status_code == 429, right.text
     assert "token" not in right.json()
-    oauth = httpx.post(
-        f"{world.server.url}/token",
+    oauth = world.server.http.post(
+        "/token",
         data={"grant_type": "password", "username": "victim", "password": world.passwords["victim"],
               "service": world.service},
         timeout=30,
@@ -292,18 +304,23 @@ def test_repeated_wrong_passwords_lock_the_account_but_not_its_neighbours(world:
         == 200
     )
 
-    time.sleep(LOCKOUT + 0.5)
+    clock.advance(LOCKOUT - 0.5)
+    still = request_token(world.server, [], auth=world.basic("victim"), service=world.service)
+    assert still.status_code == 429, "locked until the lockout ends"
+    clock.advance(1)
     reopened = request_token(world.server, [], auth=world.basic("victim"), service=world.service)
     assert reopened.status_code == 200, reopened.text
 
 
-def test_guessing_through_the_hub_login_locks_the_account_for_docker_login_too(world: World) -> None:
+def test_guessing_through_the_hub_login_locks_the_account_for_docker_login_too(
+    world: World, clock: FakeClock
+) -> None:
     """Every door that takes a password counts toward one throttle: the hub API's login (issue 4)
     is no way around the token server's."""
     statuses = []
     for _ in range(MAX_FAILURES):
-        response = httpx.post(
-            f"{world.server.url}/v2/users/login",
+        response = world.server.http.post(
+            "/v2/users/login",
             json={"username": "victim2", "password": "wrong-password-123"},
         )
         statuses.append(response.status_code)
@@ -317,13 +334,16 @@ def test_guessing_through_the_hub_login_locks_the_account_for_docker_login_too(w
         == 200
     )
 
-    time.sleep(LOCKOUT + 0.5)
+    clock.advance(LOCKOUT - 0.5)
+    still = request_token(world.server, [], auth=world.basic("victim2"), service=world.service)
+    assert still.status_code == 429, "locked until the lockout ends"
+    clock.advance(1)
     assert (
         request_token(world.server, [], auth=world.basic("victim2"), service=world.service).status_code == 200
     )
 
 
-def test_wrong_passwords_from_one_address_lock_the_address(world: World) -> None:
+def test_wrong_passwords_from_one_address_lock_the_address(world: World, clock: FakeClock) -> None:
     """Guessing across many names: the per-address allowance stops it (keep last: locks 127.0.0.1)."""
     fail_until_throttled(world, (f"guess{i}" for i in itertools.count()), IP_MAX_FAILURES + 1)
 
@@ -332,7 +352,10 @@ def test_wrong_passwords_from_one_address_lock_the_address(world: World) -> None
         == 429
     )
 
-    time.sleep(LOCKOUT + 0.5)
+    clock.advance(LOCKOUT - 0.5)
+    still = request_token(world.server, [], auth=world.basic("bystander"), service=world.service)
+    assert still.status_code == 429, "locked until the lockout ends"
+    clock.advance(1)
     assert (
         request_token(world.server, [], auth=world.basic("bystander"), service=world.service).status_code
         == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,9 @@ ORG_PRIVATE = f"{ORG}/private"
 
 
 @pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    with running_world(tmp_path_factory.mktemp("hub-api") / "data", env=FAST_WEBHOOKS) as world:
+def hub(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[Hub]:
+    data = tmp_path_factory.mktemp("hub-api") / "data"
+    with running_world(data, env=FAST_WEBHOOKS, template=template_database) as world:
         with world.batch() as batch:
             for name in ("alice", "bobby", "carol", "danny", "erica"):
                 batch.user(name)

@@ -219,12 +219,12 @@ def dockerfile(*lines: str, base: str) -> str:
 
 @pytest.fixture(scope="session")
 def build_server(
-    tmp_path_factory: pytest.TempPathFactory, docker_cli: Cli, base_image: str
+    tmp_path_factory: pytest.TempPathFactory, docker_cli: Cli, base_image: str, template_database: Path
 ) -> Iterator[DockyardServer]:
     """An open Dockyard with its embedded build worker, shared by the suite (each test its own repository)."""
     require_tool("git")
     data = tmp_path_factory.mktemp("builds") / "data"
-    with DockyardServer(data, env={**OPEN_REGISTRY, **BUILD_ENV}) as server:
+    with DockyardServer(data, env={**OPEN_REGISTRY, **BUILD_ENV}, template=template_database) as server:
         yield server
 
 

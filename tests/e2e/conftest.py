@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,10 +12,11 @@ from tests.conftest import OPEN_REGISTRY, DockyardServer
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+def registry(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[DockyardServer]:
     """An open server for one test module (the clients' registry behaviour; tests/access/ covers
     the same clients with docker login): tests in the module share it, with repositories of their own."""
-    with DockyardServer(tmp_path_factory.mktemp("dockyard-e2e") / "data", env=OPEN_REGISTRY) as server:
+    data = tmp_path_factory.mktemp("dockyard-e2e") / "data"
+    with DockyardServer(data, env=OPEN_REGISTRY, template=template_database) as server:
         yield server
 
 

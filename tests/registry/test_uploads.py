@@ -6,18 +6,13 @@ conformance suite's "Blob Upload Streamed / Monolithic / Chunked" contexts.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import Server
 from tests.registry.helpers import (
     ABSENT_DIGEST,
     assert_error,
@@ -27,7 +22,6 @@ from tests.registry.helpers import (
     post_upload,
     push_blob,
     random_layer,
-    send_truncated,
     sha256,
     sha512,
     start_upload,
@@ -388,64 +382,22 @@ def test_truncated_chunked_upload_does_not_become_a_blob(client: httpx.Client, r
     assert_blob(client, repo, data)
 
 
-def test_dropped_connection_during_single_post_stores_nothing(
-    client: httpx.Client, dockyard: Any, repo: str
-) -> None:
-    data = random_layer(20_000)
-    digest = sha256(data)
-    url = with_query(f"/v2/{repo}/blobs/uploads/", digest=digest)
-    send_truncated(dockyard.url, "POST", url, len(data), data[:8_000])
-    assert head_blob(client, repo, digest) == 404
-    push_blob(client, repo, data)
-    assert_blob(client, repo, data)
-
-
-def settled_offset(client: httpx.Client, location: str) -> int:
-    """The session's offset once it stops moving (the server may still be draining a dropped body)."""
-    previous = None
-    for _ in range(50):
-        status = client.get(location)
-        assert status.status_code == 204, status.text
-        if status.headers["range"] == previous:
-            break
-        previous = status.headers["range"]
-        time.sleep(0.1)
-    assert previous is not None
-    end = int(previous.split("-")[1])
-    return end + 1 if end else 0
-
-
-def test_dropped_connection_during_patch_can_be_resumed(
-    client: httpx.Client, dockyard: Any, repo: str
-) -> None:
-    # The spec's "Resumable Push" use case: ask where the upload stands, send the rest.
-    data = random_layer(3 * 1024 * 1024)
-    location = start_upload(client, repo).headers["location"]
-    send_truncated(dockyard.url, "PATCH", path_and_query(location), len(data), data[: 2 * 1024 * 1024])
-    assert head_blob(client, repo, sha256(data)) == 404
-    offset = settled_offset(client, location)
-    assert offset < len(data)
-    response = patch_chunk(client, location, data[offset:], offset)
-    if response.status_code == 416 and offset == 0:  # "0-0" is ambiguous: zero bytes or one
-        response = patch_chunk(client, location, data[1:], 1)
-    assert response.status_code == 202, response.text
-    assert finish(client, response.headers["location"], sha256(data)).status_code == 201
-    assert_blob(client, repo, data)
+# Dropped connections: test_real_server.py (they need a socket to drop).
 
 
 # Resumability ------------------------------------------------------------------------------------
 
 
-def test_upload_session_survives_restart(fresh_dockyard: Any) -> None:
+def test_upload_session_survives_restart(fresh_registry: Server) -> None:
     data = random_layer(3000)
     repo = unique_repo()
-    with httpx.Client(base_url=fresh_dockyard.url, timeout=30) as client:
+    with fresh_registry.client() as client:
         location = start_upload(client, repo).headers["location"]
         response = patch_chunk(client, location, data[:1000], 0)
         assert response.status_code == 202
         location = path_and_query(response.headers["location"])
-    fresh_dockyard.restart()
-    with httpx.Client(base_url=fresh_dockyard.url, timeout=30) as client:
+    fresh_registry.restart()  # new services and app on the same data folder: nothing kept in memory
+    with fresh_registry.client() as client:
         status = client.get(location)
         assert status.status_code == 204
         assert status.headers["range"] == "0-999"
@@ -457,55 +409,7 @@ def test_upload_session_survives_restart(fresh_dockyard: Any) -> None:
         assert_blob(client, repo, data)
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def crash(server: Any) -> None:
-    """SIGKILL the server and every process it spawned, as a power cut would.
-
-    ``server.kill()`` signals only the main process; its worker processes would survive,
-    keep the port and answer for it, so they are killed here too, by id.
-    """
-    workers = _descendants(server._process.pid)
-    server.kill()
-    for pid in workers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def test_upload_session_survives_a_crash(fresh_dockyard: Any) -> None:
-    data = random_layer(3000)
-    repo = unique_repo()
-    with httpx.Client(base_url=fresh_dockyard.url, timeout=30) as client:
-        earlier = push_blob(client, repo, random_layer(50))
-        location = path_and_query(start_upload(client, repo).headers["location"])
-        assert patch_chunk(client, location, data[:1000], 0).status_code == 202
-    crash(fresh_dockyard)
-    fresh_dockyard.start()
-    with httpx.Client(base_url=fresh_dockyard.url, timeout=30) as client:
-        assert head_blob(client, repo, earlier) == 200
-        status = client.get(location)
-        assert status.status_code == 204
-        assert status.headers["range"] == "0-999"
-        assert patch_chunk(client, location, data[1000:], 1000).status_code == 202
-        assert finish(client, location, sha256(data)).status_code == 201
-        assert_blob(client, repo, data)
+# A crash (SIGKILL): test_real_server.py.
 
 
 # Cross-repository mounts -------------------------------------------------------------------------

@@ -39,9 +39,9 @@ def unique_name(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[DockyardServer]:
     """A server with token auth on (the default), as people run it."""
-    with DockyardServer(tmp_path_factory.mktemp("web") / "data") as running:
+    with DockyardServer(tmp_path_factory.mktemp("web") / "data", template=template_database) as running:
         yield running
 
 
