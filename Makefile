@@ -2,7 +2,8 @@
 #
 #   make serve   run the registry on http://127.0.0.1:5000, data in ./dockyard-data
 #   make check   the gates: ruff, mypy (strict), the architecture contract (lint-imports)
-#   make test    run the whole test suite
+#   make test    run the whole test suite (CI adds --durations to show the slowest tests)
+#   make test-fast   only the unit and integration tests (no real server or client): a minute or two
 #
 # Both create or update .venv first; that step is skipped while .venv is newer than
 # requirements.lock and pyproject.toml. Override the defaults on the command line or in
@@ -17,7 +18,7 @@ DOCKYARD_PORT ?= 5000
 DOCKYARD_DATA_DIR ?= ./dockyard-data
 PYTEST_ARGS ?= tests/
 
-.PHONY: serve check test venv
+.PHONY: serve check test test-fast venv
 
 serve: $(INSTALLED)
 	$(VENV)/bin/dockyard serve --host $(DOCKYARD_HOST) --port $(DOCKYARD_PORT) --data-dir $(DOCKYARD_DATA_DIR)
@@ -29,6 +30,10 @@ check: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# The markers are given per directory in tests/conftest.py (unit, integration, e2e).
+test-fast: $(INSTALLED)
+	$(VENV)/bin/pytest -q -m "unit or integration" $(PYTEST_ARGS)
 
 venv: $(INSTALLED)
 
