@@ -206,6 +206,7 @@ class PortalTransport(httpx.BaseTransport):
         done = self._portal.start_task_soon(exchange.run)
         first = exchange.next_message(self._portal)
         if first is None or first["type"] != "http.response.start":
+            self._portal.call(exchange.hang_up)
             self.finish(done, request)
             raise UnhandledAppError(f"{request.method} {request.url}: the app ended without an answer")
         headers = [(bytes(name), bytes(value)) for name, value in first.get("headers", [])]
@@ -230,6 +231,7 @@ class _Exchange:
         self.app = app
         self.scope = _scope(request)
         self.body: Iterator[bytes] = iter(request.stream)  # type: ignore[arg-type]
+        self.in_memory = isinstance(request.stream, httpx.ByteStream)
         self.body_done = False
         self.disconnected = anyio.Event()
         sender: MemoryObjectSendStream[Message]
@@ -252,13 +254,19 @@ class _Exchange:
         if self.body_done:
             await self.disconnected.wait()
             return {"type": "http.disconnect"}
-        chunk = await anyio.to_thread.run_sync(next, self.body, None)
-        if self.disconnected.is_set():
-            return {"type": "http.disconnect"}
-        if chunk is None:
-            self.body_done = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        return {"type": "http.request", "body": bytes(chunk), "more_body": True}
+        while True:
+            # Bytes in memory are taken at once; a generator body may block, so a worker thread runs it.
+            if self.in_memory:
+                chunk = next(self.body, None)
+            else:
+                chunk = await anyio.to_thread.run_sync(next, self.body, None)
+            if self.disconnected.is_set():
+                return {"type": "http.disconnect"}
+            if chunk is None:
+                self.body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            if chunk:
+                return {"type": "http.request", "body": bytes(chunk), "more_body": True}
 
     async def _send(self, message: Message) -> None:
         if self.disconnected.is_set():
