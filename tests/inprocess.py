@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import threading
 import traceback
@@ -124,7 +125,8 @@ class InProcessDockyard:
         if self.template is not None and not (self.data_dir / datadir.DATABASE).exists():
             self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             shutil.copyfile(self.template, self.data_dir / datadir.DATABASE)
-        datadir.prepare(self.settings, create=True)
+        with same_umask():
+            datadir.prepare(self.settings, create=True)
         with contextlib.ExitStack() as stack:
             stack.enter_context(_log_to(self.log_path, self.settings.log_level))
             self._services = build_services(self.settings, clock=self.clock)
@@ -181,6 +183,19 @@ class InProcessDockyard:
         except FileNotFoundError:
             return f"(no log at {self.log_path})"
         return f"--- {self.log_path} (in process) ---\n{text[-chars:]}"
+
+
+@contextlib.contextmanager
+def same_umask() -> Iterator[None]:
+    """The process's umask as it was: ``datadir.prepare`` sets 077 for the server process it runs
+    in, which here is the whole test session. (So files the in-process app writes get the test
+    process's modes; the modes themselves are tested against real servers, tests/security.)"""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    try:
+        yield
+    finally:
+        os.umask(umask)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from tests.conftest import DockyardServer, Server
-from tests.inprocess import InProcessDockyard
+from tests.inprocess import InProcessDockyard, same_umask
 
 if TYPE_CHECKING:
     from dockyard.clock import Clock
@@ -318,6 +318,7 @@ def run_cli_in_process(args: list[str], stdin: io.StringIO) -> CliResult:
             contextlib.redirect_stdout(stdout),
             contextlib.redirect_stderr(stderr),
             _stdin(stdin),
+            same_umask(),  # the CLI sets 077 for its process, which is the test session here
         ):
             try:
                 code = app(args, standalone_mode=False, prog_name="dockyard")
