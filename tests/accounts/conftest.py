@@ -7,7 +7,7 @@ production parameters build their own ``Passwords``), so a suite full of logins 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from argon2 import PasswordHasher
@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
-from dockyard.db.engine import Database, make_database
+from dockyard.db.engine import Database
 from tests.postgres.fixtures import database_url, postgres_template, postgres_url  # noqa: F401
 
 PASSWORD = "correct horse battery"
@@ -23,14 +23,6 @@ PASSWORD = "correct horse battery"
 
 def cheap_passwords() -> Passwords:
     return Passwords(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:  # noqa: F811 (the imported fixture)
-    """A migrated database of the test's own, on SQLite and on PostgreSQL (tests/postgres)."""
-    db = make_database(database_url)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

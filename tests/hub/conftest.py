@@ -42,14 +42,6 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def database(database_url: str) -> Iterator[Database]:  # noqa: F811 (the imported fixture)
-    """A migrated database of the test's own, on SQLite and on PostgreSQL (tests/postgres)."""
-    db = make_database(database_url)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
 def accounts(database: Database) -> AccountService:
     return AccountService(database, Passwords(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)))
 

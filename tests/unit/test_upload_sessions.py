@@ -29,13 +29,6 @@ async def body(*chunks: bytes) -> AsyncIterator[bytes]:
 
 
 @pytest.fixture
-def database(database_url: str) -> Iterator[Database]:  # noqa: F811 (the imported fixture)
-    database = make_database(database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def store(database: Database) -> MetadataStore:
     return MetadataStore(database)
 
