@@ -241,7 +241,6 @@ async def _credentials(web: WebRequest) -> dict[str, str] | None:
 
 
 async def _settings(web: WebRequest, status: int = 200, **context: Any) -> Response:
-
     return await settings_page(web, status, tab="builds", **context)
 
 
