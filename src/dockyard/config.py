@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     chunk_min_length: int = 0
     # Upload sessions untouched for this long are removed by the janitor.
     upload_ttl_seconds: int = 24 * 3600
+    # Garbage collection (registry/gc.py): the janitor collects every gc_interval_seconds (0: never;
+    # `dockyard gc` still does), sparing blobs and manifests pushed, linked or checked (HEAD)
+    # within the last gc_grace_seconds.
+    gc_interval_seconds: float = Field(default=3600.0, ge=0)
+    gc_grace_seconds: float = Field(default=3600.0, ge=0)
     # Room kept free in the data folder (a reserve file) so that deletes work on a full disk;
     # pushes are refused while it cannot be kept. 0 turns the reserve off.
     disk_reserve_bytes: int = Field(default=32 * 1024 * 1024, ge=0)

@@ -15,6 +15,8 @@ role that runs it (``dockyard/background.py``):
                                      repository leaves in the hub, accounts and builds
     janitor     uploads-janitor      removes upload sessions untouched for DOCKYARD_UPLOAD_TTL_SECONDS
                 sessions-sweep       removes expired web sessions
+                garbage-collector    collects unreachable manifests and unused blobs every
+                                     DOCKYARD_GC_INTERVAL_SECONDS (registry/gc.py; 0: off)
     webhooks    webhook-delivery     drains the webhook_deliveries queue (hub/delivery.py)
     builds      build-worker         claims and runs queued builds (builds/worker.py)
     (web)       activity-flush       writes this process's buffered pull counts; every web process
@@ -54,6 +56,7 @@ from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
 from dockyard.registry import events as registry_events
+from dockyard.registry.gc import Collector
 from dockyard.registry.service import Registry
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
@@ -109,6 +112,7 @@ class Services:
             BackgroundTask(
                 "uploads-janitor", "janitor", periodic(janitor_every, purge_uploads, clock, wait_first=True)
             ),
+            *self._collector_tasks(),
             BackgroundTask(
                 "sessions-sweep", "janitor", periodic(SESSION_SWEEP_SECONDS, purge_sessions, clock)
             ),
@@ -117,6 +121,24 @@ class Services:
             BackgroundTask("build-worker", "builds", self.build_worker.run),
             BackgroundTask("activity-flush", None, self.activity.run, stop=self.activity.flush),
         ]
+
+    def _collector_tasks(self) -> list[BackgroundTask]:
+        settings = self.settings
+        if not settings.gc_interval_seconds:
+            return []
+
+        async def collect() -> None:
+            await self.collector.collect(
+                settings.gc_grace_seconds, trigger="janitor", upload_ttl_seconds=settings.upload_ttl_seconds
+            )
+
+        run = periodic(settings.gc_interval_seconds, collect, self.clock, wait_first=True)
+        return [BackgroundTask("garbage-collector", "janitor", run)]
+
+    @property
+    def collector(self) -> Collector:
+        registry = self.registry
+        return Collector(registry.storage, registry.store, registry.uploads)
 
     def close(self) -> None:
         self.database.dispose()

@@ -72,17 +72,20 @@ class Registry:
     async def mount(self, repository: str, digest: Digest, sources: list[str]) -> int | None:
         """Link a blob another readable repository has; None when none has it."""
         for source in sources:
-            size = await self.store.linked_blob_size(source, str(digest))
-            if size is None:
+            if await self.store.linked_blob_size(source, str(digest)) is None:
                 continue
             try:
                 await self.storage.stat(paths.blob_data(digest))
             except PathNotFound:
                 return None
             await self.room.check_writable()
-            await self.store.link_blob(repository, str(digest), size)
-            return size
+            # Links only while the blob's row stands unmarked by a collector (registry/ledger.py).
+            return await self.uploads.ledger.mount(repository, source, str(digest))
         return None
+
+    async def touch_blob(self, repository: str, digest: Digest) -> None:
+        """A client checking the blob exists (HEAD) is about to reference it: keep it young."""
+        await self.uploads.ledger.touch(repository, str(digest))
 
     # -- manifests ----------------------------------------------------------------------
 

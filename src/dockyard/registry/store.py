@@ -469,6 +469,35 @@ class MetadataStore:
             return int((conn.execute(select(func.count()).select_from(manifests))).scalar_one())
 
 
+def _require_content(conn: Connection, repo_id: int, parsed: ParsedManifest) -> None:
+    """Inside the manifest's own transaction: every blob it needs is still linked and every child
+    manifest still there (an online collector may have removed one since the service checked;
+    its deletes are transactions too, so they come wholly before this check or wholly after the
+    commit). On databases with row locks the rows stay share-locked until the commit."""
+    wanted = {d.digest for d in parsed.blobs}
+    if wanted:
+        query = (
+            select(links.c.digest)
+            .where(links.c.repository_id == repo_id, links.c.digest.in_(wanted))
+            .with_for_update(read=True)
+        )
+        missing = sorted(wanted - set(conn.execute(query).scalars()))
+        if missing:
+            raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
+    children = {d.digest for d in parsed.children}
+    if children:
+        query = (
+            select(manifests.c.digest)
+            .where(manifests.c.repository_id == repo_id, manifests.c.digest.in_(children))
+            .with_for_update(read=True)
+        )
+        missing = sorted(children - set(conn.execute(query).scalars()))
+        if missing:
+            raise RegistryError(
+                ErrorCode.MANIFEST_UNKNOWN, {"digests": missing}, message="index references unknown manifests"
+            )
+
+
 def _identity(row: Any) -> RepositoryIdentity | None:
     return None if row is None else RepositoryIdentity(int(row.id), str(row.created_at))
 
@@ -494,7 +523,13 @@ PRESENT_CHILDREN = (
         repositories.c.name == bindparam("name"),
         manifests.c.digest.in_(bindparam("digests", expanding=True)),
     )
+    .with_for_update(read=True, of=manifests)
 )
+# The PUT's check share-locks the rows it relies on until its commit (PostgreSQL; SQLite runs
+# one writer at a time): an online collector's mark or manifest delete (registry/gc.py) locks
+# them for update, so it comes wholly before the check (which then sees the link gone) or
+# wholly after the commit (and sees the new reference).
+LINKED_SIZES_LOCKED = LINKED_SIZES.with_for_update(read=True, of=blobs)
 
 
 def _check_references(conn: Connection, push: ManifestPut) -> None:
@@ -508,7 +543,7 @@ def _check_references(conn: Connection, push: ManifestPut) -> None:
     wanted = sorted({d.digest for d in required})
     sizes: dict[str, int] = {}
     if wanted:
-        rows = conn.execute(LINKED_SIZES, {"name": push.repository, "digests": wanted}).all()
+        rows = conn.execute(LINKED_SIZES_LOCKED, {"name": push.repository, "digests": wanted}).all()
         sizes = {row.digest: int(row.size) for row in rows}
     missing = sorted(set(wanted) - sizes.keys())
     if missing:

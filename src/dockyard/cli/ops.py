@@ -1,0 +1,68 @@
+"""Operations: ``dockyard gc`` and ``dockyard repo delete``.
+
+Both work while the server runs (the collector is online: see registry/gc.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from dockyard.cli.accounts import OPERATOR, repo_app
+from dockyard.cli.common import DataDir, console, load_settings, out, prepare_data, with_services
+
+if TYPE_CHECKING:
+    from dockyard.registry.gc import GcReport
+    from dockyard.services import Services
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gc")(gc)
+    repo_app.command("delete")(repo_delete)
+
+
+def gc(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be freed; delete nothing")
+    ] = False,
+    grace_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--grace-seconds",
+            min=0,
+            help="Spare what was pushed, linked or checked this recently [env DOCKYARD_GC_GRACE_SECONDS]",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Collect garbage online: unreachable manifests, unused blobs and links, stale uploads."""
+    import anyio
+
+    from dockyard.services import open_services
+
+    settings = load_settings(data_dir=data_dir)
+    prepare_data(settings)
+    grace = settings.gc_grace_seconds if grace_seconds is None else grace_seconds
+
+    async def collect(services: Services) -> GcReport:
+        ttl = None if dry_run else settings.upload_ttl_seconds
+        return await services.collector.collect(grace, dry_run=dry_run, upload_ttl_seconds=ttl)
+
+    with open_services(settings) as services:
+        report = anyio.run(collect, services)
+    out.print(report.summary(), highlight=False)
+
+
+def repo_delete(
+    name: Annotated[str, typer.Argument(help="NS/NAME")],
+    data_dir: DataDir = None,
+) -> None:
+    """Delete a repository with its tags and manifests; its unshared bytes go at the next gc."""
+
+    async def delete(services: Services) -> None:
+        await services.hub.delete_repository(OPERATOR, name)
+
+    with_services(data_dir, delete)
+    console.print(f"Deleted repository [bold]{escape(name)}[/bold].", highlight=False)

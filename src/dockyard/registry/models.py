@@ -1,0 +1,33 @@
+"""The registry's operational tables, beside its core ones in ``db/models.py``.
+
+gc_runs     one row per garbage collection (registry/gc.py): when, how, what it freed; a run
+            that is still going renews ``heartbeat_at``, so a later run can tell a crashed one
+            (whose half-done deletions it then finishes) from a slow one
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dockyard.db.models import Base, Timestamp, utcnow
+
+
+class GcRun(Base):
+    __tablename__ = "gc_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow, index=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # "cli" | "janitor"
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    manifests_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    links_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    blobs_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_freed: Mapped[int] = mapped_column(BigInteger, default=0)
+    uploads_removed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
