@@ -19,6 +19,7 @@ from tests.ops.conftest import Pushed, Pusher
 
 class Cli:
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.runner = CliRunner(env={"COLUMNS": "200", "DOCKYARD_DATA_DIR": str(data_dir)})
         self("migrate")
 

@@ -1,4 +1,4 @@
-"""Operations: ``dockyard gc`` and ``dockyard repo delete``.
+"""Operations: ``dockyard gc``, ``dockyard repo delete`` and ``dockyard repo immutable``.
 
 Both work while the server runs (the collector is online: see registry/gc.py).
 """
@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from dockyard.cli.accounts import OPERATOR, repo_app
-from dockyard.cli.common import DataDir, console, load_settings, out, prepare_data, with_services
+from dockyard.cli.common import DataDir, console, fail, load_settings, out, prepare_data, with_services
 
 if TYPE_CHECKING:
     from dockyard.registry.gc import GcReport
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 def register(app: typer.Typer) -> None:
     app.command("gc")(gc)
     repo_app.command("delete")(repo_delete)
+    repo_app.command("immutable")(repo_immutable)
 
 
 def gc(
@@ -66,3 +67,30 @@ def repo_delete(
 
     with_services(data_dir, delete)
     console.print(f"Deleted repository [bold]{escape(name)}[/bold].", highlight=False)
+
+
+def repo_immutable(
+    name: Annotated[str, typer.Argument(help="NS/NAME")],
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="Only tags matching this RE2 expression (whole tag); repeatable"),
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Let pushes move tags again")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Make a repository's tags immutable: a push may create a tag, never move it."""
+    if off and rule:
+        raise fail("--off takes no --rule")
+    rules = None if off else list(rule or [])
+
+    async def apply(services: Services) -> None:
+        await services.hub.set_immutable_tags(OPERATOR, name, rules)
+
+    with_services(data_dir, apply)
+    if rules is None:
+        console.print(f"Tags of [bold]{escape(name)}[/bold] may move again.", highlight=False)
+    else:
+        which = ", ".join(rules) if rules else "every tag"
+        console.print(
+            f"Tags of [bold]{escape(name)}[/bold] are immutable ({escape(which)}).", highlight=False
+        )

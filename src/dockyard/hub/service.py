@@ -69,6 +69,7 @@ from dockyard.hub.tags import TagQueries, TagRow
 from dockyard.hub.webhook_store import WebhookStore
 from dockyard.registry import views
 from dockyard.registry.errors import RegistryError
+from dockyard.registry.immutability import InvalidRule
 from dockyard.registry.service import Registry
 from dockyard.secretbox import SecretBox
 from dockyard.storage import PathNotFound, paths
@@ -371,6 +372,23 @@ class HubService:
         await self.accounts.delete_user(viewer.username, actor=viewer.username)
         await self.recount_stars()
         return len(held)
+
+    async def immutable_tags(self, viewer: Principal | None, name: str) -> list[str] | None:
+        """None when the repository's tags may move, else the rules (empty: every tag)."""
+        name = await self._require(viewer, name, "pull")
+        return await self.registry.tag_rules.get(name)
+
+    async def set_immutable_tags(self, viewer: Principal | None, name: str, rules: list[str] | None) -> None:
+        """Turn immutable tags on (for the tags matching ``rules``, every tag when empty) or off
+        (None); needs admin rights on the repository."""
+        name = await self._require(viewer, name, "delete")
+        try:
+            await self.registry.tag_rules.set(name, rules)
+        except InvalidRule as exc:
+            raise InvalidInput(str(exc)) from None
+        actor = viewer.username if viewer else None
+        detail: dict[str, object] = {"enabled": rules is not None, "rules": rules or []}
+        await self.accounts.record_event("repository.immutable_tags", actor=actor, target=name, detail=detail)
 
     # -- tags -----------------------------------------------------------------------------------
 

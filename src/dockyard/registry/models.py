@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dockyard.db.models import Base, Timestamp, utcnow
@@ -31,3 +31,17 @@ class GcRun(Base):
     bytes_freed: Mapped[int] = mapped_column(BigInteger, default=0)
     uploads_removed: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class TagImmutability(Base):
+    """Immutable tags of one repository, as on Docker Hub: while the row exists, a push may create
+    a tag but never move it. ``rules`` (RE2 expressions matched against the whole tag) limit it to
+    some tags; empty means every tag."""
+
+    __tablename__ = "tag_immutability"
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

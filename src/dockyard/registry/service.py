@@ -17,6 +17,7 @@ from dockyard.registry.records import Actor, Descriptor, ManifestPut, Page, Stor
 from dockyard.registry.reference import is_digest, lookup_reference, parse_digest, validate_tag
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
+from dockyard.registry.tag_rules import TagRules
 from dockyard.registry.uploads import UploadService
 from dockyard.storage import PathNotFound, StorageDriver, StorageError, paths
 
@@ -51,6 +52,7 @@ class Registry:
         self.store = store
         self.room = room or DiskRoom()
         self.uploads = UploadService(storage, store, self.room)
+        self.tag_rules = TagRules(store)  # immutable tags, enforced in put_manifest's transaction
         self.max_manifest_bytes = max_manifest_bytes
         self.pulls = PullListeners()
         # Handles the events the store writes; told of each, so this process's are handled at once.

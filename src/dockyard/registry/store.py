@@ -38,6 +38,7 @@ from dockyard.registry.events import (
     ManifestPushed,
     RepositoryDeleted,
 )
+from dockyard.registry.immutability import refuse_moves
 from dockyard.registry.records import (
     Actor,
     Descriptor,
@@ -309,6 +310,7 @@ class MetadataStore:
             _check_references(conn, push)
             repo_id = self._ensure_repository(conn, push.repository)
             manifest_id = self._insert_manifest(conn, repo_id, push.digest, push.content, push.parsed, now)
+            refuse_moves(conn, repo_id, push.tags, manifest_id)  # immutable tags (immutability.py)
             for name in push.tags:
                 params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
                 conn.execute(self._upsert_tag, params)

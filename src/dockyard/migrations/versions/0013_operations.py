@@ -1,4 +1,4 @@
-"""operations: garbage collection
+"""operations: garbage collection, immutable tags
 
 Revision ID: 0013
 Revises: 0011
@@ -6,7 +6,8 @@ Create Date: 2026-11-28
 
 blobs gain touched_at (the last upload, mount, link or HEAD; NULL means created_at) and sweep_id
 (the collector run deleting the blob, while one does: uploads of the same digest wait for it).
-gc_runs records each collection. Only new columns and new tables.
+gc_runs records each collection; tag_immutability the repositories whose tags are immutable.
+Only new columns and new tables.
 """
 
 import sqlalchemy as sa
@@ -40,9 +41,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gc_runs")),
     )
     op.create_index(op.f("ix_gc_runs_started_at"), "gc_runs", ["started_at"], unique=False)
+    op.create_table(
+        "tag_immutability",
+        sa.Column("repository_id", sa.Integer(), nullable=False),
+        sa.Column("rules", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_tag_immutability_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("repository_id", name=op.f("pk_tag_immutability")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("tag_immutability")
     op.drop_index(op.f("ix_gc_runs_started_at"), table_name="gc_runs")
     op.drop_table("gc_runs")
     op.drop_index(op.f("ix_blobs_sweep_id"), table_name="blobs")

@@ -14,6 +14,7 @@ from dockyard.web.api import (
     builds,
     collaborators,
     groups,
+    immutability,
     namespaces,
     orgs,
     repositories,
@@ -53,6 +54,7 @@ ROUTERS = (
     webhooks.router,
     builds.router,
     build_links.router,
+    immutability.router,
 )
 
 
