@@ -154,3 +154,29 @@ def test_pushes_racing_the_collector_pull_whole_and_garbage_is_gone(
     for repo, tag in pushed:
         used.update(_used_blobs(collecting, repo, tag))
     assert _on_disk(collecting) == used, f"seed {seed}"
+
+
+def test_docker_cannot_move_an_immutable_tag(
+    fresh_dockyard: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
+) -> None:
+    target = f"{fresh_dockyard.host}/opsteam/immutable:v1"
+    images = [f"dockyard-ops-immutable-{tmp_path.name}:{n}" for n in range(2)]
+    shared = tmp_path / "shared"
+    shared.write_bytes(os.urandom(1024))
+    try:
+        for n, image in enumerate(images):
+            _build(docker_cli, base_image, tmp_path / f"ctx{n}", image, shared, os.urandom(1024))
+        docker_cli("tag", images[0], target)
+        docker_cli("push", target)
+        command = [str(Path(sys.executable).parent / "dockyard"), "repo", "immutable", "opsteam/immutable"]
+        command += ["--data-dir", str(fresh_dockyard.data_dir)]
+        made = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert made.returncode == 0, made.stderr
+        docker_cli("tag", images[1], target)
+        refused = docker_cli("push", target, check=False)
+        assert refused.returncode != 0
+        assert "denied: tag v1 is immutable" in refused.stdout + refused.stderr
+        docker_cli("tag", images[1], f"{fresh_dockyard.host}/opsteam/immutable:v2")
+        docker_cli("push", f"{fresh_dockyard.host}/opsteam/immutable:v2")  # a new tag is fine
+    finally:
+        docker_cli("rmi", "-f", *images, target, f"{fresh_dockyard.host}/opsteam/immutable:v2", check=False)
