@@ -180,3 +180,35 @@ def test_docker_cannot_move_an_immutable_tag(
         docker_cli("push", f"{fresh_dockyard.host}/opsteam/immutable:v2")  # a new tag is fine
     finally:
         docker_cli("rmi", "-f", *images, target, f"{fresh_dockyard.host}/opsteam/immutable:v2", check=False)
+
+
+def _dockyard(server: DockyardServer, *args: str) -> str:
+    command = [str(Path(sys.executable).parent / "dockyard"), *args, "--data-dir", str(server.data_dir)]
+    made = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    return made.stdout
+
+
+def test_docker_push_over_a_quota_is_refused_and_fits_after_delete_and_gc(
+    fresh_dockyard: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
+) -> None:
+    host = fresh_dockyard.host
+    images = [f"dockyard-ops-quota-{tmp_path.name}:{n}" for n in range(2)]
+    targets = [f"{host}/opsteam/first:v1", f"{host}/opsteam/second:v1"]
+    shared = tmp_path / "shared"
+    shared.write_bytes(os.urandom(1024))
+    try:
+        for n, image in enumerate(images):
+            _build(docker_cli, base_image, tmp_path / f"ctx{n}", image, shared, os.urandom(200 * 1024))
+            docker_cli("tag", image, targets[n])
+        docker_cli("push", targets[0])
+        used = int(_dockyard(fresh_dockyard, "quota", "show", "opsteam").rsplit("(", 1)[1].split()[0])
+        _dockyard(fresh_dockyard, "quota", "set", "opsteam", str(used + 100 * 1024))
+        refused = docker_cli("push", targets[1], check=False)
+        assert refused.returncode != 0
+        assert "denied: quota exceeded: used" in refused.stdout + refused.stderr
+        _dockyard(fresh_dockyard, "repo", "delete", "opsteam/first")
+        assert "freed" in _dockyard(fresh_dockyard, "gc", "--grace-seconds", "0")
+        docker_cli("push", targets[1])  # the same push, now within the quota
+    finally:
+        docker_cli("rmi", "-f", *images, *targets, check=False)

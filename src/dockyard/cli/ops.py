@@ -1,4 +1,4 @@
-"""Operations: ``dockyard gc``, ``dockyard repo delete`` and ``dockyard repo immutable``.
+"""Operations: ``dockyard gc``, ``dockyard repo delete|immutable``, ``dockyard quota``.
 
 Both work while the server runs (the collector is online: see registry/gc.py).
 """
@@ -15,11 +15,16 @@ from dockyard.cli.common import DataDir, console, fail, load_settings, out, prep
 
 if TYPE_CHECKING:
     from dockyard.registry.gc import GcReport
+    from dockyard.registry.quotas import Quota
     from dockyard.services import Services
+
+
+quota_app = typer.Typer(help="Storage quotas per namespace.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command("gc")(gc)
+    app.add_typer(quota_app, name="quota")
     repo_app.command("delete")(repo_delete)
     repo_app.command("immutable")(repo_immutable)
 
@@ -94,3 +99,42 @@ def repo_immutable(
         console.print(
             f"Tags of [bold]{escape(name)}[/bold] are immutable ({escape(which)}).", highlight=False
         )
+
+
+@quota_app.command("set")
+def quota_set(
+    namespace: str,
+    size: Annotated[str, typer.Argument(help="10GB, 512MiB, 1000 (bytes); 0 refuses every new blob")],
+    data_dir: DataDir = None,
+) -> None:
+    """Limit the bytes of distinct blobs a namespace holds."""
+    from dockyard.registry.quotas import parse_size
+
+    try:
+        limit = parse_size(size)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    _quota_line(
+        with_services(data_dir, lambda services: services.hub.set_namespace_quota(OPERATOR, namespace, limit))
+    )
+
+
+@quota_app.command("unset")
+def quota_unset(namespace: str, data_dir: DataDir = None) -> None:
+    """Remove a namespace's quota."""
+    _quota_line(
+        with_services(data_dir, lambda services: services.hub.set_namespace_quota(OPERATOR, namespace, None))
+    )
+
+
+@quota_app.command("show")
+def quota_show(namespace: str, data_dir: DataDir = None) -> None:
+    """A namespace's quota and what it uses."""
+    _quota_line(with_services(data_dir, lambda services: services.hub.namespace_quota(OPERATOR, namespace)))
+
+
+def _quota_line(quota: Quota) -> None:
+    from dockyard.registry.quotas import human
+
+    limit = "no quota" if quota.limit is None else f"quota {human(quota.limit)} ({quota.limit} bytes)"
+    out.print(f"{quota.namespace}: {limit}, used {human(quota.used)} ({quota.used} bytes)", highlight=False)

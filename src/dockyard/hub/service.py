@@ -70,6 +70,7 @@ from dockyard.hub.webhook_store import WebhookStore
 from dockyard.registry import views
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.immutability import InvalidRule
+from dockyard.registry.quotas import Quota
 from dockyard.registry.service import Registry
 from dockyard.secretbox import SecretBox
 from dockyard.storage import PathNotFound, paths
@@ -372,6 +373,26 @@ class HubService:
         await self.accounts.delete_user(viewer.username, actor=viewer.username)
         await self.recount_stars()
         return len(held)
+
+    async def namespace_quota(self, viewer: Principal | None, namespace: str) -> Quota:
+        """The namespace's quota and usage: for site administrators and whoever may push into it."""
+        if viewer is None:
+            raise PermissionDenied("log in to do this")
+        if not viewer.is_admin and namespace not in await self.writable_namespaces(viewer):
+            raise NotFound(f"no quota of {namespace!r} you may see")
+        return await self.registry.uploads.quotas.get(namespace)
+
+    async def set_namespace_quota(self, viewer: Principal | None, namespace: str, limit: int | None) -> Quota:
+        """Set (None: remove) a namespace's quota; site administrators only."""
+        if viewer is None or not viewer.is_admin or viewer.token_scopes is not None:
+            raise PermissionDenied("only site administrators set quotas")
+        if limit is not None and limit < 0:
+            raise InvalidInput("a quota is zero bytes or more")
+        await self.registry.uploads.quotas.set(namespace, limit)
+        await self.accounts.record_event(
+            "namespace.quota", actor=viewer.username or None, target=namespace, detail={"limit_bytes": limit}
+        )
+        return await self.registry.uploads.quotas.get(namespace)
 
     async def immutable_tags(self, viewer: Principal | None, name: str) -> list[str] | None:
         """None when the repository's tags may move, else the rules (empty: every tag)."""

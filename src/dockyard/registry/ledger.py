@@ -11,6 +11,7 @@ collection" section tells the whole protocol).
                                     the upload fails cleanly, BLOB_UPLOAD_INVALID)
     mount(repo, source, digest)     link a blob another repository has, touched now, only while
                                     its row stands unmarked (never recreates a collected row)
+    (both links also check the namespace's quota in their transaction: quotas.py)
     touch(repo, digest)             a HEAD by a pushing client: "I will reference this"
 
 Every step is one write transaction that reads the row it depends on (``FOR SHARE`` where the
@@ -32,6 +33,7 @@ from sqlalchemy.engine import Connection
 from dockyard.clock import utc
 from dockyard.db.engine import offload
 from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.quotas import require_room
 from dockyard.registry.records import RepositoryIdentity
 from dockyard.registry.store import REPOSITORY_IDENTITY, MetadataStore, blobs, links, repositories
 
@@ -85,7 +87,9 @@ class BlobLedger:
             return True
 
     @offload
-    def link_claimed(self, repository: str, digest: str, identity: RepositoryIdentity | None) -> bool:
+    def link_claimed(
+        self, repository: str, digest: str, size: int, identity: RepositoryIdentity | None
+    ) -> bool:
         """Link a claimed blob into the incarnation of ``repository`` the upload began in; False
         when that one is gone. Raises BlobSwept when a collector took the blob meanwhile."""
         now = _now()
@@ -99,6 +103,7 @@ class BlobLedger:
                 repo_id = identity.id
             else:
                 return False
+            require_room(conn, repository, digest, size)  # the namespace's quota (quotas.py)
             self._link(conn, repo_id, digest, now)
             return True
 
@@ -117,6 +122,7 @@ class BlobLedger:
             row = conn.execute(query).first()
             if row is None or row.sweep_id is not None:
                 return None
+            require_room(conn, repository, digest, int(row.size))
             self._link(conn, self.store._ensure_repository(conn, repository), digest, _now())
             return int(row.size)
 

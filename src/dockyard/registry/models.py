@@ -45,3 +45,14 @@ class TagImmutability(Base):
     )
     rules: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class NamespaceQuota(Base):
+    """A namespace's storage quota (quotas.py). By name, not key: ``library`` and the namespaces of
+    an open registry have no account row."""
+
+    __tablename__ = "namespace_quotas"
+
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

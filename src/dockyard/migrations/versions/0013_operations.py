@@ -1,4 +1,4 @@
-"""operations: garbage collection, immutable tags
+"""operations: garbage collection, immutable tags, quotas
 
 Revision ID: 0013
 Revises: 0011
@@ -6,7 +6,8 @@ Create Date: 2026-11-28
 
 blobs gain touched_at (the last upload, mount, link or HEAD; NULL means created_at) and sweep_id
 (the collector run deleting the blob, while one does: uploads of the same digest wait for it).
-gc_runs records each collection; tag_immutability the repositories whose tags are immutable.
+gc_runs records each collection; tag_immutability the repositories whose tags are immutable;
+namespace_quotas the storage quota of a namespace.
 Only new columns and new tables.
 """
 
@@ -56,7 +57,17 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "namespace_quotas",
+        sa.Column("namespace", sa.String(length=255), nullable=False),
+        sa.Column("limit_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("namespace", name=op.f("pk_namespace_quotas")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("namespace_quotas")
     op.drop_table("tag_immutability")
     op.drop_index(op.f("ix_gc_runs_started_at"), table_name="gc_runs")
     op.drop_table("gc_runs")

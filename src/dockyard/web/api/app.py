@@ -17,6 +17,7 @@ from dockyard.web.api import (
     immutability,
     namespaces,
     orgs,
+    quotas,
     repositories,
     search,
     tags,
@@ -55,6 +56,7 @@ ROUTERS = (
     builds.router,
     build_links.router,
     immutability.router,
+    quotas.router,
 )
 
 
