@@ -16,6 +16,7 @@ import sys
 
 from dockyard import datadir
 from dockyard.config import Settings
+from dockyard.metrics import fresh_multiprocess_dir
 
 SUPERVISOR_ENV = "_DOCKYARD_SUPERVISOR_PID"
 LISTEN_FD_ENV = "_DOCKYARD_LISTEN_FD"  # the bound socket, inherited across exec
@@ -70,6 +71,8 @@ def run(settings: Settings, listener: socket.socket) -> None:
     """Serve on ``listener`` until SIGINT/SIGTERM; both servers shut down gracefully on either."""
     os.environ.update(settings_env(settings))
     os.environ[BASE_URL_ENV] = settings.base_url
+    # Before any worker imports prometheus-client: every process writes its metrics there.
+    fresh_multiprocess_dir(settings.data_dir / "metrics")
     if settings.server == "uvicorn":
         _run_uvicorn(settings, listener)
         return

@@ -26,8 +26,11 @@ role that runs it (``dockyard/background.py``):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from typing import cast
+
+import sqlalchemy as sa
 
 from dockyard.accounts import registry_events as account_events
 from dockyard.accounts.limits import CreationLimits
@@ -41,6 +44,7 @@ from dockyard.background import BackgroundTask, periodic, select
 from dockyard.builds import registry_events as build_events
 from dockyard.builds.context import BuildsContext
 from dockyard.builds.events import BUILD_STATE, write_build_state
+from dockyard.builds.models import Build
 from dockyard.builds.pushauth import PushTokens, token_ttl
 from dockyard.builds.queue import BuildQueue
 from dockyard.builds.runner import Runner, registry_address
@@ -55,6 +59,7 @@ from dockyard.hub.build_events import BuildWebhooks
 from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
+from dockyard.metrics import Metrics
 from dockyard.registry import events as registry_events
 from dockyard.registry.gc import Collector
 from dockyard.registry.service import Registry
@@ -92,6 +97,7 @@ class Services:
     build_worker: BuildWorker
     deliveries: DeliveryWorker
     dispatcher: Dispatcher  # the outbox's: handlers registered by register_handlers
+    metrics: Metrics  # GET /metrics (dockyard/metrics.py)
 
     def background(self, roles: Collection[str], *, web: bool = False) -> list[BackgroundTask]:
         """The tasks of ``roles``; with ``web``, also those every web process runs for itself."""
@@ -138,7 +144,7 @@ class Services:
     @property
     def collector(self) -> Collector:
         registry = self.registry
-        return Collector(registry.storage, registry.store, registry.uploads)
+        return Collector(registry.storage, registry.store, registry.uploads, observe=self.metrics.gc_finished)
 
     def close(self) -> None:
         self.database.dispose()
@@ -161,6 +167,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     activity = ActivityRecorder(ActivityStore(database))
     registry.pulls.subscribe(activity)
     register_handlers(dispatcher, ActivityHandlers(database, hub.base_url), BuildWebhooks(hub.base_url))
+    metrics = Metrics()
+    metrics.gauge("dockyard_build_queue_depth", "Builds waiting to run", _queue_depth(database))
     return Services(
         settings=settings,
         clock=clock,
@@ -183,8 +191,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             DeliveryQueue(database, secrets),
             retry_policy(settings),
             allow_private=settings.webhook_allow_private,
+            observe=metrics.delivered,
         ),
         dispatcher=dispatcher,
+        metrics=metrics,
     )
 
 
@@ -282,6 +292,17 @@ def _build_worker(
             clock=clock,
         )
     return BuildWorker(builds, queue, runner, PushTokens(accounts, authority))
+
+
+def _queue_depth(database: Database) -> Callable[[], float]:
+    builds = cast(sa.Table, Build.__table__)
+    query = sa.select(sa.func.count()).select_from(builds).where(builds.c.state == "queued")
+
+    def depth() -> float:
+        with database.read.connect() as conn:
+            return float(conn.execute(query).scalar_one())
+
+    return depth
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar, cast
@@ -91,10 +91,17 @@ def _now() -> datetime:
 
 
 class Collector:
-    def __init__(self, storage: StorageDriver, store: MetadataStore, uploads: UploadService) -> None:
+    def __init__(
+        self,
+        storage: StorageDriver,
+        store: MetadataStore,
+        uploads: UploadService,
+        observe: Callable[[int], None] | None = None,
+    ) -> None:
         self.storage = storage
         self.store = store
         self.uploads = uploads
+        self.observe = observe  # told the bytes each run freed (the metrics)
 
     async def collect(
         self,
@@ -121,6 +128,8 @@ class Collector:
             time.monotonic() - clock,
         )  # fmt: skip
         log.info("%s", report.summary())
+        if self.observe is not None and not dry_run:
+            self.observe(report.bytes)
         return report
 
     async def _sweep(

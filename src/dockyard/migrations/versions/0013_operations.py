@@ -56,7 +56,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("repository_id", name=op.f("pk_tag_immutability")),
     )
 
-
     op.create_table(
         "namespace_quotas",
         sa.Column("namespace", sa.String(length=255), nullable=False),
