@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dockyard import probes
 from dockyard.accesslog import RequestLog
 from dockyard.auth.guard import TokenGuard
 from dockyard.auth.handlers import token_routes
@@ -75,7 +76,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     api = web_api.install(app, _api_context(services))
     # Every body is limited while it is read, whichever route it is for.
     app.add_middleware(BodyLimits, rules=body_rules(settings.max_body_bytes, web_api.api_paths(api)))
+    ready = probes.readyz(services.database, services.storage)
     app.router.routes.append(Route("/metrics", _metrics_endpoint(services.metrics), methods=["GET"]))
+    app.router.routes.append(Route("/healthz", probes.healthz, methods=["GET"]))
+    app.router.routes.append(Route("/readyz", ready, methods=["GET"]))
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     # Outermost, added last: every layer below sees the resolved client address (and 413s are logged).
     proxies = TrustedProxies(settings.trusted_networks)

@@ -101,3 +101,31 @@ def test_worker_processes_add_up(tmp_path: Path) -> None:
     assert (
         value(found, "dockyard_gc_runs_total") == 3 and value(found, "dockyard_gc_bytes_freed_total") == 3000
     )
+
+
+@pytest.mark.anyio
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+
+
+@pytest.mark.anyio
+async def test_readyz_names_a_storage_that_does_not_answer(tmp_path: Path) -> None:
+    from dockyard.storage import StorageError
+
+    settings = Settings(data_dir=tmp_path / "data", auth="none")
+    settings.data_dir.mkdir()
+    upgrade(settings.resolved_database_url)
+    services = build_services(settings)
+
+    async def broken(path: str) -> None:
+        raise StorageError("the bucket is gone")
+
+    services.storage.stat = broken  # type: ignore[method-assign]
+    transport = httpx.ASGITransport(app=create_app(settings, services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://dockyard.test") as http:
+        ready = await http.get("/readyz")
+    services.close()
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "database": "ok", "storage": "error"}
