@@ -150,6 +150,8 @@ class RepositoryBlob(Base):
     """A link: the repository may serve this blob."""
 
     __tablename__ = "repository_blobs"
+    # By digest alone: the collector's mark and "which repositories hold this blob" (mounts, quotas).
+    __table_args__ = (Index("ix_repository_blobs_digest", "digest"),)
 
     repository_id: Mapped[int] = mapped_column(
         ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True

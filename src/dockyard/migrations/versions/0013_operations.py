@@ -4,7 +4,7 @@ Revision ID: 0013
 Revises: 0011
 Create Date: 2026-11-28
 
-blobs gain touched_at (the last upload, mount, link or HEAD; NULL means created_at) and sweep_id
+repository_blobs gains an index by digest (the collector's mark, mounts, quotas). blobs gain touched_at (the last upload, mount, link or HEAD; NULL means created_at) and sweep_id
 (the collector run deleting the blob, while one does: uploads of the same digest wait for it).
 gc_runs records each collection; tag_immutability the repositories whose tags are immutable;
 namespace_quotas the storage quota of a namespace.
@@ -24,6 +24,7 @@ def upgrade() -> None:
     op.add_column("blobs", sa.Column("touched_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("blobs", sa.Column("sweep_id", sa.String(length=36), nullable=True))
     op.create_index(op.f("ix_blobs_sweep_id"), "blobs", ["sweep_id"], unique=False)
+    op.create_index("ix_repository_blobs_digest", "repository_blobs", ["digest"], unique=False)
     op.create_table(
         "gc_runs",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -70,6 +71,7 @@ def downgrade() -> None:
     op.drop_table("tag_immutability")
     op.drop_index(op.f("ix_gc_runs_started_at"), table_name="gc_runs")
     op.drop_table("gc_runs")
+    op.drop_index("ix_repository_blobs_digest", table_name="repository_blobs")
     op.drop_index(op.f("ix_blobs_sweep_id"), table_name="blobs")
     with op.batch_alter_table("blobs") as batch:
         batch.drop_column("sweep_id")
