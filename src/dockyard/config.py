@@ -141,6 +141,8 @@ class Settings(BaseSettings):
     # within the last gc_grace_seconds.
     gc_interval_seconds: float = Field(default=3600.0, ge=0)
     gc_grace_seconds: float = Field(default=3600.0, ge=0)
+    # The janitor applies the retention policies (hub/retention.py) this often; 0: only the CLI.
+    retention_interval_seconds: float = Field(default=86400.0, ge=0)
     # Room kept free in the data folder (a reserve file) so that deletes work on a full disk;
     # pushes are refused while it cannot be kept. 0 turns the reserve off.
     disk_reserve_bytes: int = Field(default=32 * 1024 * 1024, ge=0)

@@ -17,6 +17,8 @@ role that runs it (``dockyard/background.py``):
                 sessions-sweep       removes expired web sessions
                 garbage-collector    collects unreachable manifests and unused blobs every
                                      DOCKYARD_GC_INTERVAL_SECONDS (registry/gc.py; 0: off)
+                retention            deletes the tags retention policies let go, every
+                                     DOCKYARD_RETENTION_INTERVAL_SECONDS (hub/retention.py; 0: off)
     webhooks    webhook-delivery     drains the webhook_deliveries queue (hub/delivery.py)
     builds      build-worker         claims and runs queued builds (builds/worker.py)
     (web)       activity-flush       writes this process's buffered pull counts; every web process
@@ -57,6 +59,7 @@ from dockyard.events import Dispatcher
 from dockyard.hub.activity import ActivityHandlers, ActivityStore
 from dockyard.hub.build_events import BuildWebhooks
 from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
+from dockyard.hub.retention import Retention
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
 from dockyard.metrics import Metrics
@@ -119,6 +122,7 @@ class Services:
                 "uploads-janitor", "janitor", periodic(janitor_every, purge_uploads, clock, wait_first=True)
             ),
             *self._collector_tasks(),
+            *self._retention_tasks(),
             BackgroundTask(
                 "sessions-sweep", "janitor", periodic(SESSION_SWEEP_SECONDS, purge_sessions, clock)
             ),
@@ -140,6 +144,20 @@ class Services:
 
         run = periodic(settings.gc_interval_seconds, collect, self.clock, wait_first=True)
         return [BackgroundTask("garbage-collector", "janitor", run)]
+
+    def _retention_tasks(self) -> list[BackgroundTask]:
+        every = self.settings.retention_interval_seconds
+        if not every:
+            return []
+
+        async def apply() -> None:
+            await self.retention.apply(self.clock.now(), actor=None)
+
+        return [BackgroundTask("retention", "janitor", periodic(every, apply, self.clock, wait_first=True))]
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.database, self.registry, self.accounts)
 
     @property
     def collector(self) -> Collector:

@@ -1,6 +1,6 @@
-"""Operations: ``dockyard gc``, ``dockyard repo delete|immutable``, ``dockyard quota``.
+"""Operations: ``dockyard gc``, ``repo delete|immutable``, ``quota``, ``retention``.
 
-Both work while the server runs (the collector is online: see registry/gc.py).
+All of them work while the server runs (the collector is online: see registry/gc.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 
 
 quota_app = typer.Typer(help="Storage quotas per namespace.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention policies: which tags go.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command("gc")(gc)
     app.add_typer(quota_app, name="quota")
+    app.add_typer(retention_app, name="retention")
     repo_app.command("delete")(repo_delete)
     repo_app.command("immutable")(repo_immutable)
 
@@ -138,3 +140,63 @@ def _quota_line(quota: Quota) -> None:
 
     limit = "no quota" if quota.limit is None else f"quota {human(quota.limit)} ({quota.limit} bytes)"
     out.print(f"{quota.namespace}: {limit}, used {human(quota.used)} ({quota.used} bytes)", highlight=False)
+
+
+Target = Annotated[str, typer.Argument(help="NAMESPACE or NAMESPACE/NAME")]
+
+
+@retention_app.command("set")
+def retention_set(
+    target: Target,
+    keep_last: Annotated[
+        int | None, typer.Option("--keep-last", min=0, help="Keep the N newest tags")
+    ] = None,
+    keep_days: Annotated[
+        int | None, typer.Option("--keep-days", min=0, help="Keep tags pushed or pulled within D days")
+    ] = None,
+    keep: Annotated[list[str] | None, typer.Option("--keep", help="Always keep tags matching (RE2)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Set the policy of a namespace or repository (a repository's own wins)."""
+    from dockyard.hub.retention import Policy
+
+    policy = Policy(keep_last, keep_days, tuple(keep or ()))
+    with_services(data_dir, lambda services: services.retention.set(target, policy, actor=None))
+    console.print(f"Retention policy of [bold]{escape(target)}[/bold] set.", highlight=False)
+
+
+@retention_app.command("unset")
+def retention_unset(target: Target, data_dir: DataDir = None) -> None:
+    """Remove the policy of a namespace or repository."""
+    with_services(data_dir, lambda services: services.retention.set(target, None, actor=None))
+    console.print(f"Retention policy of [bold]{escape(target)}[/bold] removed.", highlight=False)
+
+
+@retention_app.command("preview")
+def retention_preview(
+    target: Annotated[
+        str | None, typer.Argument(help="NAMESPACE or NAMESPACE/NAME; all when left out")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """List exactly the tags the policies would delete now."""
+    doomed = with_services(data_dir, lambda services: services.retention.plan(services.clock.now(), target))
+    for tag in doomed:
+        out.print(
+            f"{tag.repository}:{tag.tag} {tag.digest} pushed {tag.pushed_at:%Y-%m-%d %H:%M}", highlight=False
+        )
+    console.print(f"{len(doomed)} tags would be deleted.", highlight=False)
+
+
+@retention_app.command("apply")
+def retention_apply(
+    target: Annotated[
+        str | None, typer.Argument(help="NAMESPACE or NAMESPACE/NAME; all when left out")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete the tags the policies let go (each in the audit log); their bytes go at the next gc."""
+    deleted = with_services(data_dir, lambda services: services.retention.apply(services.clock.now(), target))
+    for tag in deleted:
+        out.print(f"{tag.repository}:{tag.tag} {tag.digest}", highlight=False)
+    console.print(f"{len(deleted)} tags deleted.", highlight=False)

@@ -7,6 +7,7 @@ from dockyard.builds import models as _build_models  # noqa: F401  (registers th
 from dockyard.db.models import Base
 from dockyard.events import models as _event_models  # noqa: F401  (registers the outbox)
 from dockyard.hub import models as _hub_models  # noqa: F401  (registers the hub's tables)
+from dockyard.hub import retention as _retention  # noqa: F401  (retention policies)
 from dockyard.registry import models as _registry_models  # noqa: F401  (gc runs, tag rules, quotas)
 
 METADATA = Base.metadata

@@ -183,6 +183,13 @@ class Registry:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
         await self._settle(repository)
 
+    async def delete_tag_if(self, repository: str, tag: str, digest: str, actor: str | None = None) -> bool:
+        """Untag only while ``tag`` still points at ``digest``; False when it moved or went."""
+        deleted = await self.room.deleting(lambda: self.store.delete_tag_pointing(repository, tag, digest))
+        if deleted:
+            self.events.publish(ManifestDeleted(repository, tag, actor))
+        return deleted
+
     # -- repositories -------------------------------------------------------------------
 
     async def delete_repository(self, repository: str, actor: Actor | str | None = None) -> bool:

@@ -412,6 +412,22 @@ class MetadataStore:
             outbox.add(conn, RepositoryDeleted(repository, repo_id, actor.name).event())
             return True
 
+    @offload
+    def delete_tag_pointing(self, repository: str, tag: str, digest: str) -> bool:
+        """Untag only while ``tag`` still points at ``digest`` (retention's delete: a tag pushed
+        again since it was planned stays)."""
+        with self._writing() as conn:
+            repo_id = self._repository_id(conn, repository)
+            if repo_id is None:
+                return False
+            target = (
+                select(manifests.c.id)
+                .where(manifests.c.repository_id == repo_id, manifests.c.digest == digest)
+                .scalar_subquery()
+            )
+            where = and_(tags.c.repository_id == repo_id, tags.c.name == tag, tags.c.manifest_id == target)
+            return bool(conn.execute(delete(tags).where(where)).rowcount)
+
     # -- tags and referrers ---------------------------------------------------------
 
     @offload

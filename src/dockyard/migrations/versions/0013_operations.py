@@ -1,4 +1,4 @@
-"""operations: garbage collection, immutable tags, quotas
+"""operations: garbage collection, immutable tags, quotas, retention
 
 Revision ID: 0013
 Revises: 0011
@@ -7,7 +7,8 @@ Create Date: 2026-11-28
 repository_blobs gains an index by digest (the collector's mark, mounts, quotas). blobs gain touched_at (the last upload, mount, link or HEAD; NULL means created_at) and sweep_id
 (the collector run deleting the blob, while one does: uploads of the same digest wait for it).
 gc_runs records each collection; tag_immutability the repositories whose tags are immutable;
-namespace_quotas the storage quota of a namespace.
+namespace_quotas the storage quota of a namespace; retention_policies which tags go, per
+namespace or repository.
 Only new columns and new tables.
 """
 
@@ -66,7 +67,19 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "retention_policies",
+        sa.Column("target", sa.String(length=255), nullable=False),
+        sa.Column("keep_last", sa.Integer(), nullable=True),
+        sa.Column("keep_days", sa.Integer(), nullable=True),
+        sa.Column("keep", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("target", name=op.f("pk_retention_policies")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("retention_policies")
     op.drop_table("namespace_quotas")
     op.drop_table("tag_immutability")
     op.drop_index(op.f("ix_gc_runs_started_at"), table_name="gc_runs")
