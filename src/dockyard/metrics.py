@@ -9,15 +9,17 @@
     dockyard_webhook_deliveries_total{outcome}             delivered, retry or failed
     dockyard_build_queue_depth                             queued builds, read at scrape time
 
-Several workers: ``dockyard serve`` points PROMETHEUS_MULTIPROC_DIR at ``<data>/metrics`` (emptied
-at start) before any worker imports prometheus-client, so each process writes its values there
-and a scrape of any worker adds them all up (prometheus-client's multiprocess mode). Without the
-variable (tests in one process) each ``Metrics`` keeps its values in a registry of its own.
+Several workers: ``dockyard serve`` points PROMETHEUS_MULTIPROC_DIR at a new directory (in
+/dev/shm where it can, never in the data folder) before any worker imports prometheus-client, so
+each process writes its values there and a scrape of any worker adds them all up
+(prometheus-client's multiprocess mode). One worker, or no variable (tests in one process): each
+``Metrics`` keeps its values in a registry of its own.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,6 +33,18 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UPLOAD_ROUTE = "/blobs/uploads/"
 BLOB_ROUTE = "/blobs/{digest}"
+
+
+def multiprocess_metrics(workers: int) -> None:
+    """Several workers: a new directory (in shared memory where there is some, never in the data
+    folder) becomes this server's multiprocess directory. prometheus-client writes it through
+    mmap, and a memory-mapped file that cannot grow on a full disk kills the process (SIGBUS):
+    the data folder's disk filling up must never take the server down."""
+    os.environ.pop(MULTIPROC_ENV, None)
+    if workers > 1:
+        shm = Path("/dev/shm")
+        base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+        fresh_multiprocess_dir(Path(tempfile.mkdtemp(prefix="dockyard-metrics-", dir=base)))
 
 
 def fresh_multiprocess_dir(path: Path) -> None:

@@ -129,3 +129,16 @@ async def test_readyz_names_a_storage_that_does_not_answer(tmp_path: Path) -> No
     services.close()
     assert ready.status_code == 503
     assert ready.json() == {"status": "unavailable", "database": "ok", "storage": "error"}
+
+
+def test_the_multiprocess_directory_is_never_in_the_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prometheus-client mmaps its files: on the data folder's disk, filling it up would SIGBUS."""
+    from dockyard.metrics import multiprocess_metrics
+
+    monkeypatch.setenv(MULTIPROC_ENV, "/somewhere/old")
+    multiprocess_metrics(1)
+    assert MULTIPROC_ENV not in os.environ  # one worker: in memory
+    multiprocess_metrics(2)
+    made = Path(os.environ[MULTIPROC_ENV])
+    assert made.is_dir() and made.name.startswith("dockyard-metrics-")
+    made.rmdir()
