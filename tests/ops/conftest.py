@@ -18,6 +18,7 @@ from dockyard.registry.manifests import OCI_INDEX, OCI_MANIFEST
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
 from dockyard.storage import create_driver
+from tests.api.conftest import hub, unique  # noqa: F401  (one API server with token auth, per session)
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"

@@ -9,7 +9,6 @@ import pytest
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.immutability import InvalidRule, covers, validate
 from dockyard.registry.service import Registry
-from tests.api.conftest import hub, unique  # noqa: F401  (the API suite's server, with token auth)
 from tests.api.helpers import Hub
 from tests.ops.conftest import Pusher
 from tests.ops.test_cli import Cli, cli, push  # noqa: F401  (cli: a fixture)
@@ -75,7 +74,7 @@ def test_the_cli_turns_immutability_on_and_off(cli: Cli) -> None:  # noqa: F811
         services.close()
 
 
-def test_the_api_reads_and_sets_immutability(hub: Hub, unique: str) -> None:  # noqa: F811
+def test_the_api_reads_and_sets_immutability(hub: Hub, unique: str) -> None:
     repository = f"alice/immutable-{unique}"
     hub.push_image("alice", repository, "v1")
     path = f"/v2/repositories/{repository}/immutabletags"

@@ -11,7 +11,6 @@ from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.gc import Collector
 from dockyard.registry.quotas import human, parse_size
 from dockyard.registry.service import Registry
-from tests.api.conftest import hub, unique  # noqa: F401  (the API suite's server, with token auth)
 from tests.api.helpers import Hub
 from tests.ops.conftest import Pusher
 from tests.ops.test_cli import Cli, cli, push  # noqa: F401  (cli: a fixture)
@@ -86,7 +85,7 @@ def test_the_cli_sets_shows_and_removes_a_quota(cli: Cli) -> None:  # noqa: F811
     assert "alice: no quota" in cli("quota", "unset", "alice")
 
 
-def test_the_api_shows_usage_and_only_administrators_set_quotas(hub: Hub, unique: str) -> None:  # noqa: F811
+def test_the_api_shows_usage_and_only_administrators_set_quotas(hub: Hub, unique: str) -> None:
     path = "/v2/namespaces/alice/quota"
     assert hub.api("carol").get(path).status_code == 404
     assert hub.api("alice").put(path, json={"limit_bytes": 10}).status_code == 403
