@@ -183,11 +183,17 @@ class Registry:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
         await self._settle(repository)
 
-    async def delete_tag_if(self, repository: str, tag: str, digest: str, actor: str | None = None) -> bool:
-        """Untag only while ``tag`` still points at ``digest``; False when it moved or went."""
-        deleted = await self.room.deleting(lambda: self.store.delete_tag_pointing(repository, tag, digest))
+    async def delete_tag_if(
+        self, repository: str, tag: str, digest: str, actor: Actor | str | None = None
+    ) -> bool:
+        """Untag only while ``tag`` still points at ``digest`` (with its ``tag.deleted`` event);
+        False when it moved or went. The events worker handles the event (no settling here: a
+        retention run deletes many tags, and waits for none of their handlers)."""
+        who = _actor(actor)
+        store = self.store
+        deleted = await self.room.deleting(lambda: store.delete_tag_pointing(repository, tag, digest, who))
         if deleted:
-            self.events.publish(ManifestDeleted(repository, tag, actor))
+            self._notify()
         return deleted
 
     # -- repositories -------------------------------------------------------------------

@@ -413,9 +413,9 @@ class MetadataStore:
             return True
 
     @offload
-    def delete_tag_pointing(self, repository: str, tag: str, digest: str) -> bool:
+    def delete_tag_pointing(self, repository: str, tag: str, digest: str, actor: Actor) -> bool:
         """Untag only while ``tag`` still points at ``digest`` (retention's delete: a tag pushed
-        again since it was planned stays)."""
+        again since it was planned stays), with its ``tag.deleted`` event."""
         with self._writing() as conn:
             repo_id = self._repository_id(conn, repository)
             if repo_id is None:
@@ -426,7 +426,11 @@ class MetadataStore:
                 .scalar_subquery()
             )
             where = and_(tags.c.repository_id == repo_id, tags.c.name == tag, tags.c.manifest_id == target)
-            return bool(conn.execute(delete(tags).where(where)).rowcount)
+            if not conn.execute(delete(tags).where(where)).rowcount:
+                return False
+            untagged = ManifestDeleted(repository, repo_id, tag, actor.name, actor.ip)
+            outbox.add(conn, untagged.event(TAG_DELETED))
+            return True
 
     # -- tags and referrers ---------------------------------------------------------
 
