@@ -1,24 +1,25 @@
-"""Fixtures for operations: a migrated SQLite database, a registry on a temp folder, the
-collector over them, and pushes that go through the registry's real upload and manifest paths."""
+"""Fixtures for operations: a migrated database (SQLite and PostgreSQL: ``database_url`` is
+parametrised by tests/postgres/fixtures.py), a registry on a temp folder, the collector over them,
+and pushes that go through the registry's real upload and manifest paths."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from dockyard.db.engine import Database, make_database
+from dockyard.db.engine import Database
 from dockyard.digests import Digest
-from dockyard.migrations import upgrade
 from dockyard.registry.gc import Collector
 from dockyard.registry.manifests import OCI_INDEX, OCI_MANIFEST
 from dockyard.registry.service import Registry
 from dockyard.registry.store import MetadataStore
 from dockyard.storage import create_driver
 from tests.api.conftest import hub, unique  # noqa: F401  (one API server with token auth, per session)
+from tests.postgres.fixtures import database_url, postgres_template, postgres_url  # noqa: F401
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -27,15 +28,6 @@ LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'dockyard.db'}"
-    upgrade(url)
-    db = make_database(url)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

@@ -3,21 +3,30 @@ each driven step by step (tests/ops/test_gc_e2e.py runs the same against real cl
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 
 from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
 from dockyard.hub.service import HubService
+from dockyard.registry import store as store_module
 from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.events import ManifestPushed
 from dockyard.registry.gc import Collector
+from dockyard.registry.immutability import refuse_moves
 from dockyard.registry.ledger import BlobSwept
+from dockyard.registry.records import ManifestPut
 from dockyard.registry.service import Registry
 from dockyard.registry.store import blobs, links
 from dockyard.secretbox import SecretBox
@@ -109,26 +118,64 @@ async def test_a_manifest_put_after_its_blob_was_collected_fails_cleanly(
     assert caught.value.code in (ErrorCode.MANIFEST_BLOB_UNKNOWN, ErrorCode.MANIFEST_INVALID)
 
 
-async def test_the_in_transaction_check_catches_a_collection_after_the_service_checked(
+async def test_the_in_transaction_check_catches_a_collection_just_before_the_transaction(
     registry: Registry, collector: Collector, pusher: Pusher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The collector runs between the service's own check and the manifest's transaction."""
+    """The collector runs after the service's checks (quota, disk room), right before the
+    manifest's transaction: the check inside it sees the link gone, nothing is stored."""
     old = await pusher.image(REPO, "old", [layer()])
     await registry.delete_manifest(REPO, "old")
-    real_check = registry._check_blobs
-
-    async def check_then_collect(repository: str, required: tuple[object, ...]) -> None:
-        await real_check(repository, required)  # type: ignore[arg-type]
-        await collector.collect(0)
-
-    monkeypatch.setattr(registry, "_check_blobs", check_then_collect)
     config = await registry.store.linked_blob_sizes(REPO, [old.blobs[0]])
+    real_put = registry.store.put_manifest
+
+    async def collect_then_put(push: ManifestPut) -> ManifestPushed:
+        await collector.collect(0)
+        return await real_put(push)
+
+    monkeypatch.setattr(registry.store, "put_manifest", collect_then_put)
     content = pusher.manifest(old.blobs[0], config[old.blobs[0]], [(old.blobs[1], 2048)])
     with pytest.raises(RegistryError) as caught:
         await registry.put_manifest(REPO, "new", content, None, [])
     assert caught.value.code == ErrorCode.MANIFEST_BLOB_UNKNOWN
-    assert await registry.store.tags(REPO, None, None) is not None
     assert (await registry.store.tags(REPO, None, None)).items == []  # type: ignore[union-attr]
+
+
+async def test_on_postgresql_a_collector_waits_for_a_manifest_put_that_checked_its_blobs(
+    registry: Registry, collector: Collector, pusher: Pusher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL lets the collector's mark run beside a PUT's transaction. The PUT's reference
+    check share-locks the blob rows it found, so a collector that planned them as garbage (the
+    PUT had not committed) waits for the commit and then sees the new reference. Without the lock
+    it deletes links and files while the PUT is open, and the PUT commits a manifest whose layers
+    are gone (a push the client saw succeed that does not pull)."""
+    if registry.store.db.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the row locks are PostgreSQL's")
+    old = await pusher.image(REPO, "old", [layer()])
+    await registry.delete_manifest(REPO, "old")
+    sizes = await registry.store.linked_blob_sizes(REPO, old.blobs)
+    collected = threading.Event()
+    runs: list[threading.Thread] = []
+
+    def collect() -> None:
+        asyncio.run(collector.collect(0))
+        collected.set()
+
+    def checked_then_collect(conn: Connection, repo_id: int, tags: Sequence[str], manifest_id: int) -> None:
+        runs.append(threading.Thread(target=collect))
+        runs[0].start()
+        collected.wait(2.0)  # long enough to delete everything, unless it waits for our locks
+        refuse_moves(conn, repo_id, tags, manifest_id)
+
+    monkeypatch.setattr(store_module, "refuse_moves", checked_then_collect)
+    body = json.loads(
+        pusher.manifest(old.blobs[0], sizes[old.blobs[0]], [(old.blobs[1], sizes[old.blobs[1]])])
+    )
+    body["annotations"] = {"new": "yes"}  # not the old manifest itself (the collector deletes that one)
+    await registry.put_manifest(REPO, "new", json.dumps(body).encode(), None, [])
+    await anyio.to_thread.run_sync(runs[0].join, 30.0)
+    assert collected.is_set()
+    assert all(pusher.stored(d) for d in old.blobs)
+    assert await registry.store.linked_blob_sizes(REPO, old.blobs) == sizes
 
 
 async def test_an_upload_whose_blob_is_marked_after_its_claim_fails_and_leaves_nothing_linked(

@@ -70,8 +70,10 @@ def _namespace(repository: str) -> str:
     return repository.split("/", 1)[0]
 
 
-def limit_of(conn: Connection, namespace: str) -> int | None:
+def limit_of(conn: Connection, namespace: str, *, lock: bool = False) -> int | None:
     query = select(quotas.c.limit_bytes).where(quotas.c.namespace == namespace)
+    if lock:
+        query = query.with_for_update()
     found = conn.execute(query).scalar_one_or_none()
     return None if found is None else int(found)
 
@@ -97,10 +99,13 @@ def _holds(conn: Connection, namespace: str, digest: str) -> bool:
     return conn.execute(query).first() is not None
 
 
-def require_room(conn: Connection, repository: str, digest: str, size: int) -> None:
-    """Raise QuotaExceeded if linking ``digest`` into ``repository`` would cross its quota."""
+def require_room(conn: Connection, repository: str, digest: str, size: int, *, lock: bool = True) -> None:
+    """Raise QuotaExceeded if linking ``digest`` into ``repository`` would cross its quota.
+
+    In a link's transaction the quota's row is locked until the commit (PostgreSQL; SQLite has
+    one writer): two uploads into one namespace cannot both see the room only one of them fits."""
     namespace = _namespace(repository)
-    limit = limit_of(conn, namespace)
+    limit = limit_of(conn, namespace, lock=lock)
     if limit is None or _holds(conn, namespace, digest):
         return
     used = used_by(conn, namespace)
@@ -131,7 +136,7 @@ class Quotas:
     def check_blob(self, repository: str, digest: str, size: int) -> None:
         """Before an upload's bytes move into place (the link checks again, in its transaction)."""
         with self.store.db.read.connect() as conn:
-            require_room(conn, repository, digest, size)
+            require_room(conn, repository, digest, size, lock=False)
 
     @offload
     def check_manifest(self, repository: str) -> None:
