@@ -162,7 +162,13 @@ class Services:
     @property
     def collector(self) -> Collector:
         registry = self.registry
-        return Collector(registry.storage, registry.store, registry.uploads, observe=self.metrics.gc_finished)
+        return Collector(
+            registry.storage,
+            registry.store,
+            registry.uploads,
+            observe=self.metrics.gc_finished,
+            spare=self.retention.spared,  # untagged manifests a retention policy still keeps
+        )
 
     def close(self) -> None:
         self.database.dispose()

@@ -15,8 +15,9 @@ from dockyard.accounts.service import AccountService
 from dockyard.config import Settings
 from dockyard.hub.errors import InvalidInput
 from dockyard.hub.retention import Policy, Retention
+from dockyard.registry.gc import Collector
 from dockyard.registry.service import Registry
-from dockyard.registry.store import tags
+from dockyard.registry.store import manifests, tags
 from dockyard.services import build_services
 from tests.ops.conftest import Pusher
 from tests.ops.test_cli import Cli, cli, push  # noqa: F401  (cli: a fixture)
@@ -102,9 +103,43 @@ def test_the_cli_previews_then_applies_the_same_tags(cli: Cli) -> None:  # noqa:
         services.close()
     cli("retention", "set", "alice", "--keep-last", "1", "--keep", "v0")
     preview = cli("retention", "preview", "alice")
-    assert "1 tags would be deleted" in preview
+    assert "1 tags or manifests would be deleted" in preview
     doomed = [line.split()[0] for line in preview.splitlines() if line.startswith("alice/app:")]
     assert doomed in (["alice/app:v1"], ["alice/app:v2"])  # the older of the two not kept by name
     applied = cli("retention", "apply")
     assert [line.split()[0] for line in applied.splitlines() if line.startswith("alice/app:")] == doomed
     assert "not an RE2 expression" in cli("retention", "set", "alice", "--keep", "(?=x)", code=1)
+
+
+@pytest.mark.anyio
+async def test_untagged_manifests_go_after_their_days_and_the_collector_spares_younger_ones(
+    retention: Retention, pusher: Pusher, registry: Registry, collector: Collector
+) -> None:
+    """``untagged_days``: the preview lists the old untagged manifest (not the young one, not an
+    index's child), apply deletes exactly it and audits it, and the collector, told what the
+    policy keeps, leaves the young one that it would otherwise take at no grace."""
+    old = await pusher.image("alice/app", "old", [os.urandom(64)])
+    young = await pusher.image("alice/app", "young", [os.urandom(64)])
+    child = await pusher.image("alice/app", None, [os.urandom(64)])
+    await pusher.index("alice/app", "multi", [child.digest])
+    for tag in ("old", "young"):
+        await registry.delete_manifest("alice/app", tag)
+    with registry.store.db.write.begin() as conn:
+        old_day = NOW - timedelta(days=10)
+        conn.execute(update(manifests).where(manifests.c.digest == old.digest).values(created_at=old_day))
+        conn.execute(update(manifests).where(manifests.c.digest == child.digest).values(created_at=old_day))
+    await retention.set("alice", Policy(untagged_days=7), actor="alice")
+    preview = [d.reference for d in await retention.plan(NOW)]
+    assert preview == [f"alice/app@{old.digest}"]
+    assert [d.reference for d in await retention.apply(NOW, actor="alice")] == preview
+    assert await registry.store.manifest_by_digest("alice/app", old.digest) is None
+    events = await retention.accounts.list_events(limit=10, kind="retention.delete")
+    assert [e.detail["manifest"] for e in events] == [old.digest]
+    collector.spare = retention.spared
+    await collector.collect(0)
+    assert await registry.store.manifest_by_digest("alice/app", young.digest) is not None
+    assert all(pusher.stored(d) for d in young.blobs)
+    assert not any(pusher.stored(d) for d in old.blobs)
+    await retention.set("alice", None, actor="alice")
+    await collector.collect(0)  # no policy: untagged manifests go after the grace
+    assert await registry.store.manifest_by_digest("alice/app", young.digest) is None

@@ -155,12 +155,16 @@ def retention_set(
         int | None, typer.Option("--keep-days", min=0, help="Keep tags pushed or pulled within D days")
     ] = None,
     keep: Annotated[list[str] | None, typer.Option("--keep", help="Always keep tags matching (RE2)")] = None,
+    untagged_days: Annotated[
+        int | None,
+        typer.Option("--untagged-days", min=0, help="Delete untagged manifests pushed over D days ago"),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Set the policy of a namespace or repository (a repository's own wins)."""
     from dockyard.hub.retention import Policy
 
-    policy = Policy(keep_last, keep_days, tuple(keep or ()))
+    policy = Policy(keep_last, keep_days, tuple(keep or ()), untagged_days)
     with_services(data_dir, lambda services: services.retention.set(target, policy, actor=None))
     console.print(f"Retention policy of [bold]{escape(target)}[/bold] set.", highlight=False)
 
@@ -181,11 +185,9 @@ def retention_preview(
 ) -> None:
     """List exactly the tags the policies would delete now."""
     doomed = with_services(data_dir, lambda services: services.retention.plan(services.clock.now(), target))
-    for tag in doomed:
-        out.print(
-            f"{tag.repository}:{tag.tag} {tag.digest} pushed {tag.pushed_at:%Y-%m-%d %H:%M}", highlight=False
-        )
-    console.print(f"{len(doomed)} tags would be deleted.", highlight=False)
+    for item in doomed:
+        out.print(f"{item.reference} {item.digest} pushed {item.pushed_at:%Y-%m-%d %H:%M}", highlight=False)
+    console.print(f"{len(doomed)} tags or manifests would be deleted.", highlight=False)
 
 
 @retention_app.command("apply")
@@ -197,6 +199,6 @@ def retention_apply(
 ) -> None:
     """Delete the tags the policies let go (each in the audit log); their bytes go at the next gc."""
     deleted = with_services(data_dir, lambda services: services.retention.apply(services.clock.now(), target))
-    for tag in deleted:
-        out.print(f"{tag.repository}:{tag.tag} {tag.digest}", highlight=False)
-    console.print(f"{len(deleted)} tags deleted.", highlight=False)
+    for item in deleted:
+        out.print(f"{item.reference} {item.digest}", highlight=False)
+    console.print(f"{len(deleted)} tags or manifests deleted.", highlight=False)

@@ -4,21 +4,27 @@ wins over its namespace's).
     keep_last N      the N most recently pushed tags stay
     keep_days D      tags pushed or pulled within the last D days stay
     keep REGEX...    tags matching any of these RE2 expressions (whole tag) always stay
+    untagged_days D  untagged manifests (no tag, listed by no index, not a referrer of a manifest
+                     still there) pushed more than D days ago go; younger ones are kept, by the
+                     garbage collector too (``spared``, which services.py gives the collector)
 
 A tag goes when none of these keeps it; a policy with neither ``keep_last`` nor ``keep_days``
-deletes nothing. ``plan`` lists exactly what ``apply`` deletes: apply deletes each planned tag
+deletes no tag. ``plan`` lists exactly what ``apply`` deletes: apply deletes each planned tag
 only while it still points at the manifest it pointed at when planned (a tag pushed again since
-stays), through the registry (which publishes the delete), and writes each deletion to the audit
-log. Untagged manifests, and then the blobs nobody uses, go at the next garbage collection.
+stays), and each planned manifest only while it is still untagged, through the registry (which
+writes the ``tag.deleted`` / ``manifest.deleted`` event in the delete's transaction), and writes
+each deletion to the audit log. Without ``untagged_days`` untagged manifests go at the next
+garbage collection after its grace period; the blobs nobody uses then go with them.
 """
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import JSON, Integer, String, Table, and_, delete, or_, select
+from sqlalchemy import JSON, Integer, String, Table, and_, delete, exists, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,7 +33,7 @@ from dockyard.clock import utc
 from dockyard.db.engine import Database, offload
 from dockyard.db.models import Base, Timestamp, utcnow
 from dockyard.hub.errors import InvalidInput
-from dockyard.hub.tables import manifests, repositories, tag_activity, tags
+from dockyard.hub.tables import manifests, references, repositories, tag_activity, tags
 from dockyard.registry.immutability import InvalidRule, covers, validate
 from dockyard.registry.service import Registry
 
@@ -39,6 +45,7 @@ class RetentionPolicy(Base):
     keep_last: Mapped[int | None] = mapped_column(Integer, nullable=True)
     keep_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     keep: Mapped[list[str]] = mapped_column(JSON, default=list)
+    untagged_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
 
 
@@ -50,14 +57,18 @@ class Policy:
     keep_last: int | None = None
     keep_days: int | None = None
     keep: tuple[str, ...] = ()
+    untagged_days: int | None = None
+
+    @property
+    def deletes_tags(self) -> bool:
+        return self.keep_last is not None or self.keep_days is not None
 
     def validated(self) -> Policy:
-        if (self.keep_last is not None and self.keep_last < 0) or (
-            self.keep_days is not None and self.keep_days < 0
-        ):
-            raise InvalidInput("keep_last and keep_days are zero or more")
+        counts = (self.keep_last, self.keep_days, self.untagged_days)
+        if any(count is not None and count < 0 for count in counts):
+            raise InvalidInput("keep_last, keep_days and untagged_days are zero or more")
         try:
-            return Policy(self.keep_last, self.keep_days, tuple(validate(self.keep)))
+            return Policy(self.keep_last, self.keep_days, tuple(validate(self.keep)), self.untagged_days)
         except InvalidRule as exc:
             raise InvalidInput(str(exc)) from None
 
@@ -65,9 +76,13 @@ class Policy:
 @dataclass(frozen=True, slots=True)
 class Doomed:
     repository: str
-    tag: str
+    tag: str | None  # None: an untagged manifest
     digest: str
     pushed_at: datetime
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}" if self.tag else f"{self.repository}@{self.digest}"
 
 
 class Retention:
@@ -80,7 +95,7 @@ class Retention:
     def get(self, target: str) -> Policy | None:
         with self.db.read.connect() as conn:
             row = conn.execute(select(policies).where(policies.c.target == target)).first()
-        return None if row is None else Policy(row.keep_last, row.keep_days, tuple(row.keep or ()))
+        return None if row is None else _policy(row)
 
     async def set(self, target: str, policy: Policy | None, *, actor: str | None) -> None:
         checked = None if policy is None else policy.validated()
@@ -99,31 +114,94 @@ class Retention:
     def plan(self, now: datetime, target: str | None = None) -> list[Doomed]:
         """Every tag the policies would delete now (within ``target``, a namespace or repository)."""
         with self.db.read.connect() as conn:
-            rules = {row.target: Policy(row.keep_last, row.keep_days, tuple(row.keep or ())) for row in
-                     conn.execute(select(policies))}  # fmt: skip
             doomed: list[Doomed] = []
-            for repo_id, name, namespace in conn.execute(_repositories(target)):
-                policy = rules.get(name) or rules.get(namespace)
-                if policy is not None and (policy.keep_last is not None or policy.keep_days is not None):
+            for repo_id, name, policy in _governed(conn, target):
+                if policy.deletes_tags:
                     doomed += _doomed(conn, repo_id, name, policy, now)
+                if policy.untagged_days is not None:
+                    cutoff = now - timedelta(days=policy.untagged_days)
+                    doomed += [Doomed(name, None, d, at) for d, at, _ in _untagged(conn, repo_id, cutoff)]
         return doomed
+
+    @offload
+    def spared(self, now: datetime) -> builtins.set[int]:
+        """Ids of the untagged manifests a policy's ``untagged_days`` still keeps (the collector
+        leaves them alone)."""
+        kept: builtins.set[int] = builtins.set()
+        with self.db.read.connect() as conn:
+            for repo_id, _, policy in _governed(conn, None):
+                if policy.untagged_days is not None:
+                    cutoff = now - timedelta(days=policy.untagged_days)
+                    kept |= {mid for _, at, mid in _untagged(conn, repo_id, None) if at >= cutoff}
+        return kept
 
     async def apply(
         self, now: datetime, target: str | None = None, *, actor: str | None = None
     ) -> list[Doomed]:
         deleted = []
-        for tag in await self.plan(now, target):
-            if await self.registry.delete_tag_if(tag.repository, tag.tag, tag.digest, actor=actor):
-                deleted.append(tag)
-                detail = {"tag": tag.tag, "digest": tag.digest, "pushed_at": tag.pushed_at.isoformat()}
+        for item in await self.plan(now, target):
+            if await self._delete(item, actor):
+                deleted.append(item)
+                detail = {"digest": item.digest, "pushed_at": item.pushed_at.isoformat()}
+                detail["tag" if item.tag else "manifest"] = item.tag or item.digest
                 await self.accounts.record_event(
-                    "retention.delete", actor=actor, target=tag.repository, detail=detail
+                    "retention.delete", actor=actor, target=item.repository, detail=detail
                 )
         return deleted
 
+    async def _delete(self, item: Doomed, actor: str | None) -> bool:
+        if item.tag is None:
+            return await self.registry.delete_untagged_manifest(item.repository, item.digest, actor=actor)
+        return await self.registry.delete_tag_if(item.repository, item.tag, item.digest, actor=actor)
+
 
 def _as_json(policy: Policy) -> dict[str, Any]:
-    return {"keep_last": policy.keep_last, "keep_days": policy.keep_days, "keep": list(policy.keep)}
+    return {
+        "keep_last": policy.keep_last,
+        "keep_days": policy.keep_days,
+        "keep": list(policy.keep),
+        "untagged_days": policy.untagged_days,
+    }
+
+
+def _policy(row: Any) -> Policy:
+    return Policy(row.keep_last, row.keep_days, tuple(row.keep or ()), row.untagged_days)
+
+
+def _governed(conn: Connection, target: str | None) -> list[tuple[int, str, Policy]]:
+    """Each repository (within ``target``) that a policy governs: its own, else its namespace's."""
+    rules = {row.target: _policy(row) for row in conn.execute(select(policies))}
+    governed = []
+    for repo_id, name, namespace in conn.execute(_repositories(target)):
+        policy = rules.get(name) or rules.get(namespace)
+        if policy is not None:
+            governed.append((repo_id, name, policy))
+    return governed
+
+
+def _untagged(conn: Connection, repo_id: int, cutoff: datetime | None) -> list[tuple[str, datetime, int]]:
+    """(digest, pushed at, id) of the repository's manifests that no tag, index or subject keeps,
+    pushed before ``cutoff`` when given."""
+    others = manifests.alias("others")
+    listed = (
+        select(references.c.digest)
+        .join(others, others.c.id == references.c.manifest_id)
+        .where(others.c.repository_id == repo_id, references.c.kind == "manifest")
+    )
+    subjects = select(others.c.digest).where(others.c.repository_id == repo_id)
+    query = (
+        select(manifests.c.digest, manifests.c.created_at, manifests.c.id)
+        .where(
+            manifests.c.repository_id == repo_id,
+            ~exists().where(tags.c.manifest_id == manifests.c.id),
+            manifests.c.digest.not_in(listed),
+            or_(manifests.c.subject_digest.is_(None), manifests.c.subject_digest.not_in(subjects)),
+        )
+        .order_by(manifests.c.created_at, manifests.c.digest)
+    )
+    if cutoff is not None:
+        query = query.where(manifests.c.created_at < cutoff)
+    return [(row.digest, utc(row.created_at), int(row.id)) for row in conn.execute(query)]
 
 
 def _repositories(target: str | None) -> Any:
@@ -161,4 +239,4 @@ def _doomed(conn: Connection, repo_id: int, name: str, policy: Policy, now: date
         if row.name in kept or recent or (policy.keep and covers(policy.keep, row.name)):
             continue
         doomed.append(Doomed(name, row.name, row.digest, pushed[row.name]))
-    return sorted(doomed, key=lambda d: d.tag)
+    return sorted(doomed, key=lambda d: d.tag or "")

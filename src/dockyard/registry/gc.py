@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar, cast
@@ -42,10 +42,13 @@ from sqlalchemy.engine import Connection
 from dockyard.clock import utc
 from dockyard.db.engine import offload
 from dockyard.digests import Digest
+from dockyard.events import outbox
+from dockyard.registry.events import MANIFEST_DELETED, ManifestDeleted
 from dockyard.registry.gc_plan import Candidate, Key, Plan, plan
 from dockyard.registry.ledger import LAST_TOUCH
 from dockyard.registry.models import GcRun
-from dockyard.registry.store import MetadataStore, blobs, links, manifests, references, tags
+from dockyard.registry.records import Actor
+from dockyard.registry.store import MetadataStore, blobs, links, manifests, references, repositories, tags
 from dockyard.registry.uploads import UploadService
 from dockyard.storage import PathNotFound, StorageDriver, paths
 
@@ -97,11 +100,14 @@ class Collector:
         store: MetadataStore,
         uploads: UploadService,
         observe: Callable[[int], None] | None = None,
+        spare: Callable[[datetime], Awaitable[set[int]]] | None = None,
     ) -> None:
         self.storage = storage
         self.store = store
         self.uploads = uploads
         self.observe = observe  # told the bytes each run freed (the metrics)
+        # Untagged manifests kept by a retention policy's untagged_days (hub/retention.py).
+        self.spare = spare
 
     async def collect(
         self,
@@ -137,7 +143,8 @@ class Collector:
     ) -> None:
         if not dry_run:
             await self._delete_blobs(run_id, await self._adopt(run_id), tally)
-        found = await self._plan(cutoff)
+        spared = await self.spare(_now()) if self.spare is not None else set()
+        found = await self._plan(cutoff, spared)
         if dry_run:
             tally.manifests, tally.links = len(found.manifests), len(found.links)
             tally.blobs, tally.bytes = len(found.blobs), found.bytes
@@ -195,9 +202,9 @@ class Collector:
     # -- mark -----------------------------------------------------------------------------------
 
     @offload
-    def _plan(self, cutoff: datetime) -> Plan:
+    def _plan(self, cutoff: datetime, spared: set[int]) -> Plan:
         with self.store.db.read.connect() as conn:
-            return plan(conn, cutoff)
+            return plan(conn, cutoff, spared)
 
     # -- manifests ------------------------------------------------------------------------------
 
@@ -271,6 +278,27 @@ class Collector:
             )
             self._heartbeat(conn, run_id)
             return result.rowcount
+
+
+@offload
+def delete_untagged(store: MetadataStore, repository: str, digest: str, actor: Actor) -> bool:
+    """Delete ``repository@digest`` only while no tag, index or subject keeps it (retention's
+    delete of an untagged manifest), with its ``manifest.deleted`` event; False when kept or gone.
+    Its blobs go at the next collection."""
+    with store._writing() as conn:
+        query = (
+            select(manifests.c.id, manifests.c.repository_id)
+            .select_from(manifests.join(repositories))
+            .where(repositories.c.name == repository, manifests.c.digest == digest)
+        )
+        row = conn.execute(query).first()
+        if row is None or not _manifest_unreachable(conn, row.id, _now()):
+            return False
+        conn.execute(delete(references).where(references.c.manifest_id == row.id))
+        conn.execute(delete(manifests).where(manifests.c.id == row.id))
+        gone = ManifestDeleted(repository, int(row.repository_id), digest, actor.name, actor.ip)
+        outbox.add(conn, gone.event(MANIFEST_DELETED))
+        return True
 
 
 def _manifest_unreachable(conn: Connection, manifest_id: int, cutoff: datetime) -> bool:

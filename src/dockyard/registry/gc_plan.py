@@ -1,7 +1,8 @@
 """The collector's mark phase: what is unreachable, computed from one read of the metadata.
 
-    roots        manifests with a tag, and manifests pushed after the cutoff (a push in progress:
-                 an index's children arrive before the index, an image before its tag)
+    roots        manifests with a tag, manifests pushed after the cutoff (a push in progress:
+                 an index's children arrive before the index, an image before its tag), and the
+                 untagged manifests a retention policy still keeps (``spared``)
     edges        an index to its child manifests, a subject to its referrers (same repository)
     garbage      manifests no root reaches; links that no surviving manifest of their repository
                  references; blobs that no surviving manifest anywhere references. Links and
@@ -16,6 +17,7 @@ thousand blobs are a few megabytes.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,7 +48,7 @@ class Plan:
         return sum(blob.size for blob in self.blobs)
 
 
-def plan(conn: Connection, cutoff: datetime) -> Plan:
+def plan(conn: Connection, cutoff: datetime, spared: Collection[int] = ()) -> Plan:
     rows = conn.execute(
         select(
             manifests.c.id,
@@ -70,7 +72,7 @@ def plan(conn: Connection, cutoff: datetime) -> Plan:
         subject = by_key.get((row.repository_id, row.subject_digest or ""))
         if subject is not None:
             edges[subject].append(row.id)
-    roots = [row.id for row in rows if row.id in tagged or utc(row.created_at) >= cutoff]
+    roots = [row.id for row in rows if row.id in tagged or row.id in spared or utc(row.created_at) >= cutoff]
     dead = set(repo_of) - _reach(roots, edges)
     # Indexes first: a child is only deletable once no index in its repository lists it.
     order = sorted(dead, key=lambda mid: (0 if mid in edges else 1, mid))

@@ -12,6 +12,7 @@ from dockyard.digests import Digest
 from dockyard.events import Dispatcher
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.events import ManifestPulled, PullListeners
+from dockyard.registry.gc import delete_untagged
 from dockyard.registry.manifests import INDEX_TYPES, OCI_INDEX, parse_manifest
 from dockyard.registry.records import Actor, Descriptor, ManifestPut, Page, StoredManifest
 from dockyard.registry.reference import is_digest, lookup_reference, parse_digest, validate_tag
@@ -192,6 +193,16 @@ class Registry:
         who = _actor(actor)
         store = self.store
         deleted = await self.room.deleting(lambda: store.delete_tag_pointing(repository, tag, digest, who))
+        if deleted:
+            self._notify()
+        return deleted
+
+    async def delete_untagged_manifest(
+        self, repository: str, digest: str, actor: Actor | str | None = None
+    ) -> bool:
+        """Delete a manifest only while nothing keeps it (registry/gc.py); False when kept or gone."""
+        who, store = _actor(actor), self.store
+        deleted = await self.room.deleting(lambda: delete_untagged(store, repository, digest, who))
         if deleted:
             self._notify()
         return deleted

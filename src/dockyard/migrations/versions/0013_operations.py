@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("keep_last", sa.Integer(), nullable=True),
         sa.Column("keep_days", sa.Integer(), nullable=True),
         sa.Column("keep", sa.JSON(), nullable=False),
+        sa.Column("untagged_days", sa.Integer(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("target", name=op.f("pk_retention_policies")),
     )
