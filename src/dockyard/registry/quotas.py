@@ -123,6 +123,13 @@ class Quotas:
             return Quota(namespace, limit_of(conn, namespace), used_by(conn, namespace))
 
     @offload
+    def limits(self, namespaces: list[str]) -> dict[str, int]:
+        """The quotas of those of ``namespaces`` that have one (the admin storage page)."""
+        query = select(quotas.c.namespace, quotas.c.limit_bytes).where(quotas.c.namespace.in_(namespaces))
+        with self.store.db.read.connect() as conn:
+            return {str(row.namespace): int(row.limit_bytes) for row in conn.execute(query)}
+
+    @offload
     def set(self, namespace: str, limit: int | None) -> None:
         if limit is not None and limit < 0:
             raise ValueError("a quota is a size of zero bytes or more")
