@@ -5,6 +5,8 @@ Each form posts and redirects back (PRG); refusals show the form again with the 
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 from collections.abc import AsyncIterator
@@ -57,7 +59,9 @@ class Site:
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    settings = Settings(data_dir=tmp_path / "data", auth="token", public_url="http://testserver")
+    settings = Settings(
+        data_dir=tmp_path / "data", auth="token", public_url="http://testserver", access_log="json"
+    )
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url, secrets=SecretBox.from_settings(settings))
     services = build_services(settings)
@@ -135,3 +139,32 @@ async def test_administrators_set_quotas_and_the_namespace_page_shows_usage(site
     profile = (await site.http.get("/u/alice")).text
     used = (await site.services.registry.uploads.quotas.get("alice")).used
     assert 'id="namespace-storage"' in profile and "of 1.0 MB quota" in profile and used > 0
+
+
+async def test_access_log_lines_name_the_user_and_the_route_and_keep_no_secret(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One JSON line per request with the user a session, a registry token or an API token
+    authenticated, and the route's template; the password and tokens are in no line."""
+    caplog.set_level(logging.INFO, logger="dockyard.access")
+    await site.push("alice/app", "v1", 0)
+    await site.login("alice")
+    page = await site.http.get("/r/alice/app/settings/policies")
+    login = await site.http.post("/v2/users/login", json={"username": "alice", "password": PASSWORD})
+    api_token = login.json()["token"]
+    quota = await site.http.get(
+        "/v2/namespaces/alice/quota", headers={"Authorization": f"Bearer {api_token}"}
+    )
+    assert quota.status_code == 200 and quota.json()["used_bytes"] > 0
+    lines = {}
+    for record in caplog.records:
+        entry = json.loads(record.getMessage())
+        lines[entry["request_id"]] = entry
+    seen = lines[page.headers["x-request-id"]]
+    assert seen["user"] == "alice" and seen["route"].endswith("/settings/policies") and seen["status"] == 200
+    assert seen["path"] == "/r/alice/app/settings/policies" and seen["method"] == "GET"
+    assert seen["duration_ms"] >= 0 and seen["bytes"] == len(page.content)
+    assert lines[quota.headers["x-request-id"]]["user"] == "alice"
+    assert lines[login.headers["x-request-id"]]["user"] == "-"
+    text = caplog.text
+    assert PASSWORD not in text and api_token not in text
