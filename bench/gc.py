@@ -1,6 +1,6 @@
 """Garbage collection at scale: 10,000 manifests and 50,000 blobs, 1% of them garbage.
 
-    .venv/bin/python bench/gc.py [--manifests 10000] [--blobs 50000] [--garbage 0.01]
+    .venv/bin/python bench/gc.py [--manifests 10000] [--blobs 50000] [--garbage 0.01] [--results DIR]
 
 Dockyard only (distribution collects offline). The registry is written straight into a migrated
 SQLite database and a filesystem store (100 repositories; each manifest a config and four layers
@@ -38,12 +38,13 @@ LAYERS = 4
 OLD = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--manifests", type=int, default=10_000)
     p.add_argument("--blobs", type=int, default=50_000)
     p.add_argument("--garbage", type=float, default=0.01)
-    return p.parse_args()
+    p.add_argument("--results", type=Path, default=BENCH / "results", help="where the table goes")
+    return p.parse_args(argv)
 
 
 def digest(n: int) -> str:
@@ -116,8 +117,8 @@ async def collect(registry: Registry, dry_run: bool) -> tuple[float, object]:
     return time.perf_counter() - started, report
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-gc-") as tmp:
         root = Path(tmp)
         url = f"sqlite:///{root / 'dockyard.db'}"
@@ -148,8 +149,8 @@ def main() -> None:
                      f"{found.blobs} | {took:.2f} |")  # type: ignore[attr-defined]  # fmt: skip
     print("\n".join(table))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    results = BENCH / "results"
-    results.mkdir(exist_ok=True)
+    results: Path = args.results
+    results.mkdir(parents=True, exist_ok=True)
     (results / f"gc-{stamp}.md").write_text("\n".join(table) + "\n")
     data = {"manifests": args.manifests, "blobs": args.blobs, "garbage": args.garbage,
             "dry_run_seconds": dry_seconds, "collection_seconds": seconds}  # fmt: skip

@@ -212,3 +212,35 @@ def test_docker_push_over_a_quota_is_refused_and_fits_after_delete_and_gc(
         docker_cli("push", targets[1])  # the same push, now within the quota
     finally:
         docker_cli("rmi", "-f", *images, *targets, check=False)
+
+
+def test_docker_pushes_then_retention_previews_and_deletes_the_same_tags(
+    fresh_dockyard: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
+) -> None:
+    """Retention through the real docker CLI: the preview lists exactly what apply deletes; the
+    deleted tag no longer pulls, the kept one does, and the next collection frees the bytes only
+    the deleted one used."""
+    host = fresh_dockyard.host
+    images = [f"dockyard-ops-retention-{tmp_path.name}:{n}" for n in range(2)]
+    targets = [f"{host}/opsteam/kept:v1", f"{host}/opsteam/kept:v2"]
+    shared = tmp_path / "shared"
+    shared.write_bytes(os.urandom(1024))
+    try:
+        for n, image in enumerate(images):
+            _build(docker_cli, base_image, tmp_path / f"ctx{n}", image, shared, os.urandom(64 * 1024))
+            docker_cli("tag", image, targets[n])
+            docker_cli("push", targets[n])
+        _dockyard(fresh_dockyard, "retention", "set", "opsteam", "--keep-last", "1")
+        preview = _dockyard(fresh_dockyard, "retention", "preview", "opsteam")
+        listed = [line.split()[0] for line in preview.splitlines() if line.startswith("opsteam/")]
+        assert listed == ["opsteam/kept:v1"]
+        applied = _dockyard(fresh_dockyard, "retention", "apply", "opsteam")
+        assert [line.split()[0] for line in applied.splitlines() if line.startswith("opsteam/")] == listed
+        before = sum(_on_disk(fresh_dockyard).values())
+        assert "freed" in _dockyard(fresh_dockyard, "gc", "--grace-seconds", "0")
+        assert sum(_on_disk(fresh_dockyard).values()) < before
+        docker_cli("rmi", "-f", *targets, check=False)
+        assert docker_cli("pull", targets[0], check=False).returncode != 0
+        docker_cli("pull", targets[1])
+    finally:
+        docker_cli("rmi", "-f", *images, *targets, check=False)
