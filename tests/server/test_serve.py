@@ -125,7 +125,8 @@ def test_access_log_as_json_and_off(tmp_path: Path) -> None:
         entry = _wait_for(logged)
         assert entry["path"] == "/v2/_catalog" and entry["status"] == 401 and entry["method"] == "GET"
         assert set(entry) == {
-            "time", "client", "user", "method", "path", "status", "bytes", "duration_ms", "route", "request_id",
+            "time", "client", "user", "method", "path", "status", "bytes", "duration_ms", "route",
+            "request_id",
         }  # fmt: skip
     with DockyardServer(tmp_path / "off", env={"DOCKYARD_ACCESS_LOG": "off"}) as server:
         response = httpx.get(f"{server.url}/v2/", timeout=10)
