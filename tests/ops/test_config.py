@@ -42,8 +42,10 @@ def test_the_file_fills_in_what_the_environment_does_not_say(
 def test_config_check_prints_the_effective_settings_with_secrets_masked(tmp_path: Path) -> None:
     config = tmp_path / "dockyard.toml"
     config.write_text(TOML)
-    code, output = run("--config", str(config), "config", "check", env={"DOCKYARD_PORT": "6002"})
+    env = {"DOCKYARD_PORT": "6002", "DOCKYARD_S3_SECRET_ACCESS_KEY": "s3-Secret-0123456789"}
+    code, output = run("--config", str(config), "config", "check", env=env)
     assert code == 0, output
+    assert 's3_secret_access_key = "***"' in output and "s3-Secret-0123456789" not in output
     assert "port = 6002" in output and "gc_grace_seconds = 60.0" in output
     assert 'database_url = "postgresql://dock:***@db.example/dockyard"' in output
     assert "hunter2" not in output

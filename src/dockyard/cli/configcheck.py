@@ -12,9 +12,10 @@ import typer
 from dockyard.cli.common import DataDir, load_settings, out
 
 config_app = typer.Typer(help="The settings Dockyard runs with.", no_args_is_help=True)
-# Values never printed whole: a password inside a URL, and any setting named like a secret.
+# Values never printed whole: a password inside a URL, and any setting named like a secret
+# (DOCKYARD_S3_SECRET_ACCESS_KEY among them); a *_file setting is a path, printed as it is.
 URL_PASSWORD = re.compile(r"(?<=://)([^:/@]*):[^@/]*@")
-SECRET_NAMES = ("password", "token_secret", "secret_key")
+SECRET_NAMES = ("password", "secret", "private_key")
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +37,6 @@ def check(data_dir: DataDir = None) -> None:
 def _toml(key: str, value: Any) -> str:
     if isinstance(value, str):
         value = URL_PASSWORD.sub(r"\1:***@", value)
-        if value and any(name in key for name in SECRET_NAMES):
+        if value and any(name in key for name in SECRET_NAMES) and not key.endswith("_file"):
             value = "***"
     return json.dumps(value)
