@@ -132,7 +132,7 @@ class TokenGuard:
             return
         if method in ("POST", "PUT") and need.route in ("uploads", "manifests"):
             try:
-                await self.auth.ensure_repository(need.canonical, token.account)
+                await self.auth.ensure_repository(need.canonical, token.account, token.issued_at)
             except RegistryError as refused:  # a creation limit
                 await _send_error(scope, send, refused, _encoded(refused.headers))
                 return

@@ -30,6 +30,7 @@ from dockyard.db.models import (
     Tag,
 )
 from dockyard.events import outbox
+from dockyard.registry import tombstones
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.events import (
     MANIFEST_DELETED,
@@ -409,6 +410,7 @@ class MetadataStore:
             conn.execute(delete(manifests).where(manifests.c.repository_id == repo_id))
             conn.execute(delete(links).where(links.c.repository_id == repo_id))
             conn.execute(delete(repositories).where(repositories.c.id == repo_id))
+            tombstones.bury(conn, repository, _now())  # older push tokens may not recreate it
             outbox.add(conn, RepositoryDeleted(repository, repo_id, actor.name).event())
             return True
 
