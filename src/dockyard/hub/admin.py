@@ -15,11 +15,12 @@ person able to undo it (the command line still can).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from dockyard.accounts import readmodels as accounts_views
+from dockyard.accounts.readmodels import UserListing
 from dockyard.accounts.records import AuditEvent, Principal, User
 from dockyard.accounts.service import AccountService
 from dockyard.db.engine import Database, offload
@@ -33,15 +34,10 @@ MAX_QUERY = 100
 
 
 @dataclass(frozen=True, slots=True)
-class UserRow:
-    username: str
-    email: str
-    full_name: str
-    is_admin: bool
-    disabled: bool
-    created_at: datetime
-    last_login_at: datetime | None
-    repositories: int
+class UserRow(UserListing):
+    """A user as the accounts list them, with the number of repositories in their namespace."""
+
+    repositories: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +90,7 @@ class SiteAdmin:
         with self.db.read.connect() as conn:
             found = accounts_views.user_page(conn, text, offset=(page - 1) * page_size, limit=page_size)
             held = registry_views.repository_counts(conn, [u.username for u in found.users])
-        items = [
-            UserRow(
-                u.username,
-                u.email,
-                u.full_name,
-                u.is_admin,
-                u.disabled,
-                u.created_at,
-                u.last_login_at,
-                held.get(u.username, 0),
-            )
-            for u in found.users
-        ]
+        items = [UserRow(**asdict(u), repositories=held.get(u.username, 0)) for u in found.users]
         return Page(items, found.count, page, page_size)
 
     async def set_disabled(self, viewer: Principal | None, username: str, disabled: bool) -> User:
