@@ -33,9 +33,10 @@ from dockyard.clock import utc
 from dockyard.db.engine import Database, offload
 from dockyard.db.models import Base, Timestamp, utcnow
 from dockyard.hub.errors import InvalidInput
-from dockyard.hub.tables import manifests, references, repositories, tag_activity, tags
+from dockyard.hub.tables import tag_activity
 from dockyard.registry.immutability import InvalidRule, covers, validate
 from dockyard.registry.service import Registry
+from dockyard.registry.store import manifests, references, repositories, tags  # to move to a read model
 
 
 class RetentionPolicy(Base):
