@@ -60,11 +60,6 @@ KNOWN = {
     ("dockyard.accounts.users", "repositories"): "an account holding repositories stays",
     ("dockyard.accounts.repositories", "repositories"): "accounts' repository list and settings",
     ("dockyard.registry.store", "namespaces"): "a push's default visibility from its namespace",
-    # Merged into main while the hub's reads moved to read models: to move the same way.
-    ("dockyard.hub.retention", "manifests"): "retention's candidates (ops); a registry read model",
-    ("dockyard.hub.retention", "manifest_references"): "retention's candidates (ops); a registry read model",
-    ("dockyard.hub.retention", "repositories"): "retention's candidates (ops); a registry read model",
-    ("dockyard.hub.retention", "tags"): "retention's candidates (ops); a registry read model",
     ("dockyard.services", "builds"): "the composition root reads Build; belongs behind a builds service",
 }
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import JSON, Integer, String, Table, and_, delete, exists, or_, select
+from sqlalchemy import JSON, Integer, String, Table, delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,9 +34,9 @@ from dockyard.db.engine import Database, offload
 from dockyard.db.models import Base, Timestamp, utcnow
 from dockyard.hub.errors import InvalidInput
 from dockyard.hub.tables import tag_activity
+from dockyard.registry import readmodels
 from dockyard.registry.immutability import InvalidRule, covers, validate
 from dockyard.registry.service import Registry
-from dockyard.registry.store import manifests, references, repositories, tags  # to move to a read model
 
 
 class RetentionPolicy(Base):
@@ -173,70 +173,41 @@ def _governed(conn: Connection, target: str | None) -> list[tuple[int, str, Poli
     """Each repository (within ``target``) that a policy governs: its own, else its namespace's."""
     rules = {row.target: _policy(row) for row in conn.execute(select(policies))}
     governed = []
-    for repo_id, name, namespace in conn.execute(_repositories(target)):
-        policy = rules.get(name) or rules.get(namespace)
+    for repo in readmodels.repositories_within(conn, target):
+        policy = rules.get(repo.name) or rules.get(repo.namespace)
         if policy is not None:
-            governed.append((repo_id, name, policy))
+            governed.append((repo.id, repo.name, policy))
     return governed
 
 
 def _untagged(conn: Connection, repo_id: int, cutoff: datetime | None) -> list[tuple[str, datetime, int]]:
     """(digest, pushed at, id) of the repository's manifests that no tag, index or subject keeps,
     pushed before ``cutoff`` when given."""
-    others = manifests.alias("others")
-    listed = (
-        select(references.c.digest)
-        .join(others, others.c.id == references.c.manifest_id)
-        .where(others.c.repository_id == repo_id, references.c.kind == "manifest")
-    )
-    subjects = select(others.c.digest).where(others.c.repository_id == repo_id)
-    query = (
-        select(manifests.c.digest, manifests.c.created_at, manifests.c.id)
-        .where(
-            manifests.c.repository_id == repo_id,
-            ~exists().where(tags.c.manifest_id == manifests.c.id),
-            manifests.c.digest.not_in(listed),
-            or_(manifests.c.subject_digest.is_(None), manifests.c.subject_digest.not_in(subjects)),
-        )
-        .order_by(manifests.c.created_at, manifests.c.digest)
-    )
-    if cutoff is not None:
-        query = query.where(manifests.c.created_at < cutoff)
-    return [(row.digest, utc(row.created_at), int(row.id)) for row in conn.execute(query)]
-
-
-def _repositories(target: str | None) -> Any:
-    query = select(repositories.c.id, repositories.c.name, repositories.c.namespace).order_by(
-        repositories.c.name
-    )
-    if target is not None:
-        query = query.where(or_(repositories.c.name == target, repositories.c.namespace == target))
-    return query
+    return [(m.digest, m.pushed_at, m.id) for m in readmodels.untagged_manifests(conn, repo_id, cutoff)]
 
 
 def _doomed(conn: Connection, repo_id: int, name: str, policy: Policy, now: datetime) -> list[Doomed]:
-    activity = and_(tag_activity.c.repository_id == tags.c.repository_id, tag_activity.c.tag == tags.c.name)
-    rows = conn.execute(
-        select(
-            tags.c.name,
-            tags.c.updated_at,
-            manifests.c.digest,
-            tag_activity.c.last_pushed_at,
-            tag_activity.c.last_pulled_at,
+    rows = readmodels.tagged(conn, repo_id)
+    activity = {
+        row.tag: row
+        for row in conn.execute(
+            select(tag_activity.c.tag, tag_activity.c.last_pushed_at, tag_activity.c.last_pulled_at).where(
+                tag_activity.c.repository_id == repo_id
+            )
         )
-        .select_from(
-            tags.join(manifests, manifests.c.id == tags.c.manifest_id).outerjoin(tag_activity, activity)
-        )
-        .where(tags.c.repository_id == repo_id)
-    ).all()
-    pushed = {row.name: utc(row.last_pushed_at or row.updated_at) for row in rows}
+    }
+    pushed, pulled = {}, {}
+    for row in rows:
+        seen = activity.get(row.name)
+        pushed[row.name] = utc(seen.last_pushed_at) if seen and seen.last_pushed_at else row.updated_at
+        pulled[row.name] = utc(seen.last_pulled_at) if seen and seen.last_pulled_at else None
     newest = sorted(rows, key=lambda row: (pushed[row.name], row.name), reverse=True)
     kept = {row.name for row in newest[: policy.keep_last or 0]}
     since = None if policy.keep_days is None else now - timedelta(days=policy.keep_days)
     doomed = []
     for row in newest:
-        pulled = row.last_pulled_at and utc(row.last_pulled_at)
-        recent = since is not None and (pushed[row.name] >= since or bool(pulled and pulled >= since))
+        last_pull = pulled[row.name]
+        recent = since is not None and (pushed[row.name] >= since or bool(last_pull and last_pull >= since))
         if row.name in kept or recent or (policy.keep and covers(policy.keep, row.name)):
             continue
         doomed.append(Doomed(name, row.name, row.digest, pushed[row.name]))

@@ -8,6 +8,9 @@ pages), inside the caller's connection: records out, never the registry's tables
     tags_on(conn, repo_id, digest)                    the tags that point at a digest
     indexes_holding(conn, repo_id, digest)            the indexes that list a digest
     namespace_usage(conn) / repository_counts(...)    repositories and distinct blob bytes per namespace
+    repositories_within(conn, target)                 the repositories of a namespace, or one by name
+    tagged(conn, repo_id)                             every tag with its digest (retention's candidates)
+    untagged_manifests(conn, repo_id, before)         manifests no tag, index or subject keeps
 
 Sizes are added up in Python, not with SQL's SUM: Python's integers cannot overflow, whatever sizes
 manifests stored before sizes were checked against the blobs.
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.engine import Connection
 
 from dockyard.registry.store import blobs, links, manifests, references, repositories, tags
@@ -73,6 +76,27 @@ class NamespaceUsage:
     repositories: int
     blobs: int  # distinct blobs linked by the namespace's repositories
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRef:
+    id: int
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedDigest:
+    name: str
+    updated_at: datetime
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class UntaggedManifest:
+    id: int
+    digest: str
+    pushed_at: datetime
 
 
 def repository_id(conn: Connection, name: str) -> int | None:
@@ -234,6 +258,50 @@ def blob_totals(conn: Connection) -> tuple[int, int]:
     """The number of blobs stored and their bytes."""
     total = conn.execute(select(func.count(), func.sum(blobs.c.size)).select_from(blobs)).one()
     return int(total[0]), int(total[1] or 0)
+
+
+def repositories_within(conn: Connection, target: str | None) -> list[RepositoryRef]:
+    """Every repository (``target``: only those of that namespace, or the one of that name), by name."""
+    query = select(repositories.c.id, repositories.c.name, repositories.c.namespace).order_by(
+        repositories.c.name
+    )
+    if target is not None:
+        query = query.where(or_(repositories.c.name == target, repositories.c.namespace == target))
+    return [RepositoryRef(int(r.id), r.name, r.namespace) for r in conn.execute(query)]
+
+
+def tagged(conn: Connection, repo_id: int) -> list[TaggedDigest]:
+    query = (
+        select(tags.c.name, tags.c.updated_at, manifests.c.digest)
+        .select_from(tags.join(manifests, manifests.c.id == tags.c.manifest_id))
+        .where(tags.c.repository_id == repo_id)
+    )
+    return [TaggedDigest(r.name, _utc(r.updated_at), r.digest) for r in conn.execute(query)]
+
+
+def untagged_manifests(conn: Connection, repo_id: int, before: datetime | None) -> list[UntaggedManifest]:
+    """The repository's manifests that no tag, index or subject keeps (pushed before ``before`` when
+    given), oldest first."""
+    others = manifests.alias("others")
+    listed = (
+        select(references.c.digest)
+        .join(others, others.c.id == references.c.manifest_id)
+        .where(others.c.repository_id == repo_id, references.c.kind == "manifest")
+    )
+    subjects = select(others.c.digest).where(others.c.repository_id == repo_id)
+    query = (
+        select(manifests.c.digest, manifests.c.created_at, manifests.c.id)
+        .where(
+            manifests.c.repository_id == repo_id,
+            ~exists().where(tags.c.manifest_id == manifests.c.id),
+            manifests.c.digest.not_in(listed),
+            or_(manifests.c.subject_digest.is_(None), manifests.c.subject_digest.not_in(subjects)),
+        )
+        .order_by(manifests.c.created_at, manifests.c.digest)
+    )
+    if before is not None:
+        query = query.where(manifests.c.created_at < before)
+    return [UntaggedManifest(int(r.id), r.digest, _utc(r.created_at)) for r in conn.execute(query)]
 
 
 def _utc(value: datetime) -> datetime:
