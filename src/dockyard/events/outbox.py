@@ -31,13 +31,19 @@ class Event:
 
 def add(conn: Connection, event: Event) -> None:
     """Queue ``event`` in ``conn``'s open transaction (the one making the change it describes)."""
-    conn.execute(
-        _INSERT,
-        {
-            "kind": event.kind,
-            "payload": dict(event.payload),
-            "actor": event.actor[:64] if event.actor else None,
-            "created_at": event.at,
-            "attempts": 0,
-        },
-    )
+    conn.execute(INSERT, row(event))
+
+
+INSERT = _INSERT
+
+
+def row(event: Event) -> dict[str, Any]:
+    """The outbox row of ``event``: the parameters of ``INSERT`` (for callers that run it their
+    own way, as the registry's hot manifest PUT does)."""
+    return {
+        "kind": event.kind,
+        "payload": dict(event.payload),
+        "actor": event.actor[:64] if event.actor else None,
+        "created_at": event.at,
+        "attempts": 0,
+    }

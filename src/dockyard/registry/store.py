@@ -10,6 +10,7 @@ ever held while blob bytes stream. Queries use SQLAlchemy Core on the mapped tab
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -40,6 +41,7 @@ from dockyard.registry.events import (
     RepositoryDeleted,
 )
 from dockyard.registry.immutability import refuse_moves
+from dockyard.registry.prepared import Statements
 from dockyard.registry.records import (
     Actor,
     Descriptor,
@@ -133,6 +135,7 @@ class MetadataStore:
             index_elements=["repository_id", "name"],
             set_={"manifest_id": upsert.excluded.manifest_id, "updated_at": upsert.excluded.updated_at},
         )
+        self._hot = Statements(dialect)  # the manifest PUT's statements, compiled once on SQLite
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -308,14 +311,16 @@ class MetadataStore:
         event. Raises the registry's errors, with nothing written."""
         now = _now()
         with self._writing() as conn:
-            _check_references(conn, push)
-            repo_id = self._ensure_repository(conn, push.repository)
+            _check_references(conn, push, self._hot)
+            repo_id = self._hot.scalar(conn, REPOSITORY_ID, {"name": push.repository})
+            if repo_id is None:
+                repo_id = self._ensure_repository(conn, push.repository)
             manifest_id = self._insert_manifest(conn, repo_id, push.digest, push.content, push.parsed, now)
             refuse_moves(conn, repo_id, push.tags, manifest_id)  # immutable tags (immutability.py)
             for name in push.tags:
                 params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
-                conn.execute(self._upsert_tag, params)
-            conn.execute(TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
+                self._hot.execute(conn, self._upsert_tag, params)
+            self._hot.execute(conn, TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
             pushed = ManifestPushed(
                 push.repository,
                 repo_id,
@@ -326,7 +331,8 @@ class MetadataStore:
                 push.ip,
                 now,
             )
-            outbox.add(conn, pushed.event())
+            event = outbox.row(pushed.event())
+            self._hot.execute(conn, outbox.INSERT, event, column_keys=list(event))
         return pushed
 
     def _insert_manifest(
@@ -338,8 +344,7 @@ class MetadataStore:
         parsed: ParsedManifest,
         now: datetime,
     ) -> int:
-        existing = conn.execute(MANIFEST_ID, {"repo_id": repo_id, "digest": digest})
-        found: int | None = existing.scalar_one_or_none()
+        found: int | None = self._hot.scalar(conn, MANIFEST_ID, {"repo_id": repo_id, "digest": digest})
         if found is not None:
             return found
         result = conn.execute(
@@ -556,7 +561,19 @@ PRESENT_CHILDREN = (
 LINKED_SIZES_LOCKED = LINKED_SIZES.with_for_update(read=True, of=blobs)
 
 
-def _check_references(conn: Connection, push: ManifestPut) -> None:
+@functools.cache
+def _linked_sizes(count: int) -> Any:
+    """LINKED_SIZES for ``count`` digests as plain parameters d0, d1, ... (compiled once per count)."""
+    digests: list[Any] = [bindparam(f"d{i}") for i in range(count)]
+    return (
+        select(links.c.digest, blobs.c.size)
+        .select_from(links.join(blobs).join(repositories))
+        .where(repositories.c.name == bindparam("name"), links.c.digest.in_(digests))
+        .with_for_update(read=True, of=blobs)  # as LINKED_SIZES_LOCKED (PostgreSQL; SQLite drops it)
+    )
+
+
+def _check_references(conn: Connection, push: ManifestPut, hot: Statements) -> None:
     """Every blob the manifest needs is in the repository, with the size the manifest says, and
     so is every manifest an index lists.
 
@@ -567,8 +584,9 @@ def _check_references(conn: Connection, push: ManifestPut) -> None:
     wanted = sorted({d.digest for d in required})
     sizes: dict[str, int] = {}
     if wanted:
-        rows = conn.execute(LINKED_SIZES_LOCKED, {"name": push.repository, "digests": wanted}).all()
-        sizes = {row.digest: int(row.size) for row in rows}
+        named = {"name": push.repository, **{f"d{i}": d for i, d in enumerate(wanted)}}
+        rows = hot.rows(conn, _linked_sizes(len(wanted)), named)
+        sizes = {digest: int(size) for digest, size in rows}
     missing = sorted(set(wanted) - sizes.keys())
     if missing:
         raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
