@@ -10,7 +10,8 @@ Python. Other databases go through ``Connection.execute`` as before.
 
 Only statements whose every parameter is supplied by the caller qualify: no expanding ``IN``
 lists, no column defaults filled in at execution (pass ``column_keys`` for an INSERT so that the
-columns left out are not compiled in).
+columns left out are not compiled in; a statement is compiled once, so it always gets the same
+``column_keys``).
 """
 
 from __future__ import annotations
