@@ -3,6 +3,7 @@ stores (timestamps, JSON, NULLs), reads back what it reads, and refuses a parame
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,8 +11,21 @@ from sqlalchemy import select
 
 from dockyard.db.engine import Database
 from dockyard.events import outbox
+from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.manifests import parse_manifest
 from dockyard.registry.prepared import Statements
-from dockyard.registry.store import REPOSITORY_ID, TOUCH_REPOSITORY, repositories
+from dockyard.registry.records import ManifestPut
+from dockyard.registry.store import (
+    HOT_REFERENCES,
+    REPOSITORY_ID,
+    TOUCH_REPOSITORY,
+    MetadataStore,
+    repositories,
+)
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 AT = datetime(2026, 11, 28, 23, 59, 58, 123456, tzinfo=UTC)
 
@@ -61,3 +75,32 @@ def test_other_databases_go_through_connection_execute(database: Database) -> No
     with database.write.begin() as conn:
         Statements("postgresql").execute(conn, outbox.INSERT, outbox.row(event))
     assert _event_rows(database) == [("manifest.pushed", {"x": 1}, None, _event_rows(database)[0][3])]
+
+
+@pytest.mark.parametrize("count", [1, 3, HOT_REFERENCES, HOT_REFERENCES + 1])
+def test_missing_blobs_are_named_whatever_their_count(database: Database, count: int) -> None:
+    """Up to HOT_REFERENCES blobs a manifest's check runs a statement compiled for its count; above
+    it the expanding one: both name every blob the repository lacks, and refuse a wrong size."""
+    store = MetadataStore(database)
+    linked = "sha256:" + "0" * 64
+    store.link_blob.__wrapped__(store, "alice/app", linked, 10)  # type: ignore[attr-defined]
+    digests = [linked, *(f"sha256:{i:064x}" for i in range(1, count))]
+    layers = [{"mediaType": OCI_LAYER, "digest": d, "size": 10} for d in digests[1:]]
+    config = {"mediaType": OCI_CONFIG, "digest": linked, "size": 10}
+    content = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers})
+    parsed = parse_manifest(content.encode(), OCI_MANIFEST)
+    put = ManifestPut("alice/app", "sha256:" + "f" * 64, content.encode(), parsed, ("v1",), None, None)
+    if count == 1:
+        store.put_manifest.__wrapped__(store, put)  # type: ignore[attr-defined]
+        wrong = json.dumps({**json.loads(content), "config": {**config, "size": 11}}).encode()
+        bad = ManifestPut(
+            "alice/app", "sha256:" + "e" * 64, wrong, parse_manifest(wrong, OCI_MANIFEST), (), None, None
+        )
+        with pytest.raises(RegistryError) as refused:
+            store.put_manifest.__wrapped__(store, bad)  # type: ignore[attr-defined]
+        assert refused.value.code == ErrorCode.MANIFEST_INVALID
+        return
+    with pytest.raises(RegistryError) as missing:
+        store.put_manifest.__wrapped__(store, put)  # type: ignore[attr-defined]
+    assert missing.value.code == ErrorCode.MANIFEST_BLOB_UNKNOWN
+    assert missing.value.detail == {"digests": sorted(digests[1:])}

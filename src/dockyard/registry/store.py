@@ -561,9 +561,14 @@ PRESENT_CHILDREN = (
 LINKED_SIZES_LOCKED = LINKED_SIZES.with_for_update(read=True, of=blobs)
 
 
+# Manifests with up to this many distinct blobs check them with a statement compiled for their
+# count; bounded, as every count is a statement kept for good (pushers choose the counts).
+HOT_REFERENCES = 64
+
+
 @functools.cache
 def _linked_sizes(count: int) -> Any:
-    """LINKED_SIZES for ``count`` digests as plain parameters d0, d1, ... (compiled once per count)."""
+    """LINKED_SIZES for ``count`` (<= HOT_REFERENCES) digests as plain parameters d0, d1, ..."""
     digests: list[Any] = [bindparam(f"d{i}") for i in range(count)]
     return (
         select(links.c.digest, blobs.c.size)
@@ -583,10 +588,12 @@ def _check_references(conn: Connection, push: ManifestPut, hot: Statements) -> N
     required = push.parsed.blobs
     wanted = sorted({d.digest for d in required})
     sizes: dict[str, int] = {}
-    if wanted:
+    if 0 < len(wanted) <= HOT_REFERENCES:
         named = {"name": push.repository, **{f"d{i}": d for i, d in enumerate(wanted)}}
-        rows = hot.rows(conn, _linked_sizes(len(wanted)), named)
-        sizes = {digest: int(size) for digest, size in rows}
+        sizes = {digest: int(size) for digest, size in hot.rows(conn, _linked_sizes(len(wanted)), named)}
+    elif wanted:  # a manifest of many layers: not worth a statement of its own per count
+        rows = conn.execute(LINKED_SIZES, {"name": push.repository, "digests": wanted}).all()
+        sizes = {row.digest: int(row.size) for row in rows}
     missing = sorted(set(wanted) - sizes.keys())
     if missing:
         raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
