@@ -592,7 +592,7 @@ def _check_references(conn: Connection, push: ManifestPut, hot: Statements) -> N
         named = {"name": push.repository, **{f"d{i}": d for i, d in enumerate(wanted)}}
         sizes = {digest: int(size) for digest, size in hot.rows(conn, _linked_sizes(len(wanted)), named)}
     elif wanted:  # a manifest of many layers: not worth a statement of its own per count
-        rows = conn.execute(LINKED_SIZES, {"name": push.repository, "digests": wanted}).all()
+        rows = conn.execute(LINKED_SIZES_LOCKED, {"name": push.repository, "digests": wanted}).all()
         sizes = {row.digest: int(row.size) for row in rows}
     missing = sorted(set(wanted) - sizes.keys())
     if missing:
