@@ -3,8 +3,17 @@
 Bytes are hashed and written as they arrive, in a pipeline: while one batch is
 hashed (on one thread) and written (on another), the event loop receives the
 next. Nothing is ever held whole in memory. A session is a folder in storage,
-so it survives a restart; the running hash is kept in memory as a shortcut and
-recomputed from the stored bytes when it is missing (restart, another replica).
+so it survives a restart and is seen by every replica on the same storage; the
+running hash is kept in memory as a shortcut.
+
+Replicas behind a load balancer take a session's requests in turns, so a
+replica often gets a chunk whose session grew elsewhere. It does not re-read the
+session then: it writes the chunk unhashed and keeps whatever running hash it
+had (a session only ever grows at its end, so a hash of its first N bytes stays
+a hash of its first N bytes). Completing catches up once, reading only the bytes
+past its hash (all of them when it has none). So each byte is hashed at most
+twice whatever the number of chunks and replicas: once as it arrives (when the
+receiving replica's hash was current) and once in that one catch-up read.
 
 Memory stays bounded whatever ids clients send: an id is checked (a canonical
 UUID whose session exists in storage) before anything is kept for it; per-session
@@ -305,38 +314,48 @@ class UploadService:
         with contextlib.suppress(PathNotFound):
             await self.storage.delete(paths.upload_dir(upload_id))
 
-    async def _hash_state(self, upload_id: str, offset: int) -> _HashState:
-        state = self._hashes.get(upload_id)
-        if state is None or state.offset != offset:
-            state = _HashState(offset, await self._rehash(upload_id, HASH_ALGORITHM, offset))
+    async def _caught_up(self, upload_id: str, size: int) -> _HashState:
+        """The running hash of the session's first ``size`` bytes, reading from storage only the
+        bytes past the hash this process has (all of them when it has none)."""
+        state = self._hashes.get(upload_id) or _HashState(0, hashlib.new(HASH_ALGORITHM))
+        if state.offset < size:
+            await self._hash_stored(upload_id, state.hasher, state.offset, size - state.offset)
+            state = _HashState(size, state.hasher)
             self._remember(upload_id, state)
         return state
 
-    async def _rehash(self, upload_id: str, algorithm: str, size: int) -> hashlib._Hash:
-        hasher = hashlib.new(algorithm)
-        async for chunk in self.storage.reader(paths.upload_data(upload_id), 0, size):
+    async def _hash_stored(self, upload_id: str, hasher: hashlib._Hash, offset: int, length: int) -> None:
+        async for chunk in self.storage.reader(paths.upload_data(upload_id), offset, length):
             await anyio.to_thread.run_sync(hasher.update, chunk)
-        return hasher
 
     async def _digest(self, upload_id: str, size: int, algorithm: str) -> str:
         if algorithm == HASH_ALGORITHM:
-            return (await self._hash_state(upload_id, size)).hasher.hexdigest()
-        return (await self._rehash(upload_id, algorithm, size)).hexdigest()
+            return (await self._caught_up(upload_id, size)).hasher.hexdigest()
+        hasher = hashlib.new(algorithm)
+        await self._hash_stored(upload_id, hasher, 0, size)
+        return hasher.hexdigest()
 
     async def _receive(
         self, upload_id: str, writer: FileWriter, body: AsyncIterator[bytes], length: int | None
     ) -> None:
         start = writer.size
-        state = await self._hash_state(upload_id, start)
-        # If anything fails midway, the session's hash no longer matches its bytes.
-        self._hashes.pop(upload_id, None)
-        received = await _pump(body, writer, state.hasher)
+        state = self._hashes.get(upload_id)
+        if start == 0:
+            state = _HashState(0, hashlib.new(HASH_ALGORITHM))
+        if state is None or state.offset != start:
+            # The session grew on another replica (or this process restarted): write the chunk
+            # unhashed and keep the older hash; completing catches up from it, once.
+            received = await _pump(body, writer, None)
+        else:
+            # If anything fails midway, the hash no longer matches a prefix of the bytes.
+            self._hashes.pop(upload_id, None)
+            received = await _pump(body, writer, state.hasher)
+            self._remember(upload_id, _HashState(start + received, state.hasher))
         if length is not None and received != length:
             raise RegistryError(ErrorCode.SIZE_INVALID, {"content_length": length, "received": received})
-        self._remember(upload_id, _HashState(start + received, state.hasher))
 
 
-async def _pump(body: AsyncIterator[bytes], writer: FileWriter, hasher: hashlib._Hash) -> int:
+async def _pump(body: AsyncIterator[bytes], writer: FileWriter, hasher: hashlib._Hash | None) -> int:
     """Hash and write the body in batches, overlapping with receiving the next batch."""
     received = 0
     batch: list[bytes] = []
@@ -363,7 +382,10 @@ async def _pump(body: AsyncIterator[bytes], writer: FileWriter, hasher: hashlib.
     return received
 
 
-async def _consume(batch: list[bytes], writer: FileWriter, hasher: hashlib._Hash) -> None:
+async def _consume(batch: list[bytes], writer: FileWriter, hasher: hashlib._Hash | None) -> None:
+    if hasher is None:
+        await writer.write(batch)
+        return
     await asyncio.gather(anyio.to_thread.run_sync(_update, hasher, batch), writer.write(batch))
 
 
