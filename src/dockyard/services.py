@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from dockyard.accounts import registry_events as account_events
 from dockyard.accounts.limits import CreationLimits
 from dockyard.accounts.service import AccountService
+from dockyard.auth.counters import CounterStore, DatabaseCounters
 from dockyard.auth.keys import SigningKey, load_or_create
 from dockyard.auth.ratelimit import PullRateLimiter
 from dockyard.auth.service import AuthService
@@ -184,7 +185,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     dispatcher = Dispatcher(database)
     registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room, dispatcher)
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
-    login = _login(settings, accounts, signing_key, clock)
+    login = _login(settings, accounts, signing_key, clock, DatabaseCounters(database))
     hub = HubService(
         database, accounts, registry, base_url=settings.base_url, secrets=secrets, signup=settings.signup
     )
@@ -245,7 +246,9 @@ def open_services(settings: Settings) -> Iterator[Services]:
         services.close()
 
 
-def _login(settings: Settings, accounts: AccountService, key: SigningKey, clock: Clock) -> AuthService:
+def _login(
+    settings: Settings, accounts: AccountService, key: SigningKey, clock: Clock, counters: CounterStore
+) -> AuthService:
     authority = TokenAuthority(
         key,
         issuer=settings.token_issuer,
@@ -259,14 +262,16 @@ def _login(settings: Settings, accounts: AccountService, key: SigningKey, clock:
         settings.login_max_failures,
         settings.login_failure_window_seconds,
         settings.login_lockout_seconds,
-        clock.monotonic,
+        clock.time,
         ip_max_failures=settings.login_ip_max_failures,
+        store=counters,
     )
     limiter = PullRateLimiter(
         settings.pull_limit_anonymous,
         settings.pull_limit_authenticated,
         settings.pull_limit_window_seconds,
         clock.time,
+        store=counters,
     )
     return AuthService(accounts, authority, throttle, limiter)
 

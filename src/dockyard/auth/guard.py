@@ -126,7 +126,7 @@ class TokenGuard:
         if need is None or need.canonical is None:  # /v2/, unknown routes, invalid names: the app answers
             await self.app(scope, receive, send)
             return
-        quota = self._quota(scope, token, need)
+        quota = await self._quota(scope, token, need)
         if quota is not None and not quota.allowed:
             await _send_error(scope, send, _rate_limited(), quota.headers(_source(scope, token)))
             return
@@ -165,7 +165,7 @@ class TokenGuard:
         await self.app(scope, receive, send_wrapper)
         await self._audit(scope, token, need, status)
 
-    def _quota(self, scope: Scope, token: AccessToken, need: Need) -> Quota | None:
+    async def _quota(self, scope: Scope, token: AccessToken, need: Need) -> Quota | None:
         limiter = self.auth.limiter
         if not limiter.enabled or need.route != "manifests" or scope["method"] not in ("GET", "HEAD"):
             return None
@@ -173,7 +173,7 @@ class TokenGuard:
         if limit == 0:
             return None
         key = f"user:{token.subject}" if token.account is not None else f"ip:{client_ip(scope)}"
-        return limiter.check(key, limit, count=scope["method"] == "GET")
+        return await limiter.check(key, limit, count=scope["method"] == "GET")
 
     async def _audit(self, scope: Scope, token: AccessToken, need: Need, status: int) -> None:
         if not (_blob_delete(scope["method"], need) and status == 202):

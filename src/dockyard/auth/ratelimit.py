@@ -1,8 +1,8 @@
 """Pull rate limits as Docker Hub applies them: manifest GETs per window, per account or IP.
 
-Windows are fixed (aligned to the epoch) and counters live in process memory, so each
-worker counts on its own; a database-backed limiter for several workers or replicas can
-replace this class. A limit of 0 means unlimited.
+Windows are fixed (aligned to the epoch); the counts live in a ``CounterStore`` (counters.py):
+the database's in a server, so every worker and every replica counts together. A limit of 0
+means unlimited.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MAX_KEYS = 100_000
+from dockyard.auth.counters import CounterStore, MemoryCounters
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +31,19 @@ class Quota:
 
 class PullRateLimiter:
     def __init__(
-        self, anonymous: int, authenticated: int, window: int, clock: Callable[[], float] = time.time
+        self,
+        anonymous: int,
+        authenticated: int,
+        window: int,
+        clock: Callable[[], float] = time.time,
+        *,
+        store: CounterStore | None = None,
     ) -> None:
         self.anonymous = anonymous
         self.authenticated = authenticated
         self.window = window
         self.clock = clock
-        self._counts: dict[str, tuple[int, int]] = {}  # key -> (window number, pulls)
+        self.store = store or MemoryCounters()
 
     @property
     def enabled(self) -> bool:
@@ -46,22 +52,15 @@ class PullRateLimiter:
     def limit(self, authenticated: bool) -> int:
         return self.authenticated if authenticated else self.anonymous
 
-    def check(self, key: str, limit: int, count: bool) -> Quota:
-        """The quota after this request; a counted request past the limit is refused, not counted."""
-        current = int(self.clock() // self.window)
-        window, used = self._counts.get(key, (current, 0))
-        if window != current:
-            used = 0
-        allowed = not count or used < limit
-        if count and allowed:
-            used += 1
-            if len(self._counts) >= MAX_KEYS and key not in self._counts:
-                self._prune(current)
-            self._counts[key] = (current, used)
-        return Quota(limit, max(limit - used, 0), allowed, self.window)
-
-    def _prune(self, current: int) -> None:
-        for key in [k for k, (w, _) in self._counts.items() if w != current]:
-            del self._counts[key]
-        if len(self._counts) >= MAX_KEYS:
-            self._counts.clear()
+    async def check(self, key: str, limit: int, count: bool) -> Quota:
+        """The quota after this request; a counted request past the limit is refused, not counted.
+        A HEAD (``count`` false) reads the quota without using it."""
+        now = self.clock()
+        window_end = (now // self.window + 1) * self.window
+        if count:
+            used = await self.store.hit(f"pull-{key}", window_end, limit, now)
+            if used is None:
+                return Quota(limit, 0, False, self.window)
+            return Quota(limit, max(limit - used, 0), True, self.window)
+        used = await self.store.peek(f"pull-{key}", window_end)
+        return Quota(limit, max(limit - used, 0), True, self.window)

@@ -99,7 +99,7 @@ class AuthService:
         """Password or personal access token, for every door that takes one (``door``: /token,
         the hub API, the pages, the build API, ...): throttled per account and per IP, and every
         outcome audited, so no door is a way around the throttle or the audit log."""
-        retry_after = self.throttle.retry_after(username, ip)
+        retry_after = await self.throttle.retry_after(username, ip)
         if retry_after is not None:
             await self._audit(
                 "login.throttled", username[:MAX_USERNAME], ip, {"retry_after": retry_after, "door": door}
@@ -113,10 +113,10 @@ class AuthService:
         if 0 < len(username) <= MAX_USERNAME and 0 < len(secret) <= MAX_SECRET:
             principal = await self.accounts.authenticate(username, secret)
         if principal is None:
-            self.throttle.failed(username, ip)
+            await self.throttle.failed(username, ip)
             await self._login_failed(username[:MAX_USERNAME], ip, {"door": door})
             raise RegistryError(ErrorCode.UNAUTHORIZED, message=BAD_CREDENTIALS)
-        self.throttle.succeeded(username)
+        await self.throttle.succeeded(username)
         detail = {"via": "token" if principal.token_id is not None else "password", "door": door}
         await self._audit("login.success", principal.username, ip, detail)
         return principal

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -351,6 +352,19 @@ class RateLimitHit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(160))
     at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class RateCounter(Base):
+    """The login throttle's and the pull rate limiter's count under one key (``user:<name>``,
+    ``ip:<address>``, ``pull:...``) in its current fixed window, and when a lock-out ends
+    (epoch seconds; auth/counters.py). Shared by every replica on the database."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_end: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class AuditEvent(Base):
