@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "workload once more into SVG flame graphs in the results directory")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
+    p.add_argument("--topology", action="store_true", help="instead: the scale-out rows (bench/topology.py): "
+                   "pulls through nginx with X-Accel-Redirect, a push through nginx to two replicas on "
+                   "PostgreSQL and S3, each against distribution on the same S3 store")
     p.add_argument("--render", type=Path, metavar="JSON", help="print the Markdown tables of an earlier "
                    "results file and exit")
     args = p.parse_args(argv)
@@ -324,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         print(report.markdown(defs, earlier))
         return 0
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if args.topology:
+        import topology
+
+        return topology.run(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     names = [args.only] if args.only else ["distribution", "dockyard"]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dockyard-bench-"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,6 +125,11 @@ class Settings(BaseSettings):
     s3_redirect_seconds: int = Field(default=1200, ge=60, le=7 * 24 * 3600)
     # Multipart part size of uploads (S3's minimum is 5 MiB; 10,000 parts make the largest blob).
     s3_part_size: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3)
+    # Behind nginx with the folder backend: blob GETs and HEADs, once access is checked, answer
+    # with X-Accel-Redirect: <this prefix><path under the storage folder>, and nginx sends the
+    # file itself (sendfile, ranges) from an `internal` location aliased to <data_dir>/storage/
+    # (deploy/nginx.conf). Empty: Dockyard sends the bytes. Never with DOCKYARD_STORAGE=s3.
+    accel_redirect: str = ""
     workers: int = Field(default=1, ge=1, le=64)
     server: Literal["granian", "uvicorn"] = "granian"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -221,6 +227,11 @@ class Settings(BaseSettings):
     def _storage_complete(self) -> Settings:
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("DOCKYARD_STORAGE=s3 needs DOCKYARD_S3_BUCKET")
+        if self.storage == "s3" and self.accel_redirect:
+            raise ValueError(
+                "DOCKYARD_ACCEL_REDIRECT has nginx send files of the folder backend; with "
+                "DOCKYARD_STORAGE=s3 there is no local file (DOCKYARD_S3_REDIRECT sends clients to the store)"
+            )
         return self
 
     @classmethod
@@ -240,6 +251,17 @@ class Settings(BaseSettings):
         if not file.is_file():
             raise ConfigFileMissing(f"configuration file {file} not found (--config / {CONFIG_ENV})")
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=file)
+
+    @field_validator("accel_redirect")
+    @classmethod
+    def _accel_prefix(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"/(?:(?!\.\.?/)[A-Za-z0-9._~-]+/)+", value):
+            raise ValueError(
+                f"accel_redirect must be a location path that starts and ends with '/', "
+                f"such as /internal-blobs/ (got {value!r})"
+            )
+        return value
 
     @field_validator("background")
     @classmethod

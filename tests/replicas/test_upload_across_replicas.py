@@ -19,7 +19,7 @@ from dockyard.registry.uploads import UploadService
 from dockyard.storage import create_driver
 from tests.postgres.fixtures import database_url, postgres_template, postgres_url  # noqa: F401
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 CHUNK = 64 * 1024
 CHUNKS = 12

@@ -26,6 +26,10 @@ async def get_blob(request: Request) -> Response:
         "Cache-Control": "max-age=31536000",
         "Accept-Ranges": "bytes",
     }
+    if (accel := request.app.state.settings.accel_redirect) and location.local_file is not None:
+        # nginx sends the file (sendfile, ranges) from its internal location; access was checked.
+        headers["X-Accel-Redirect"] = accel + location.path
+        return Response(status_code=200, headers=headers, media_type=OCTET_STREAM)
     if request.method == "GET" and (url := await registry(request).storage.redirect_url(location.path)):
         # The store serves the bytes itself (a presigned URL), after access was checked here.
         return RedirectResponse(url, status_code=307, headers=headers)
