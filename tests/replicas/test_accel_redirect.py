@@ -43,5 +43,5 @@ def test_the_setting_is_checked_at_start_up() -> None:
     for bad in ("internal-blobs/", "/internal-blobs", "/a b/", "/../x/", "http://x/"):
         with pytest.raises(ValueError, match="accel_redirect must be a location path"):
             Settings(accel_redirect=bad)
-    with pytest.raises(ValueError, match="DOCKYARD_ACCEL_REDIRECT.*DOCKYARD_STORAGE=s3"):
+    with pytest.raises(ValueError, match=r"DOCKYARD_ACCEL_REDIRECT.*DOCKYARD_STORAGE=s3"):
         Settings(accel_redirect="/internal-blobs/", storage="s3", s3_bucket="b")
