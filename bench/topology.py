@@ -116,7 +116,9 @@ def distribution(binary: str, workdir: Path, s3: dict[str, str], bucket: str) ->
     config.write_text(DISTRIBUTION_S3.format(
         access=s3["AWS_ACCESS_KEY_ID"], secret=s3["AWS_SECRET_ACCESS_KEY"], region=s3["AWS_DEFAULT_REGION"],
         endpoint=s3["AWS_ENDPOINT_URL"], bucket=bucket, port=port))
-    return servers.Server("distribution-s3", [binary, "serve", str(config)], port, workdir)
+    # AWS_CA_BUNDLE (set on some machines) makes aws-sdk-go panic over a plain-http endpoint.
+    return servers.Server("distribution-s3", [binary, "serve", str(config)], port, workdir,
+                          env={"AWS_CA_BUNDLE": ""})
 
 
 def measure(reps: int, rows: dict[str, Callable[[int], Sample]]) -> dict[str, list[float]]:
@@ -142,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
                     for i in range(2)]
         folder = dockyard(args.dockyard_bin, workdir / "folder", {"DOCKYARD_ACCEL_REDIRECT": "/internal-blobs/"})
         dist = distribution(args.registry_bin, workdir, s3, make_bucket(s3))
-        for server in [*replicas, folder, dist]:
+        dist_folder = servers.distribution(args.registry_bin, workdir)  # context: the same disk as ours
+        for server in [dist, dist_folder, *replicas, folder]:
             console.log(f"starting {server.name}")
             server.start(timeout=120)
             started.append(server)
@@ -153,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         t_front = Target("dockyard-replicas", front.url, front._process.pid, {})
         t_accel = Target("dockyard-accel", accel.url, accel._process.pid, {})
         t_dist = Target("distribution-s3", dist.base, dist.pid, {})
-        clients = {t.name: t.client() for t in (t_front, t_accel, t_dist)}
+        t_disk = Target("distribution", dist_folder.base, dist_folder.pid, {})
+        clients = {t.name: t.client() for t in (t_front, t_accel, t_dist, t_disk)}
 
         def push(t: Target, offset: int) -> Callable[[int], Sample]:
             return lambda rep: push_monolithic(t, clients[t.name], "bench/push", blobs[2 * rep + offset])
@@ -161,18 +165,21 @@ def run(args: argparse.Namespace) -> int:
         pushes = measure(args.reps, {"push: dockyard, nginx, 2 replicas, PostgreSQL + S3": push(t_front, 0),
                                      "push: distribution 2.8.2, S3": push(t_dist, 1)})
         layer: Blob = blobs[-1]
-        for t in (t_accel, t_dist):
+        for t in (t_accel, t_dist, t_disk):
             push_monolithic(t, clients[t.name], "bench/pull", layer)
         pulls = measure(args.reps, {
             "pull: dockyard, nginx X-Accel-Redirect, folder": lambda _: pull(t_accel, clients["dockyard-accel"], "bench/pull", layer),
             "pull: distribution 2.8.2, S3": lambda _: pull(t_dist, clients["distribution-s3"], "bench/pull", layer),
+            "pull: distribution 2.8.2, folder": lambda _: pull(t_disk, clients["distribution"], "bench/pull", layer),
         })
         for client in clients.values():
             client.close()
     results = {"size_mib": args.size_mib, "reps": args.reps, "loadavg": os.getloadavg(), "MB/s": {**pushes, **pulls}}
     table = ["| row | Dockyard MB/s | distribution MB/s | ratio |", "|---|---:|---:|---:|"]
-    for what, ours, theirs in (("push through nginx, 2 replicas, PostgreSQL + S3", *pushes.values()),
-                               ("pull through nginx, X-Accel-Redirect", *pulls.values())):
+    ours_pull, s3_pull, disk_pull = pulls.values()
+    for what, ours, theirs in (("push through nginx, 2 replicas, PostgreSQL + S3 (vs distribution on S3)", *pushes.values()),
+                               ("pull through nginx, X-Accel-Redirect (vs distribution on S3)", ours_pull, s3_pull),
+                               ("pull through nginx, X-Accel-Redirect (vs distribution on a folder, direct)", ours_pull, disk_pull)):
         a, b = sorted(ours)[len(ours) // 2], sorted(theirs)[len(theirs) // 2]
         table.append(f"| {what} | {a:,.1f} | {b:,.1f} | {a / b:.2f}x |")
     print("\n".join(table))

@@ -218,6 +218,10 @@ def test_blob_pulls_through_nginx_are_sent_by_nginx(
         assert whole.status_code == 200 and whole.content == data
         assert whole.headers["docker-content-digest"] == layer
         assert whole.headers["content-type"] == "application/octet-stream"
+        # Each once: neither dropped across the redirect nor said by both Dockyard and nginx.
+        assert whole.headers["cache-control"] == "max-age=31536000"
+        assert whole.headers["accept-ranges"] == "bytes"
+        assert whole.headers["etag"] == f'"{layer}"'
         assert "x-accel-redirect" not in whole.headers
         assert client.head(f"/v2/accel/app/blobs/{layer}").headers["content-length"] == str(len(data))
         part = client.get(f"/v2/accel/app/blobs/{layer}", headers={"Range": "bytes=10-19"})

@@ -28,6 +28,7 @@ async def get_blob(request: Request) -> Response:
     }
     if (accel := request.app.state.settings.accel_redirect) and location.local_file is not None:
         # nginx sends the file (sendfile, ranges) from its internal location; access was checked.
+        del headers["Accept-Ranges"]  # nginx says it, and answers the ranges
         headers["X-Accel-Redirect"] = accel + location.path
         return Response(status_code=200, headers=headers, media_type=OCTET_STREAM)
     if request.method == "GET" and (url := await registry(request).storage.redirect_url(location.path)):
