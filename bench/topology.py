@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))  # tests.replicas.topology: the nginx the topology test runs
 
 from tests.replicas.topology import Nginx  # noqa: E402
+from tests.storage.s3store import remove_bucket  # noqa: E402
 
 MIB = 1 << 20
 console = Console(stderr=True)
@@ -134,16 +136,27 @@ def measure(reps: int, rows: dict[str, Callable[[int], Sample]]) -> dict[str, li
 def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir or f"/tmp/dockyard-bench-topology-{uuid.uuid4().hex[:8]}")
     workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(args, workdir)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> int:
     s3 = s3_env()
     blobs = [make_blob(workdir / f"blob-{i}.bin", args.size_mib * MIB) for i in range(2 * args.reps + 1)]
-    shared = {"DOCKYARD_STORAGE": "s3", "DOCKYARD_S3_BUCKET": make_bucket(s3), "DOCKYARD_BUILD_EMBEDDED_WORKER": "false"}
-    with ExitStack() as stack, postgres(args.dockyard_bin, shared) as url:
+    buckets = [make_bucket(s3), make_bucket(s3)]  # Dockyard's, distribution's
+    shared = {"DOCKYARD_STORAGE": "s3", "DOCKYARD_S3_BUCKET": buckets[0], "DOCKYARD_BUILD_EMBEDDED_WORKER": "false"}
+    with postgres(args.dockyard_bin, shared) as url, ExitStack() as stack:  # servers stop first
+        for bucket in buckets:
+            stack.callback(remove_bucket, s3, bucket)
         started: list[servers.Server] = []
         stack.callback(lambda: [s.stop() for s in started])
         replicas = [dockyard(args.dockyard_bin, workdir / f"replica-{i}", {**shared, "DOCKYARD_DATABASE_URL": url})
                     for i in range(2)]
         folder = dockyard(args.dockyard_bin, workdir / "folder", {"DOCKYARD_ACCEL_REDIRECT": "/internal-blobs/"})
-        dist = distribution(args.registry_bin, workdir, s3, make_bucket(s3))
+        dist = distribution(args.registry_bin, workdir, s3, buckets[1])
         dist_folder = servers.distribution(args.registry_bin, workdir)  # context: the same disk as ours
         for server in [dist, dist_folder, *replicas, folder]:
             console.log(f"starting {server.name}")
