@@ -48,6 +48,7 @@ DB_OWNERS = {
     "AccessToken": "accounts",
     "AuditEvent": "accounts",
     "RateLimitHit": "accounts",
+    "RateCounter": "auth",  # the login throttle and pull limits (auth/counters.py)
 }
 
 # (module, table): why it is still there. Not the hub's or the web's: those are clean.
