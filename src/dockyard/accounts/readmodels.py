@@ -1,6 +1,7 @@
 """Read models of the accounts' tables for the packages above (the hub's pages, the web sessions),
 inside the caller's connection: records out, never the tables.
 
+    user_count(conn)                     how many accounts exist (the first-start hint)
     session_user(conn, user_id)          who a web session belongs to, None when disabled or gone
     credentials_version(conn, user_id)   the account's current one, None when gone
     organization_names(conn)             every organisation, by name
@@ -49,6 +50,10 @@ class UserPage:
 _SESSION_USER = select(
     users.c.id, namespaces.c.name, users.c.is_admin, users.c.credentials_version
 ).select_from(users.join(namespaces))
+
+
+def user_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
 
 def session_user(conn: Connection, user_id: int) -> SessionUser | None:
