@@ -314,6 +314,9 @@ def fresh_dockyard(tmp_path: Path, template_database: Path) -> Iterator[Dockyard
         yield server
 
 
+IN_PROCESS_SERVERS = ("InProcessDockyard", "ThreadedDockyard")  # tests/inprocess.py
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -322,7 +325,7 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed:
         for name, value in getattr(item, "funcargs", {}).items():
-            if isinstance(value, DockyardServer) or type(value).__name__ == "InProcessDockyard":
+            if isinstance(value, DockyardServer) or type(value).__name__ in IN_PROCESS_SERVERS:
                 report.sections.append((f"dockyard log ({name})", value.log_tail()))
     return report
 

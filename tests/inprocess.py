@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import threading
 import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -419,4 +420,113 @@ def _log_to(path: Path, level: str) -> Iterator[None]:
             logger.removeHandler(handler)
             _Logging.levels.remove(wanted)
             logger.setLevel(min(_Logging.levels) if _Logging.levels else _Logging.original)
+        handler.close()
+
+
+# ----------------------------------------------------------------------------------------------------
+# The same app behind a real socket, served from a thread of this process
+# ----------------------------------------------------------------------------------------------------
+
+
+class ThreadedDockyard(InProcessDockyard):
+    """``create_app`` as InProcessDockyard builds it, served by uvicorn (``dockyard serve --server
+    uvicorn``'s server) from a thread of the test process on a real port of 127.0.0.1.
+
+    For tests that speak HTTP to a URL (module-level ``httpx`` calls, a browser, a client binary)
+    but need nothing of a server *process*: no PID, RSS, signals, kill, the CLI's start-up lines,
+    or granian's own HTTP handling (body limits and slow clients at the socket stay against
+    ``dockyard serve``). Starting it costs what building the app costs (~0.3 s), not a Python
+    interpreter and two rounds of imports (~4.5 s of CPU per ``dockyard serve``)."""
+
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(data_dir, env, **kwargs)
+        self.port = 0  # chosen by the first start, kept by restarts
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    def __repr__(self) -> str:
+        return f"ThreadedDockyard({self.url}, data_dir={str(self.data_dir)!r})"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        import uvicorn
+
+        assert not self.running, f"{self} is already running"
+        if self.template is not None and not (self.data_dir / datadir.DATABASE).exists():
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.copyfile(self.template, self.data_dir / datadir.DATABASE)
+        with same_umask():
+            datadir.prepare(self.settings, create=True)
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart binds over TIME_WAIT
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(2048)
+        self.port = listener.getsockname()[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        with contextlib.ExitStack() as stack:
+            stack.callback(listener.close)
+            stack.enter_context(_log_to(self.log_path, self.settings.log_level))
+            stack.enter_context(_uvicorn_errors_to(self.log_path))
+            self._services = build_services(self.settings, clock=self.clock)
+            stack.callback(self._services.close)
+            self._app = create_app(self.settings, self._services)
+            config = uvicorn.Config(
+                self._app,
+                lifespan="on",
+                log_config=None,
+                log_level="warning",
+                access_log=False,
+                loop="asyncio",
+            )
+            server = uvicorn.Server(config)
+            thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+            thread.start()
+            while not server.started:
+                if not thread.is_alive():
+                    raise RuntimeError(f"{self} did not start\n{self.log_tail()}")
+                thread.join(0.01)
+            self._server, self._thread, self._socket = server, thread, listener
+            self._stack = stack.pop_all()
+
+    def stop(self) -> None:
+        """Close every client, let uvicorn finish (the app's shut-down), close the socket."""
+        assert self._thread is not None and self._stack is not None, f"{self} is not running"
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._http = None
+        thread, self._thread = self._thread, None
+        self._server.should_exit = True
+        thread.join(SHUTDOWN_TIMEOUT)
+        stack, self._stack = self._stack, None
+        stack.close()
+        self._services = self._app = self._server = self._socket = None
+        assert not thread.is_alive(), f"{self} did not stop within {SHUTDOWN_TIMEOUT:.0f}s"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx.Client on this server's socket (``base_url`` and ``timeout`` preset), closed by stop()."""
+        assert self.running, f"{self} is not running"
+        client = httpx.Client(**{"base_url": self.url, "timeout": 30, **kwargs})
+        self._clients.append(client)
+        return client
+
+
+@contextlib.contextmanager
+def _uvicorn_errors_to(path: Path) -> Iterator[None]:
+    """What uvicorn logs (a traceback that escaped the app among it) into the server's log too, as
+    ``dockyard serve --server uvicorn`` writes it to its stderr."""
+    logger = logging.getLogger("uvicorn.error")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
         handler.close()

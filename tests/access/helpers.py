@@ -1,4 +1,4 @@
-"""Helpers for the access-control suite: the `dockyard` CLI as a subprocess, tokens, challenges.
+"""Helpers for the access-control suite: the `dockyard` CLI, tokens, challenges.
 
 Everything talks over HTTP to a Dockyard with token auth, the app in process (`in_process_world`,
 tests/inprocess.py) or a real `dockyard serve` (`running_world`), and administers it with the real
@@ -17,6 +17,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from tests.conftest import DockyardServer, Server
-from tests.inprocess import InProcessDockyard, same_umask
+from tests.inprocess import InProcessDockyard, ThreadedDockyard, same_umask
 
 if TYPE_CHECKING:
     from dockyard.clock import Clock
@@ -73,6 +74,15 @@ def run_cli(
     return result
 
 
+def past_the_standing_cache() -> None:
+    """Wait out the second for which a server process remembers that a verified access token's
+    account still stands (dockyard.auth.standing): a revocation made with the CLI reaches access
+    tokens within that second, not sooner. (The CLI, a subprocess of ~2 s once, hid this wait.)"""
+    from dockyard.auth.standing import TTL_SECONDS
+
+    time.sleep(TTL_SECONDS)
+
+
 def new_password(name: str) -> str:
     """A password unique to this run, so a grep of the server log for it means something."""
     return f"Pw-{name}-{secrets.token_urlsafe(18)}"
@@ -101,10 +111,12 @@ class World:
     def cli(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        """`dockyard ARGS --data-dir DATA_DIR`: a subprocess beside a real server, in this process
-        beside the app in process."""
-        if not isinstance(self.server, InProcessDockyard):
-            return run_cli(self.data_dir, *args, input=input, check=check)
+        """`dockyard ARGS --data-dir DATA_DIR`, run by the CLI app in this process (the test's), beside
+        the server (a real one is another process; the app in process has services of its own).
+
+        The CLI as an executable of its own (its entry point, exit statuses, stderr) is tested in
+        tests/accounts/test_cli.py and tests/server/; here each command would cost an interpreter
+        start (~2 s on a loaded machine) for nothing the test asserts."""
         command = [*args, "--data-dir", str(self.data_dir)]
         result = run_cli_in_process(command, io.StringIO(input or ""))
         if check and result.code != 0:
@@ -168,33 +180,6 @@ class World:
         self._clients.clear()
 
 
-BATCH_SCRIPT = r"""
-import json, sys, traceback
-import click
-from dockyard.cli.main import app
-for index, args in enumerate(json.loads(sys.argv[1])):
-    for stream in (sys.stdout, sys.stderr):
-        stream.write(f"\n@@batch {index}@@\n")
-        stream.flush()
-    try:
-        code = app(args, standalone_mode=False, prog_name="dockyard")
-    except SystemExit as exc:
-        code = exc.code
-    except click.ClickException as exc:  # what click prints and exits with on the command line
-        exc.show()
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        code = 1
-    except Exception:  # a crash: the command line would show this traceback
-        traceback.print_exc()
-        code = 99
-    sys.stdout.flush()
-    sys.stderr.flush()
-    sys.stdout.write(f"\n@@exit {index} {code or 0}@@\n")
-    sys.stdout.flush()
-"""
-
-
 @dataclass(frozen=True)
 class CliResult:
     args: list[str]
@@ -211,7 +196,7 @@ class CliResult:
 
 @dataclass
 class Batch:
-    """`dockyard` commands run one after another by the real CLI app, in one subprocess.
+    """`dockyard` commands run one after another by the real CLI app, in this process.
 
     Each command gets the same arguments (and --data-dir) as on the command line. A command
     that exits non-zero fails the batch, unless queued with `check=False`; `results` holds
@@ -258,46 +243,16 @@ class Batch:
         self.run("token", "create", user, "--scope", scope, *extra, then=remember)
 
     def execute(self) -> None:
+        """Run the queued commands one after another by the CLI app in this process (see World.cli)."""
         if not self.commands:
             return
-        if isinstance(self.world.server, InProcessDockyard):
-            self._execute_in_process()
-        else:
-            self._execute_in_a_subprocess()
+        stdin = io.StringIO("".join(f"{line}\n" for line in self.stdin))
+        for args in self.commands:
+            self.results.append(run_cli_in_process(args, stdin))
         for result, check, then in zip(self.results, self.checks, self.after, strict=True):
             if check:
                 assert result.code == 0, str(result)
             then(result)
-
-    def _execute_in_process(self) -> None:
-        """The app runs in this process, so does its CLI: no interpreter to start per batch."""
-        stdin = io.StringIO("".join(f"{line}\n" for line in self.stdin))
-        for args in self.commands:
-            self.results.append(run_cli_in_process(args, stdin))
-
-    def _execute_in_a_subprocess(self) -> None:
-        result = subprocess.run(
-            [sys.executable, "-c", BATCH_SCRIPT, json.dumps(self.commands)],
-            input="".join(f"{line}\n" for line in self.stdin),
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT * 3,
-            env={**os.environ, "COLUMNS": "1000"},
-            check=False,
-        )
-        outs = _split(result.stdout, len(self.commands))
-        errs = _split(result.stderr, len(self.commands))
-        codes = dict(re.findall(r"@@exit (\d+) (\S+)@@", result.stdout))
-        for index, args in enumerate(self.commands):
-            code = codes.get(str(index))
-            self.results.append(
-                CliResult(args, None if code is None else _int(code), outs[index], errs[index])
-            )
-        for result_ in self.results:
-            if result_.code is None:
-                raise AssertionError(
-                    f"the CLI batch died before this command\n{result_}\n{result.stderr[-3000:]}"
-                )
 
 
 def run_cli_in_process(args: list[str], stdin: io.StringIO) -> CliResult:
@@ -348,19 +303,6 @@ def _stdin(stream: io.StringIO) -> Iterator[None]:
         sys.stdin = previous
 
 
-def _int(code: str) -> int:
-    try:
-        return int(code)
-    except ValueError:  # sys.exit("message")
-        return 1
-
-
-def _split(text: str, count: int) -> list[str]:
-    parts = re.split(r"\n?@@batch \d+@@\n", text)[1:]
-    parts = [re.sub(r"\n?@@exit \d+ \S+@@\n?", "", part) for part in parts]
-    return parts + [""] * (count - len(parts))
-
-
 @contextlib.contextmanager
 def running_world(
     data_dir: Path, env: Mapping[str, str] | None = None, *, template: Path | None = None
@@ -388,7 +330,22 @@ def in_process_world(
 
 
 @contextlib.contextmanager
-def _world(server: DockyardServer | InProcessDockyard) -> Iterator[World]:
+def threaded_world(
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    template: Path | None = None,
+    clock: Clock | None = None,
+) -> Iterator[World]:
+    """The same with the app served on a real socket from a thread of this process
+    (tests/inprocess.py's ThreadedDockyard): for tests that need a URL but no server process."""
+    env = {"DOCKYARD_AUTH": "token", **(env or {})}
+    with _world(ThreadedDockyard(data_dir, env, template=template, clock=clock)) as world:
+        yield world
+
+
+@contextlib.contextmanager
+def _world(server: Server) -> Iterator[World]:
     server.start()
     world = World(server)
     try:

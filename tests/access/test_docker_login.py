@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, past_the_standing_cache, running_world
 from tests.conftest import Cli, DockyardServer, busybox_rootfs_tar
 from tests.e2e.oci_layout import OciLayout
 from tests.registry.helpers import sha256
@@ -412,6 +412,7 @@ def test_a_revoked_personal_access_token_stops_working_at_once(
     images.forget(reference)
 
     world.cli("token", "revoke", "alice", world.pat_ids["docker-revoked"])
+    past_the_standing_cache()
 
     # The identity token docker stored at login came from the PAT, and dies with it...
     denied = docker("pull", reference, check=False)

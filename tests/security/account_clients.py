@@ -1,6 +1,6 @@
-"""What a signed-in person holds, obtained over HTTP from a real server: a web session, a refresh
-token (``GET /token?offline_token=true``), a hub API token and a registry access token, and the
-one request that tells whether each still works."""
+"""What a signed-in person holds, obtained over HTTP from the server (real or in process): a web
+session, a refresh token (``GET /token?offline_token=true``), a hub API token and a registry access
+token, and the one request that tells whether each still works."""
 
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ def post_form(world: World, path: str, fields: dict[str, str], session: str | No
     cookies = {"dockyard_csrf": VISITOR_CSRF}
     if session is not None:
         cookies = {"dockyard_session": session}
-    with httpx.Client(base_url=world.server.url, cookies=cookies, timeout=30) as client:
+    with world.server.client(cookies=cookies) as client:
         return client.post(path, data={**fields, "csrf_token": VISITOR_CSRF})
 
 
 def session_post(world: World, cookie: str, path: str, fields: dict[str, str]) -> httpx.Response:
     """A form POST from a signed-in browser: the session's own CSRF token, read off a page."""
-    with httpx.Client(base_url=world.server.url, cookies={"dockyard_session": cookie}, timeout=30) as client:
+    with world.server.client(cookies={"dockyard_session": cookie}) as client:
         page = client.get("/repository/create")
         found = CSRF_FIELD.search(page.text)
         assert found, page.text[:500]
@@ -48,9 +48,8 @@ def session_cookie(response: httpx.Response) -> str:
 
 def session_works(world: World, cookie: str) -> bool:
     """Whether the cookie is a live session: the tokens page answers instead of sending to /login."""
-    response = httpx.get(
-        f"{world.server.url}/settings/tokens", cookies={"dockyard_session": cookie}, timeout=30
-    )
+    with world.server.client(cookies={"dockyard_session": cookie}) as client:
+        response = client.get("/settings/tokens")
     assert response.status_code in (200, 303), (response.status_code, response.text[:300])
     return response.status_code == 200
 
@@ -69,28 +68,22 @@ def refresh_token(world: World, user: str, secret: str) -> str:
 
 
 def refresh_works(world: World, token: str) -> bool:
-    response = httpx.post(
-        f"{world.server.url}/token",
-        data={"grant_type": "refresh_token", "refresh_token": token, "service": world.service},
-        timeout=30,
+    response = world.server.http.post(
+        "/token", data={"grant_type": "refresh_token", "refresh_token": token, "service": world.service}
     )
     assert response.status_code in (200, 401), (response.status_code, response.text)
     return response.status_code == 200
 
 
 def hub_token(world: World, user: str, secret: str) -> str:
-    response = httpx.post(
-        f"{world.server.url}/v2/users/login", json={"username": user, "password": secret}, timeout=30
-    )
+    response = world.server.http.post("/v2/users/login", json={"username": user, "password": secret})
     assert response.status_code == 200, (response.status_code, response.text)
     token: str = response.json()["token"]
     return token
 
 
 def hub_token_works(world: World, token: str) -> bool:
-    response = httpx.get(
-        f"{world.server.url}/v2/user/", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+    response = world.server.http.get("/v2/user/", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code in (200, 401), (response.status_code, response.text)
     return response.status_code == 200
 
@@ -100,10 +93,8 @@ def access_token(world: World, user: str, secret: str, repository: str) -> str:
 
 
 def access_token_works(world: World, token: str, repository: str) -> bool:
-    response = httpx.get(
-        f"{world.server.url}/v2/{repository}/tags/list",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
+    response = world.server.http.get(
+        f"/v2/{repository}/tags/list", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code in (200, 401, 404), (response.status_code, response.text)
     return response.status_code != 401

@@ -1,6 +1,7 @@
 """Issue 9, item 1: a password change, disabling and deleting an account end what was issued before.
 
-A real `dockyard serve` with token auth, administered with the real CLI while it runs. Each test
+The app with token auth on a real socket (tests/inprocess.py's ThreadedDockyard), administered with
+the real CLI while it runs. Each test
 holds everything a login gives (web session, refresh token, hub API token, registry access token,
 and the same through a personal access token), changes the account, and checks each door.
 """
@@ -8,11 +9,12 @@ and the same through a personal access token), changes the account, and checks e
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, past_the_standing_cache, threaded_world
 from tests.security.account_clients import (
     access_token_works,
     hold_everything,
@@ -40,8 +42,9 @@ def user_with_pat(world: World, user: str, scope: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("revocation") / "data") as world:
+def world(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[World]:
+    data = tmp_path_factory.mktemp("revocation") / "data"
+    with threaded_world(data, template=template_database) as world:
         yield world
 
 
@@ -56,6 +59,7 @@ def test_a_password_change_ends_sessions_refresh_and_hub_tokens(world: World) ->
 
     new = unique_password()
     world.cli("user", "set-password", "alice", "--password-stdin", input=new + "\n")
+    past_the_standing_cache()
 
     assert not session_works(world, held.session)
     assert not refresh_works(world, held.refresh)
@@ -81,6 +85,7 @@ def test_a_disabled_user_is_refused_on_every_door_at_once(world: World) -> None:
     held = hold_everything(world, "bobby", password, pat, "bobby/app")
 
     world.cli("user", "disable", "bobby")
+    past_the_standing_cache()
 
     assert not session_works(world, held.session)
     for token in (held.refresh, held.pat_refresh):

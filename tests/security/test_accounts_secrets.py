@@ -39,7 +39,7 @@ from dockyard.registry.store import MetadataStore
 from dockyard.secretbox import SecretBox
 from dockyard.services import register_handlers
 from dockyard.storage import create_driver
-from tests.access.helpers import World, run_cli, running_world
+from tests.access.helpers import World, run_cli, threaded_world
 from tests.conftest import OPEN_REGISTRY, DockyardServer
 from tests.security.account_clients import hub_token
 
@@ -50,7 +50,7 @@ HOOK_URL = f"https://hooks.example.com/services/T000/B000/{URL_TOKEN}"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("secrets") / "data") as world:
+    with threaded_world(tmp_path_factory.mktemp("secrets") / "data") as world:
         yield world
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, threaded_world
 from tests.security._build_access import NO_WORKER, SERVER_ENV, audit_events, build_api
 from tests.web.conftest import WebClient
 
@@ -27,7 +27,7 @@ HIJACK = "git://127.0.0.1:9/bobby/evil.git"
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     """alice owns organisation acme; bobby is in its team devs, which has write on acme/app."""
-    with running_world(tmp_path / "data", env={**SERVER_ENV, **NO_WORKER}) as running:
+    with threaded_world(tmp_path / "data", env={**SERVER_ENV, **NO_WORKER}) as running:
         with running.batch() as batch:
             batch.user("alice")
             batch.user("bobby")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, threaded_world
 from tests.builds.conftest import GitSource, dockerfile, publish_base
 from tests.conftest import Cli, GitDaemon, require_tool
 from tests.registry.helpers import DOCKER_MANIFEST, OCI_MANIFEST, push_image
@@ -54,7 +54,7 @@ def test_a_user_named_nginx_cannot_replace_library_nginx(
     """User ``nginx`` can neither link nor build ``nginx`` or ``library/nginx`` (build API, CLI);
     the official image's digest is the one the site administrator pushed."""
     git = require_tool("git")
-    with running_world(tmp_path / "data", env=SERVER_ENV) as world:
+    with threaded_world(tmp_path / "data", env=SERVER_ENV) as world:
         with world.batch() as batch:
             batch.user("siteadmin", admin=True)
             batch.user("nginx")

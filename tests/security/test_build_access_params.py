@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, threaded_world
 from tests.security._build_access import NO_WORKER, SERVER_ENV, build_api
 
 HUGE = str(2**63)  # one past the largest SQL integer
@@ -28,7 +28,7 @@ HUGER = "9" * 40
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """alice/app linked, with one queued build (no worker: it stays queued)."""
     data = tmp_path_factory.mktemp("build-params") / "data"
-    with running_world(data, env={**SERVER_ENV, **NO_WORKER}) as running:
+    with threaded_world(data, env={**SERVER_ENV, **NO_WORKER}) as running:
         with running.batch() as batch:
             batch.user("alice")
             batch.run("repo", "create", "alice/app", "--public")

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, threaded_world
 from tests.security._build_access import NO_WORKER, SERVER_ENV, build_api
 
 EVIL_REF = "refs/heads/" + "a" * 27 + "!"  # ~10 s of backtracking for Python's re
@@ -28,7 +28,7 @@ PATIENCE = 1.0  # seconds an unrelated request may take while the push is handle
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("build-rules") / "data"
-    with running_world(data, env={**SERVER_ENV, **NO_WORKER}) as running:
+    with threaded_world(data, env={**SERVER_ENV, **NO_WORKER}) as running:
         running.create_user("alice")
         yield running
 

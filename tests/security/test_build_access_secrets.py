@@ -24,7 +24,7 @@ from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import BuildService
 from dockyard.db.engine import make_database
 from dockyard.migrations import upgrade
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, threaded_world
 from tests.security._build_access import NO_WORKER, SERVER_ENV, build_api
 from tests.web.conftest import WebClient
 
@@ -44,7 +44,7 @@ SOURCE = "https://git.example.com/alice/app.git"
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with running_world(tmp_path / "data", env={**SERVER_ENV, **NO_WORKER}) as running:
+    with threaded_world(tmp_path / "data", env={**SERVER_ENV, **NO_WORKER}) as running:
         with running.batch() as batch:
             batch.user("alice")
             batch.run("repo", "create", "alice/app", "--public")

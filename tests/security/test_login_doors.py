@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.access.helpers import World, request_token, running_world
+from tests.access.helpers import World, request_token, threaded_world
 from tests.security._build_access import NO_WORKER, SERVER_ENV, audit_events, build_api
 from tests.web.conftest import WebClient
 
@@ -26,7 +26,7 @@ MAX_FAILURES = 10  # DOCKYARD_LOGIN_MAX_FAILURES' default
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with running_world(tmp_path / "data", env={**SERVER_ENV, **NO_WORKER}) as running:
+    with threaded_world(tmp_path / "data", env={**SERVER_ENV, **NO_WORKER}) as running:
         with running.batch() as batch:
             batch.user("alice")
             batch.user("carol")
@@ -75,7 +75,7 @@ def test_an_account_locked_on_token_cannot_build(world: World) -> None:
 
 @pytest.fixture
 def open_world(tmp_path: Path) -> Iterator[World]:
-    with running_world(
+    with threaded_world(
         tmp_path / "data", env={**SERVER_ENV, **NO_WORKER, "DOCKYARD_AUTH": "none"}
     ) as running:
         running.create_user("dave")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.access.helpers import running_world
+from tests.access.helpers import threaded_world
 from tests.api.helpers import FAST_WEBHOOKS, Hub, eventually
 from tests.security._build_sandbox import BANNER, Listener
 
@@ -24,7 +24,7 @@ ONE_TRY = {**FAST_WEBHOOKS, "DOCKYARD_WEBHOOK_MAX_ATTEMPTS": "1"}
 
 def _hub(data: Path, allow_private: bool) -> Iterator[Hub]:
     env = {**ONE_TRY, "DOCKYARD_WEBHOOK_ALLOW_PRIVATE": "true" if allow_private else "false"}
-    with running_world(data, env=env) as world:
+    with threaded_world(data, env=env) as world:
         with world.batch() as batch:
             batch.user("alice")
         hub = Hub(world)

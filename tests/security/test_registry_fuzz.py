@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.access.helpers import running_world
+from tests.access.helpers import threaded_world
 from tests.conftest import OPEN_REGISTRY, DockyardServer
 from tests.registry.helpers import (
     DOCKER_LIST,
@@ -108,7 +108,7 @@ def open_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 @pytest.fixture(scope="module")
 def token_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    with running_world(tmp_path_factory.mktemp("fuzz-token") / "data") as world:
+    with threaded_world(tmp_path_factory.mktemp("fuzz-token") / "data") as world:
         world.create_user("fuzz")
         scopes = " ".join(f"repository:{r}:pull,push,delete" for r in (REPOSITORY, SOURCE))
         token = world.token(scopes, user="fuzz")

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, threaded_world
 from tests.registry.helpers import (
     DOCKER_LAYER,
     OCI_CONFIG,
@@ -36,7 +36,7 @@ DEEP = 50_000
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("registry-input") / "data") as world:
+    with threaded_world(tmp_path_factory.mktemp("registry-input") / "data") as world:
         world.create_user(OWNER)
         yield world
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.access.helpers import World, running_world
+from tests.access.helpers import World, threaded_world
 from tests.registry.helpers import (
     OCI_CONFIG,
     OCI_LAYER,
@@ -34,7 +34,7 @@ REPOSITORY = f"{OWNER}/secret"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("registry-state") / "data") as world:
+    with threaded_world(tmp_path_factory.mktemp("registry-state") / "data") as world:
         world.create_user(OWNER)
         world.cli("repo", "default-visibility", OWNER, "--private")
         yield world

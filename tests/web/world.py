@@ -13,13 +13,12 @@ labels the tests know, a signature artifact referring to it, and a two-platform 
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import io
 from dataclasses import dataclass
-from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from tests.access.helpers import run_cli_in_process
 from tests.conftest import DockyardServer
 from tests.web.conftest import PASSWORD, WebClient, log_in, unique_name
 from tests.web.registry_client import Pushed, RegistryClient
@@ -62,11 +61,11 @@ LAYERS = [b"base layer " * 4000, b"curl layer " * 700]
 
 
 def dockyard(server: DockyardServer, *args: str, stdin: str | None = None) -> str:
-    """Run the dockyard CLI against the server's data folder (it works while the server runs)."""
-    command = [str(Path(sys.executable).parent / "dockyard"), *args, "--data-dir", str(server.data_dir)]
-    done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, f"{command}: {done.stderr}"
-    return done.stdout
+    """Run the dockyard CLI against the server's data folder while the server runs: the CLI app in
+    this process (another process than the server's), without an interpreter start per command."""
+    result = run_cli_in_process([*args, "--data-dir", str(server.data_dir)], io.StringIO(stdin or ""))
+    assert result.code == 0, str(result)
+    return result.stdout
 
 
 @dataclass
