@@ -17,6 +17,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -256,8 +257,20 @@ class Batch:
 
 
 def run_cli_in_process(args: list[str], stdin: io.StringIO) -> CliResult:
-    """One `dockyard` command run by the CLI app in this process, as BATCH_SCRIPT runs it in a
-    subprocess: the same arguments, exit statuses and output, each stream on its own."""
+    """One `dockyard` command run by the CLI app in this process, as on the command line: the same
+    arguments, exit statuses and output, each stream on its own.
+
+    It runs on a thread of its own: the CLI starts event loops (``asyncio.run``), which cannot
+    start on a thread where one already runs (Playwright's sync API keeps one on the main thread)."""
+    results: list[CliResult] = []
+    worker = threading.Thread(target=lambda: results.append(_run_cli_here(args, stdin)))
+    worker.start()
+    worker.join()
+    assert results, f"the CLI thread died running {args}"
+    return results[0]
+
+
+def _run_cli_here(args: list[str], stdin: io.StringIO) -> CliResult:
     import click
 
     from dockyard.cli import common

@@ -1,6 +1,6 @@
-"""Fixtures for the pages: a real server with token auth per module, one headless Chromium for the
-whole package, and helpers that sign people up and log them in, through the browser or over
-plain HTTP, take screenshots and run axe-core in a page.
+"""Fixtures for the pages: a server with token auth per module (the app on a real socket), one
+headless Chromium for the whole package, and helpers that sign people up and log them in, through
+the browser or over plain HTTP, take screenshots and run axe-core in a page.
 
 Chromium is Debian's (/usr/bin/chromium): Playwright cannot download browsers here. Without it the
 browser tests skip locally and fail under CI=true (``require_tool``). Screenshots go to
@@ -23,7 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.conftest import DockyardServer, in_ci, require_tool
+from tests.conftest import DockyardServer, Server, in_ci, require_tool
+from tests.inprocess import ThreadedDockyard
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +40,12 @@ def unique_name(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[DockyardServer]:
-    """A server with token auth on (the default), as people run it."""
-    with DockyardServer(tmp_path_factory.mktemp("web") / "data", template=template_database) as running:
+def server(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[Server]:
+    """The app with token auth on (the default), as people run it, on a real socket for the browser:
+    served from a thread of the test process (tests/inprocess.py's ThreadedDockyard), since the pages
+    need no server process of their own; test_build_page.py keeps a real `dockyard serve`."""
+    data = tmp_path_factory.mktemp("web") / "data"
+    with ThreadedDockyard(data, template=template_database) as running:
         yield running
 
 

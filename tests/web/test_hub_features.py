@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from dockyard.web.templating import human_size
 from tests.api.helpers import Receiver, eventually, signature
-from tests.conftest import DockyardServer
+from tests.conftest import DockyardServer, Server
+from tests.inprocess import ThreadedDockyard
 from tests.web.conftest import PASSWORD, WebClient
 from tests.web.registry_client import RegistryClient
 from tests.web.world import HISTORY, LAYERS, SIGNATURE, World, build_world, signed_in
@@ -25,8 +27,9 @@ SERVER_ENV = {"DOCKYARD_WEBHOOK_ALLOW_PRIVATE": "true", "DOCKYARD_WEBHOOK_RETRY_
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
-    with DockyardServer(tmp_path_factory.mktemp("web-features") / "data", env=SERVER_ENV) as running:
+def server(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("web-features") / "data"
+    with ThreadedDockyard(data, env=SERVER_ENV, template=template_database) as running:
         yield running
 
 
