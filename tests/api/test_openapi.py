@@ -23,7 +23,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
 from dockyard.web.api.app import ROUTERS
-from tests.access.helpers import World, basic_header, running_world
+from tests.access.helpers import World, basic_header, threaded_world
 from tests.api.helpers import Hub
 
 EXAMPLES = int(os.environ.get("DOCKYARD_FUZZ_EXAMPLES", "20"))
@@ -38,7 +38,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    with running_world(tmp_path_factory.mktemp("hub-openapi") / "data") as world:
+    with threaded_world(tmp_path_factory.mktemp("hub-openapi") / "data") as world:
         _populate(world)
         hub = Hub(world)
         yield hub

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.access.helpers import running_world
+from tests.access.helpers import threaded_world
 from tests.conftest import OPEN_REGISTRY, DockyardServer
 from tests.registry.test_conformance import ChallengeFollower
 
@@ -766,7 +766,7 @@ def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         ):
             yield http.request
         return
-    with running_world(data) as world:
+    with threaded_world(data) as world:
         world.create_user("alice")
         follower = ChallengeFollower(world, "alice")
         try:

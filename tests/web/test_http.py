@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.access.helpers import run_cli
 from tests.conftest import DockyardServer
 from tests.web.conftest import PASSWORD, WebClient, unique_name
+from tests.web.world import dockyard
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_team_permissions_on_an_organisation_repository(server: DockyardServer, 
     owner_client.sign_up(owner)
     for args in (("org", "create", org, "--owner", owner), ("team", "create", org, "devs"),
                  ("team", "add-member", org, "devs", member)):  # fmt: skip
-        run_cli(server.data_dir, *args)
+        dockyard(server, *args)
     create_page = owner_client.http.get("/repository/create").text
     assert f'<option value="{org}"' in create_page  # owners may create in their organisation
     created = owner_client.post(
