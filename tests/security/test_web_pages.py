@@ -1,4 +1,5 @@
-"""The pages of issue 14 against hostile input and other people's browsers, on a real server.
+"""The pages of issue 14 against hostile input and other people's browsers, on a real socket
+(the app served from a thread of the test process: tests/inprocess.py's ThreadedDockyard).
 
 Attacks defended:
 - reading or forging the flash: the cookie that carries a new access token or webhook secret to
@@ -18,19 +19,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import DockyardServer
+from tests.conftest import DockyardServer, Server
+from tests.inprocess import ThreadedDockyard
 from tests.web.conftest import CSRF_RE, PASSWORD, WebClient, unique_name
 from tests.web.registry_client import RegistryClient
 from tests.web.world import dockyard
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
-    with DockyardServer(tmp_path_factory.mktemp("web-security") / "data") as running:
+def server(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("web-security") / "data"
+    with ThreadedDockyard(data, template=template_database) as running:
         yield running
 
 
