@@ -471,7 +471,7 @@ def test_secrets_never_reach_the_log(server: DockyardServer) -> None:
 
 def test_workers_share_one_signing_key(tmp_path: Path) -> None:
     """Every worker makes or loads the key at start; tokens from one verify on all the others."""
-    for server in start_server(tmp_path, workers="3"):
+    for server in start_server(tmp_path, workers="2"):
         tokens = [token(server) for _ in range(12)]
         assert len({jwt.get_unverified_header(t)["kid"] for t in tokens}) == 1
         for bearer in tokens:
