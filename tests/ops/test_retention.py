@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import anyio
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import update
@@ -18,7 +20,8 @@ from dockyard.hub.retention import Policy, Retention
 from dockyard.registry.gc import Collector
 from dockyard.registry.service import Registry
 from dockyard.registry.store import manifests, tags
-from dockyard.services import build_services
+from dockyard.services import Services, build_services
+from tests.clock import FakeClock
 from tests.ops.conftest import Pusher
 from tests.ops.test_cli import Cli, cli, push  # noqa: F401  (cli: a fixture)
 
@@ -143,3 +146,39 @@ async def test_untagged_manifests_go_after_their_days_and_the_collector_spares_y
     await retention.set("alice", None, actor="alice")
     await collector.collect(0)  # no policy: untagged manifests go after the grace
     assert await registry.store.manifest_by_digest("alice/app", young.digest) is None
+
+
+def test_the_janitor_applies_the_policies_on_its_schedule(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    """The janitor role's retention task waits one interval, then deletes what the policies let
+    go and audits it; nothing goes before the interval has passed."""
+    clock = FakeClock()
+    settings = Settings(data_dir=cli.data_dir, retention_interval_seconds=3600, gc_interval_seconds=0)
+    services = build_services(settings, clock=clock)
+    try:
+        for n in range(3):
+            push(services, "alice/app", f"v{n}", [os.urandom(10)])
+        (task,) = [t for t in services.background({"janitor"}) if t.name == "retention"]
+
+        async def scenario() -> list[str]:
+            await services.retention.set("alice/app", Policy(keep_last=1, keep=("v0",)), actor="alice")
+            async with anyio.create_task_group() as group:
+                group.start_soon(task.run)
+                await anyio.sleep(0.2)
+                assert len(await tag_names(services)) == 3  # the first run waits one interval
+                clock.advance(3600)
+                with anyio.fail_after(10):
+                    while len(await tag_names(services)) == 3:
+                        await anyio.sleep(0.02)
+                group.cancel_scope.cancel()
+            events = await services.accounts.list_events(limit=10, kind="retention.delete")
+            assert [e.target for e in events] == ["alice/app"]
+            return await tag_names(services)
+
+        left = anyio.run(scenario)
+    finally:
+        services.close()
+    assert "v0" in left and len(left) == 2  # v0 kept by name, the newer of v1 and v2 by keep_last
+
+
+async def tag_names(services: Services) -> list[str]:
+    return (await services.registry.tags("alice/app", None, None)).items
