@@ -13,7 +13,6 @@ and a manifest keeps the registry's own limit.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +49,8 @@ def _format(answer: Answer, protocol: str) -> None:
         assert body["errors"][0]["code"], body
 
 
-UPLOAD = f"/v2/alice/app/blobs/uploads/{uuid.uuid4()}"
+# A fixed session id: test ids must be the same in every xdist worker.
+UPLOAD = "/v2/alice/app/blobs/uploads/6f1c2a9e-3b7d-4c4e-9a51-2d8e0f4b7c13"
 EARLY_ANSWERS = [
     # method, path, headers, chunked, status, protocol
     ("POST", "/v2/users/login", {"Content-Type": "application/json"}, False, 413, "api"),
