@@ -53,6 +53,9 @@ from dockyard.hub.build_events import BuildWebhooks
 from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
+from dockyard.proxy.cache import PullThroughCache
+from dockyard.proxy.service import ProxyService
+from dockyard.proxy.store import ProxyStore
 from dockyard.registry import events as registry_events
 from dockyard.registry.service import Registry
 from dockyard.registry.space import DiskRoom
@@ -89,6 +92,7 @@ class Services:
     build_worker: BuildWorker
     deliveries: DeliveryWorker
     dispatcher: Dispatcher  # the outbox's: handlers registered by register_handlers
+    proxy: ProxyService  # proxy namespaces; its cache is the registry's pull_through
 
     def background(self, roles: Collection[str], *, web: bool = False) -> list[BackgroundTask]:
         """The tasks of ``roles``; with ``web``, also those every web process runs for itself."""
@@ -131,6 +135,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     room = DiskRoom(Reserve(settings.data_dir / "reserve", settings.disk_reserve_bytes))
     dispatcher = Dispatcher(database)
     registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room, dispatcher)
+    proxy = _proxy(settings, database, secrets, registry)
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
     login = _login(settings, accounts, signing_key, clock)
     hub = HubService(
@@ -163,6 +168,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             allow_private=settings.webhook_allow_private,
         ),
         dispatcher=dispatcher,
+        proxy=proxy,
     )
 
 
@@ -187,6 +193,21 @@ def open_services(settings: Settings) -> Iterator[Services]:
         yield services
     finally:
         services.close()
+
+
+def _proxy(settings: Settings, database: Database, secrets: SecretBox, registry: Registry) -> ProxyService:
+    rows = ProxyStore(database, secrets)
+    cache = PullThroughCache(
+        rows,
+        registry.store,
+        registry.storage,
+        spool=settings.data_dir / "proxy-spool",
+        allow_private=settings.proxy_allow_private,
+        timeout=settings.proxy_timeout_seconds,
+        max_manifest_bytes=settings.max_manifest_bytes,
+    )
+    registry.pull_through = cache
+    return ProxyService(rows, cache)
 
 
 def _login(settings: Settings, accounts: AccountService, key: SigningKey, clock: Clock) -> AuthService:

@@ -16,6 +16,7 @@ from dockyard.accounts._queries import (
     collaborators,
     members,
     namespaces,
+    org_members,
     organizations,
     permissions,
     repositories,
@@ -23,6 +24,7 @@ from dockyard.accounts._queries import (
 )
 from dockyard.accounts.records import CatalogPage, Principal
 from dockyard.db.engine import offload
+from dockyard.proxy.store import proxies
 
 
 class Access(q.ServicePart):
@@ -82,6 +84,9 @@ def _facts(conn: Connection, principal: Principal | None, repository: str) -> po
         .where(repositories.c.name == repository)
     ).first()
     exists, is_private = repo is not None, bool(repo.is_private) if repo is not None else False
+    proxy = conn.execute(select(proxies.c.is_private).where(proxies.c.namespace == namespace)).first()
+    if proxy is not None:
+        return _proxy_facts(conn, principal, namespace, bool(proxy.is_private))
     if principal is None or principal.is_admin:
         return policy.RepositoryFacts(exists=exists, is_private=is_private)
     if namespace == principal.username:
@@ -105,6 +110,22 @@ def _facts(conn: Connection, principal: Principal | None, repository: str) -> po
             ).scalars()
         )
     return policy.RepositoryFacts(exists, is_private, team_permissions=granted, collaborator=collaborator)
+
+
+def _proxy_facts(
+    conn: Connection, principal: Principal | None, namespace: str, private: bool
+) -> policy.RepositoryFacts:
+    """A proxy namespace's repository: there (upstream) and public unless the proxy is private,
+    when the members of the organisation of the same name may pull."""
+    member = False
+    if private and principal is not None and not principal.is_admin:
+        found = conn.execute(
+            select(org_members.c.user_id)
+            .select_from(org_members.join(organizations).join(namespaces))
+            .where(org_members.c.user_id == principal.user_id, namespaces.c.name == namespace)
+        ).first()
+        member = found is not None
+    return policy.RepositoryFacts(exists=True, is_private=private, proxy=True, proxy_member=member)
 
 
 def readable(principal: Principal | None) -> ColumnElement[bool]:

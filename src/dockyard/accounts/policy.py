@@ -15,9 +15,16 @@ Repositories: the caller holds the union of what every row that applies gives (`
                                                                           admin: pull push delete
     collaborator        the caller is one on it (it exists)               the same, by their permission
 
+    proxy member        a private proxy namespace whose organisation       pull
+                        holds the caller as a member
+
 Nothing else gives anything, so a private repository and a missing one look alike. library/*
 belongs to nobody: anyone pulls its public repositories, only administrators write. Being a
 member of an organisation (its "member" role) gives nothing on its repositories by itself.
+
+A proxy namespace (dockyard/proxy/) is read-only: whatever the rows give is narrowed to pull, for
+administrators too. Its repositories count as existing (the upstream has them, or answers 404)
+and as public unless the proxy is private.
 
 A personal access token then narrows the result to its highest scope: repo:admin -> pull push
 delete, repo:write -> pull push, repo:read -> pull, repo:public_read -> pull on public
@@ -68,6 +75,8 @@ class RepositoryFacts:
     org_owner: bool = False  # the namespace is an organisation whose owners team holds the caller
     team_permissions: frozenset[str] = NONE  # permissions the caller's teams hold on the repository
     collaborator: str | None = None  # the caller's permission as a collaborator on the repository
+    proxy: bool = False  # the namespace is a proxy namespace: read-only
+    proxy_member: bool = False  # the caller is a member of the proxy namespace's organisation
 
     @property
     def is_public(self) -> bool:
@@ -92,6 +101,7 @@ GRANTS: tuple[tuple[str, Grant], ...] = (
     ("organisation owner", lambda p, f: ALL_ACTIONS if p is not None and f.org_owner else NONE),
     ("team permission", lambda p, f: held(f.team_permissions) if p is not None and f.exists else NONE),
     ("collaborator", lambda p, f: held([f.collaborator]) if p is not None and f.exists else NONE),
+    ("proxy member", lambda p, f: PULL if p is not None and f.proxy_member else NONE),
 )
 
 
@@ -117,6 +127,8 @@ def token_ceiling(scopes: frozenset[str] | None, facts: RepositoryFacts) -> froz
 
 def repository_actions(principal: Principal | None, facts: RepositoryFacts) -> frozenset[str]:
     actions = granted(principal, facts)
+    if facts.proxy:
+        actions &= PULL
     if principal is not None:
         actions &= token_ceiling(principal.token_scopes, facts)
     return actions

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import accounts, builds, worker
+from dockyard.cli import accounts, builds, proxy, worker
 from dockyard.cli.common import DataDir, DockyardCli, console, fail, load_settings, prepare_data
 from dockyard.config import Settings
 
@@ -70,6 +70,7 @@ def migrate(data_dir: DataDir = None) -> None:
 
 accounts.register(app)  # after serve and migrate, so they lead the help
 builds.register(app)
+proxy.register(app)
 worker.register(app)
 
 if __name__ == "__main__":

@@ -7,5 +7,6 @@ from dockyard.builds import models as _build_models  # noqa: F401  (registers th
 from dockyard.db.models import Base
 from dockyard.events import models as _event_models  # noqa: F401  (registers the outbox)
 from dockyard.hub import models as _hub_models  # noqa: F401  (registers the hub's tables)
+from dockyard.proxy import models as _proxy_models  # noqa: F401  (registers the proxy's tables)
 
 METADATA = Base.metadata

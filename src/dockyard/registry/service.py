@@ -13,6 +13,7 @@ from dockyard.events import Dispatcher
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.events import ManifestPulled, PullListeners
 from dockyard.registry.manifests import INDEX_TYPES, OCI_INDEX, parse_manifest
+from dockyard.registry.pullthrough import BlobStream, PullThrough
 from dockyard.registry.records import Actor, Descriptor, ManifestPut, Page, StoredManifest
 from dockyard.registry.reference import is_digest, lookup_reference, parse_digest, validate_tag
 from dockyard.registry.space import DiskRoom
@@ -27,9 +28,10 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class BlobLocation:
     digest: Digest
-    size: int
+    size: int | None  # None only for a blob streaming from an upstream that did not say
     path: str
     local_file: Path | None
+    upstream: BlobStream | None = None  # set when the bytes come from a pull-through cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,22 +57,43 @@ class Registry:
         self.pulls = PullListeners()
         # Handles the events the store writes; told of each, so this process's are handled at once.
         self.dispatcher = dispatcher
+        self.pull_through: PullThrough | None = None  # proxy namespaces (registry/pullthrough.py)
 
     # -- blobs --------------------------------------------------------------------------
 
-    async def blob(self, repository: str, digest: Digest) -> BlobLocation:
+    async def blob(self, repository: str, digest: Digest, *, head: bool = False) -> BlobLocation:
         size = await self.store.linked_blob_size(repository, str(digest))
+        path = paths.blob_data(digest)
+        if size is None and await self._proxied(repository):  # the pull-through hook for blobs
+            assert self.pull_through is not None
+            fetched = await self.pull_through.blob(repository, digest, head=head)
+            if fetched is not None:
+                return BlobLocation(digest, fetched.size, path, None, fetched)
+            size = await self.store.linked_blob_size(repository, str(digest))
         if size is None:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, {"digest": str(digest)})
-        path = paths.blob_data(digest)
         return BlobLocation(digest, size, path, self.storage.local_file(path))
 
+    async def _proxied(self, repository: str) -> bool:
+        return self.pull_through is not None and await self.pull_through.proxies(repository)
+
+    async def check_not_proxied(self, repository: str) -> None:
+        """A proxied repository takes no pushes or deletes, whoever asks: it mirrors its upstream."""
+        if await self._proxied(repository):
+            raise RegistryError(
+                ErrorCode.DENIED,
+                {"name": repository},
+                message="requested access to the resource is denied: a proxy namespace is read-only",
+            )
+
     async def delete_blob(self, repository: str, digest: Digest) -> None:
+        await self.check_not_proxied(repository)
         if not await self.room.deleting(lambda: self.store.unlink_blob(repository, str(digest))):
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, {"digest": str(digest)})
 
     async def mount(self, repository: str, digest: Digest, sources: list[str]) -> int | None:
         """Link a blob another readable repository has; None when none has it."""
+        await self.check_not_proxied(repository)
         for source in sources:
             size = await self.store.linked_blob_size(source, str(digest))
             if size is None:
@@ -95,6 +118,7 @@ class Registry:
         extra_tags: list[str],
         actor: Actor | str | None = None,
     ) -> PutManifestResult:
+        await self.check_not_proxied(repository)
         tag_names = [validate_tag(t) for t in extra_tags]
         if is_digest(reference):
             expected = parse_digest(reference)
@@ -139,6 +163,9 @@ class Registry:
                 found = await self.store.manifest_by_digest(repository, str(digest))
             case str() as tag:
                 found = await self.store.manifest_by_tag(repository, tag)
+        if await self._proxied(repository):  # the pull-through hook for manifests
+            assert self.pull_through is not None
+            found = await self.pull_through.manifest(repository, reference, found)
         if found is None:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
         if accepted is None or found.media_type in accepted:
@@ -166,6 +193,7 @@ class Registry:
     async def delete_manifest(
         self, repository: str, reference: str, actor: Actor | str | None = None
     ) -> None:
+        await self.check_not_proxied(repository)
         who = _actor(actor)
         if is_digest(reference):
             digest = str(parse_digest(reference))

@@ -10,7 +10,7 @@ ever held while blob bytes stream. Queries use SQLAlchemy Core on the mapped tab
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -325,6 +325,22 @@ class MetadataStore:
             )
             outbox.add(conn, pushed.event())
         return pushed
+
+    @offload
+    def cache_manifest(self, repository: str, digest: str, content: bytes, parsed: ParsedManifest, tags: Sequence[str]) -> None:
+        """A pull-through cache's fill: the repository, the manifest, its references and its tags,
+        in one transaction, like a push but without one's checks or event. The blobs and child
+        manifests it names are fetched later, when a client asks for them (the cache checked the
+        manifest's digest instead); and a fill is not a push, so no ``manifest.pushed`` (no push
+        webhook, no build trigger, no audit row of a push)."""
+        now = _now()
+        with self._writing() as conn:
+            repo_id = self._ensure_repository(conn, repository)
+            manifest_id = self._insert_manifest(conn, repo_id, digest, content, parsed, now)
+            for name in tags:
+                params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
+                conn.execute(self._upsert_tag, params)
+            conn.execute(TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
 
     def _insert_manifest(
         self,

@@ -1,0 +1,108 @@
+"""``dockyard proxy add|list|remove``: proxy namespaces, pull-through caches of upstream registries."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from dockyard.cli.common import DataDir, console, fail, out, with_services
+
+if TYPE_CHECKING:
+    from dockyard.proxy.records import ProxyConfig
+    from dockyard.proxy.service import ProxyService
+
+T = TypeVar("T")
+
+proxy_app = typer.Typer(
+    help="Proxy namespaces: pulls of HOST/NAMESPACE/PATH fetch UPSTREAM/PATH once and serve it from cache.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(proxy_app, name="proxy")
+
+
+def _with_proxy(data_dir: Path | None, work: Callable[[ProxyService], Awaitable[T]]) -> T:
+    from dockyard.proxy.records import ProxyError
+
+    try:
+        return with_services(data_dir, lambda services: work(services.proxy))
+    except ProxyError as exc:
+        raise fail(exc.message) from None
+
+
+@proxy_app.command("add")
+def proxy_add(
+    namespace: str,
+    upstream_url: str,
+    username: Annotated[str | None, typer.Option("--username", "-u", help="Upstream account")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the upstream password (or token) from stdin")
+    ] = False,
+    ttl: Annotated[
+        int, typer.Option("--ttl", help="Seconds a cached tag is served before a HEAD upstream")
+    ] = 300,
+    private: Annotated[
+        bool, typer.Option("--private", help="Only administrators and the organisation's members pull")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Make NAMESPACE a read-only pull-through cache of the registry at UPSTREAM_URL."""
+    from dockyard.proxy.records import Credentials
+
+    if password_stdin and username is None:
+        raise fail("--password-stdin needs --username")
+    credentials = None
+    if username is not None:
+        if not password_stdin:
+            raise fail("give the upstream password on stdin with --password-stdin")
+        credentials = Credentials(username, sys.stdin.readline().rstrip("\r\n"))
+    config = _with_proxy(
+        data_dir,
+        lambda proxy: proxy.add(
+            namespace, upstream_url, credentials=credentials, ttl_seconds=ttl, private=private
+        ),
+    )
+    console.print(
+        f"Proxy namespace [bold]{escape(config.namespace)}[/bold] pulls through "
+        f"{escape(config.upstream_url)} "
+        f"({'private' if config.is_private else 'public'}, tags re-checked after {config.ttl_seconds}s).",
+        highlight=False,
+    )
+
+
+@proxy_app.command("list")
+def proxy_list(data_dir: DataDir = None) -> None:
+    """List proxy namespaces (credentials are never shown)."""
+    found: list[ProxyConfig] = _with_proxy(data_dir, lambda proxy: proxy.list())
+    table = Table(
+        "Namespace", "Upstream", "Auth", "TTL (s)", "Visibility", "Hits", "Misses", "Last check (UTC)"
+    )
+    for config in found:
+        checked = config.last_checked_at.strftime("%Y-%m-%d %H:%M") if config.last_checked_at else "-"
+        table.add_row(
+            escape(config.namespace),
+            escape(config.upstream_url),
+            "credentials" if config.has_credentials else "anonymous",
+            str(config.ttl_seconds),
+            "private" if config.is_private else "public",
+            str(config.hits),
+            str(config.misses),
+            checked,
+        )
+    out.print(table)
+
+
+@proxy_app.command("remove")
+def proxy_remove(namespace: str, data_dir: DataDir = None) -> None:
+    """Stop proxying NAMESPACE. Cached repositories stay, readable by administrators only."""
+    left = _with_proxy(data_dir, lambda proxy: proxy.remove(namespace))
+    tail = f"; {left} cached repositories stay" if left else ""
+    console.print(f"Removed proxy namespace {escape(namespace)}{tail}.", highlight=False)

@@ -1,0 +1,49 @@
+"""pull-through cache: proxy namespaces and the last upstream check of each cached tag
+
+Revision ID: 0014
+Revises: 0011
+Create Date: 2026-11-28
+
+proxy_namespaces: one row per proxy namespace (its upstream, sealed credentials, tag TTL,
+visibility, hit and miss counters). proxy_tag_checks: when each cached tag was last found
+current upstream. Cached content itself lives in the registry's tables.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "proxy_namespaces",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("namespace", sa.String(length=30), nullable=False),
+        sa.Column("upstream_url", sa.String(length=2048), nullable=False),
+        sa.Column("sealed_credentials", sa.LargeBinary(), nullable=True),
+        sa.Column("ttl_seconds", sa.Integer(), nullable=False),
+        sa.Column("is_private", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("hits", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("misses", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("last_checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_proxy_namespaces")),
+        sa.UniqueConstraint("namespace", name=op.f("uq_proxy_namespaces_namespace")),
+    )
+    op.create_table(
+        "proxy_tag_checks",
+        sa.Column("repository", sa.String(length=255), nullable=False),
+        sa.Column("tag", sa.String(length=128), nullable=False),
+        sa.Column("digest", sa.String(length=100), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("repository", "tag", name=op.f("pk_proxy_tag_checks")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("proxy_tag_checks")
+    op.drop_table("proxy_namespaces")

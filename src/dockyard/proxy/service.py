@@ -1,0 +1,46 @@
+"""Proxy namespaces as the administrator manages them (the CLI; the JSON API and pages later):
+checked input, then one row each. The pulls themselves go through ``cache.PullThroughCache``."""
+
+from __future__ import annotations
+
+from dockyard.proxy.cache import PullThroughCache
+from dockyard.proxy.records import (
+    DEFAULT_TTL_SECONDS,
+    Credentials,
+    ProxyConfig,
+    ProxyError,
+    check_namespace,
+    check_upstream_url,
+)
+from dockyard.proxy.store import ProxyStore
+
+MAX_TTL_SECONDS = 365 * 24 * 3600
+
+
+class ProxyService:
+    def __init__(self, rows: ProxyStore, cache: PullThroughCache) -> None:
+        self.rows = rows
+        self.cache = cache
+
+    async def add(
+        self,
+        namespace: str,
+        upstream_url: str,
+        *,
+        credentials: Credentials | None = None,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        private: bool = False,
+    ) -> ProxyConfig:
+        if not 0 <= ttl_seconds <= MAX_TTL_SECONDS:
+            raise ProxyError(f"the TTL must be between 0 and {MAX_TTL_SECONDS} seconds")
+        if credentials is not None and not (credentials.username and credentials.password):
+            raise ProxyError("upstream credentials need both a username and a password")
+        return await self.rows.add(
+            check_namespace(namespace), check_upstream_url(upstream_url), credentials, ttl_seconds, private
+        )
+
+    async def remove(self, namespace: str) -> int:
+        return await self.rows.remove(namespace)
+
+    async def list(self) -> list[ProxyConfig]:
+        return await self.rows.list()

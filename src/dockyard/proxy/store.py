@@ -1,0 +1,177 @@
+"""The proxy's rows: proxy namespaces (each reserving its name in ``namespaces``) and tag checks.
+
+Each method is one short transaction on a worker thread, like the registry's store; nothing here
+is held while bytes stream.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from dockyard.db.engine import Database, offload
+from dockyard.db.models import Namespace, Repository
+from dockyard.proxy.models import ProxyNamespace, ProxyTagCheck
+from dockyard.proxy.records import Credentials, ProxyConfig, ProxyError, ProxyNotFound
+from dockyard.secretbox import SecretBox
+
+proxies = cast(Table, ProxyNamespace.__table__)
+checks = cast(Table, ProxyTagCheck.__table__)
+namespaces = cast(Table, Namespace.__table__)
+repositories = cast(Table, Repository.__table__)
+
+PROXY_KIND = "proxy"  # the namespaces.kind of a name a proxy holds (an organisation keeps "org")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProxyStore:
+    def __init__(self, database: Database, secrets: SecretBox) -> None:
+        self.db = database
+        self.secrets = secrets
+        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
+
+    # -- configuration ------------------------------------------------------------------
+
+    @offload
+    def add(
+        self,
+        namespace: str,
+        upstream_url: str,
+        credentials: Credentials | None,
+        ttl_seconds: int,
+        private: bool,
+    ) -> ProxyConfig:
+        """A new proxy namespace. A free name becomes a namespace of kind "proxy"; an existing
+        organisation may be made a proxy too (its members then pull from it when private)."""
+        sealed = None
+        if credentials is not None:
+            sealed = self.secrets.seal({"username": credentials.username, "password": credentials.password})
+        now = _now()
+        with self.db.write.begin() as conn:
+            kind = conn.execute(
+                select(namespaces.c.kind).where(namespaces.c.name == namespace)
+            ).scalar_one_or_none()
+            if kind is None:
+                conn.execute(
+                    namespaces.insert().values(
+                        name=namespace, kind=PROXY_KIND, default_private=private, created_at=now
+                    )
+                )
+            elif kind not in ("org", PROXY_KIND):
+                raise ProxyError(f"{namespace!r} is taken by a {'user' if kind == 'user' else kind} account")
+            values = dict(
+                namespace=namespace,
+                upstream_url=upstream_url,
+                sealed_credentials=sealed,
+                ttl_seconds=ttl_seconds,
+                is_private=private,
+                created_at=now,
+                hits=0,
+                misses=0,
+            )
+            try:
+                conn.execute(proxies.insert().values(**values))
+            except IntegrityError:
+                raise ProxyError(f"{namespace!r} is already a proxy namespace") from None
+            row = conn.execute(select(proxies).where(proxies.c.namespace == namespace)).one()
+        return _config(row)
+
+    @offload
+    def remove(self, namespace: str) -> int:
+        """Remove a proxy namespace; returns how many cached repositories stay behind (read-only
+        to everyone but administrators, who may delete them). Its name is freed when none do."""
+        with self.db.write.begin() as conn:
+            removed = conn.execute(delete(proxies).where(proxies.c.namespace == namespace)).rowcount
+            if not removed:
+                raise ProxyNotFound(f"{namespace!r} is not a proxy namespace")
+            left = conn.execute(
+                select(func.count()).select_from(repositories).where(repositories.c.namespace == namespace)
+            ).scalar_one()
+            conn.execute(
+                delete(checks).where(checks.c.repository.startswith(f"{namespace}/", autoescape=True))
+            )
+            if not left:
+                conn.execute(
+                    delete(namespaces).where(namespaces.c.name == namespace, namespaces.c.kind == PROXY_KIND)
+                )
+        return int(left)
+
+    @offload
+    def list(self) -> list[ProxyConfig]:
+        with self.db.read.connect() as conn:
+            rows = conn.execute(select(proxies).order_by(proxies.c.namespace)).all()
+        return [_config(row) for row in rows]
+
+    @offload
+    def get(self, namespace: str) -> ProxyConfig | None:
+        with self.db.read.connect() as conn:
+            row = conn.execute(select(proxies).where(proxies.c.namespace == namespace)).first()
+        return None if row is None else _config(row)
+
+    @offload
+    def credentials(self, namespace: str) -> Credentials | None:
+        with self.db.read.connect() as conn:
+            sealed = conn.execute(
+                select(proxies.c.sealed_credentials).where(proxies.c.namespace == namespace)
+            ).scalar_one_or_none()
+        if sealed is None:
+            return None
+        opened = self.secrets.open(sealed)
+        return Credentials(str(opened["username"]), str(opened["password"]))
+
+    # -- freshness and counters -----------------------------------------------------------
+
+    @offload
+    def tag_checked(self, repository: str, tag: str) -> tuple[str, datetime] | None:
+        """The digest the tag had upstream at its last check, and when that was."""
+        with self.db.read.connect() as conn:
+            row = conn.execute(
+                select(checks.c.digest, checks.c.checked_at).where(
+                    checks.c.repository == repository, checks.c.tag == tag
+                )
+            ).first()
+        if row is None:
+            return None
+        checked = row.checked_at if row.checked_at.tzinfo else row.checked_at.replace(tzinfo=UTC)
+        return str(row.digest), checked
+
+    @offload
+    def record_check(self, namespace: str, repository: str, tag: str, digest: str) -> None:
+        now = _now()
+        upsert = self._insert(checks).values(repository=repository, tag=tag, digest=digest, checked_at=now)
+        with self.db.write.begin() as conn:
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["repository", "tag"],
+                    set_={"digest": upsert.excluded.digest, "checked_at": upsert.excluded.checked_at},
+                )
+            )
+            conn.execute(update(proxies).where(proxies.c.namespace == namespace).values(last_checked_at=now))
+
+    @offload
+    def count(self, namespace: str, *, hit: bool) -> None:
+        column = proxies.c.hits if hit else proxies.c.misses
+        with self.db.write.begin() as conn:
+            conn.execute(update(proxies).where(proxies.c.namespace == namespace).values({column: column + 1}))
+
+
+def _config(row: Any) -> ProxyConfig:
+    return ProxyConfig(
+        id=int(row.id),
+        namespace=str(row.namespace),
+        upstream_url=str(row.upstream_url),
+        ttl_seconds=int(row.ttl_seconds),
+        is_private=bool(row.is_private),
+        has_credentials=row.sealed_credentials is not None,
+        created_at=row.created_at,
+        hits=int(row.hits),
+        misses=int(row.misses),
+        last_checked_at=row.last_checked_at,
+    )

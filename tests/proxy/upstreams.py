@@ -1,0 +1,142 @@
+"""Upstream registries for the proxy tests, on loopback: Debian's ``docker-registry``
+(distribution 2.8.2), and a tiny counting registry that serves one blob slowly.
+
+    Distribution(workdir)            .url .host .start() .stop(), a context manager
+    CountingRegistry(blob, delay)    .url .gets (blob GETs answered) .close()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port, require_tool
+
+DISTRIBUTION_CONFIG = """\
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+class Distribution:
+    """One `docker-registry serve` on a port of its own, with its data below ``workdir``."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = require_tool("docker-registry")
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config = workdir / "config.yml"
+        self.config.write_text(DISTRIBUTION_CONFIG.format(root=workdir / "data", port=self.port))
+        self.log = workdir / "registry.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [self.binary, "serve", str(self.config)], stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self._process.poll() is None, self.log.read_text()
+            try:
+                httpx.get(f"{self.url}/v2/", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"docker-registry on {self.port} did not start")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=20)
+            self._process = None
+
+    def __enter__(self) -> Distribution:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class CountingRegistry:
+    """Answers /v2/ and serves one blob under any repository, ``delay`` seconds per MiB,
+    counting the GETs of it (what single flight must keep at one)."""
+
+    def __init__(self, blob: bytes, delay: float = 0.0) -> None:
+        self.blob = blob
+        self.digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        self.delay = delay
+        self.gets = 0
+        self.finished = 0  # GETs whose body went out whole
+        lock = threading.Lock()
+        registry = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                self._answer(body=False)
+
+            def do_GET(self) -> None:
+                self._answer(body=True)
+
+            def _answer(self, body: bool) -> None:
+                if self.path == "/v2/":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if not self.path.endswith(f"/blobs/{registry.digest}"):
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(registry.blob)))
+                self.send_header("Docker-Content-Digest", registry.digest)
+                self.end_headers()
+                if not body:
+                    return
+                with lock:
+                    registry.gets += 1
+                step = 1024 * 1024
+                try:
+                    for start in range(0, len(registry.blob), step):
+                        self.wfile.write(registry.blob[start : start + step])
+                        time.sleep(registry.delay)
+                except OSError:
+                    return
+                with lock:
+                    registry.finished += 1
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
