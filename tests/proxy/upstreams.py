@@ -2,7 +2,7 @@
 (distribution 2.8.2), and a tiny counting registry that serves one blob slowly.
 
     Distribution(workdir)            .url .host .start() .stop(), a context manager
-    CountingRegistry(blob, delay)    .url .gets (blob GETs answered) .close()
+    CountingRegistry(blobs, delay)   .url .digests .gets[digest] .finished[digest] .close()
 """
 
 from __future__ import annotations
@@ -78,15 +78,15 @@ class Distribution:
 
 
 class CountingRegistry:
-    """Answers /v2/ and serves one blob under any repository, ``delay`` seconds per MiB,
-    counting the GETs of it (what single flight must keep at one)."""
+    """Answers /v2/ and serves its blobs under any repository, ``delay`` seconds per MiB,
+    counting the GETs of each (what single flight must keep at one)."""
 
-    def __init__(self, blob: bytes, delay: float = 0.0) -> None:
-        self.blob = blob
-        self.digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    def __init__(self, blobs: list[bytes], delay: float = 0.0) -> None:
+        self.blobs = {"sha256:" + hashlib.sha256(blob).hexdigest(): blob for blob in blobs}
+        self.digests = list(self.blobs)
         self.delay = delay
-        self.gets = 0
-        self.finished = 0  # GETs whose body went out whole
+        self.gets = dict.fromkeys(self.blobs, 0)
+        self.finished = dict.fromkeys(self.blobs, 0)  # GETs whose body went out whole
         lock = threading.Lock()
         registry = self
 
@@ -108,28 +108,30 @@ class CountingRegistry:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                if not self.path.endswith(f"/blobs/{registry.digest}"):
+                digest = self.path.rpartition("/blobs/")[2]
+                blob = registry.blobs.get(digest)
+                if blob is None:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(registry.blob)))
-                self.send_header("Docker-Content-Digest", registry.digest)
+                self.send_header("Content-Length", str(len(blob)))
+                self.send_header("Docker-Content-Digest", digest)
                 self.end_headers()
                 if not body:
                     return
                 with lock:
-                    registry.gets += 1
+                    registry.gets[digest] += 1
                 step = 1024 * 1024
                 try:
-                    for start in range(0, len(registry.blob), step):
-                        self.wfile.write(registry.blob[start : start + step])
+                    for start in range(0, len(blob), step):
+                        self.wfile.write(blob[start : start + step])
                         time.sleep(registry.delay)
                 except OSError:
                     return
                 with lock:
-                    registry.finished += 1
+                    registry.finished[digest] += 1
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -60,6 +60,7 @@ class Flight:
         self.spool = spool
         self.size: int | None = None  # the upstream's Content-Length, once it answered
         self.written = 0
+        self.received = False  # every byte is in the spool and matched the digest: no cancelling now
         self.done = False
         self.error: str | None = None
         self.failure: Exception | None = None  # what ended the download early, for joiners to raise
@@ -120,10 +121,14 @@ class Flights:
         flight.task = asyncio.create_task(self._download(key, flight, writer, opener, linker))
         return flight
 
-    def leave(self, flight: Flight) -> None:
+    def leave(self, flight: Flight, *, complete: bool = False) -> None:
+        """A reader is gone. When it was the last and the download is not through, nobody wants
+        the rest: the download is cancelled and nothing partial stays (see _download). A reader
+        that got every byte (clients hang up as soon as they have Content-Length bytes) does not
+        cancel the commit that follows."""
         flight.readers -= 1
-        if flight.readers == 0 and not flight.done and flight.task is not None:
-            flight.task.cancel()  # nobody wants the rest: nothing partial stays (see _download)
+        if flight.readers == 0 and not (complete or flight.received) and flight.task is not None:
+            flight.task.cancel()
 
     async def follow(self, flight: Flight, reader: int) -> AsyncIterator[bytes]:
         """The blob's bytes as the flight writes them; FetchFailed when it stops short."""
@@ -146,7 +151,7 @@ class Flights:
                     await changed.wait()
         finally:
             os.close(reader)
-            self.leave(flight)
+            self.leave(flight, complete=flight.size is not None and offset >= flight.size)
 
     async def _download(
         self, key: tuple[str, str], flight: Flight, writer: int, opener: Opener, linker: Linker
@@ -191,6 +196,7 @@ class Flights:
         if flight.size is not None and flight.size != flight.written:
             raise FetchFailed("the upstream sent another length than it announced; nothing was cached")
         await anyio.to_thread.run_sync(os.fsync, writer)
+        flight.received = True
 
     async def _commit(self, flight: Flight) -> None:
         target = paths.blob_data(flight.digest)

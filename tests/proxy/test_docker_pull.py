@@ -1,0 +1,85 @@
+"""Issue 13, items 1 and 4: docker pulls through two proxy namespaces over two distribution 2.8.2
+upstreams, then again from the cache alone once both upstreams are stopped.
+
+One namespace re-checks its tags at every pull (--ttl 0), so its second pull meets the outage
+(connection refused) and serves the cached tag; the other is within its TTL and never asks.
+Dockyard runs with token auth, and docker pulls anonymously: proxy namespaces are public.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, DockyardServer, busybox_rootfs_tar
+from tests.proxy.conftest import PROXY_ENV, dockyard_cli
+from tests.proxy.upstreams import Distribution
+
+
+@pytest.fixture
+def upstreams(tmp_path: Path) -> Iterator[tuple[Distribution, Distribution]]:
+    with Distribution(tmp_path / "one") as one, Distribution(tmp_path / "two") as two:
+        yield one, two
+
+
+def _image(docker: Cli, marker: str) -> str:
+    """A local image of its own (busybox plus a file), so each upstream holds other layers."""
+    name = f"dockyard-proxy-test:{marker}"
+    result = subprocess.run(
+        [docker.path, "import", "-", name],
+        input=busybox_rootfs_tar({"marker": marker.encode()}),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return name
+
+
+def test_docker_pulls_through_two_upstreams_and_from_cache_when_they_stop(
+    tmp_path: Path, docker_cli: Cli, upstreams: tuple[Distribution, Distribution]
+) -> None:
+    one, two = upstreams
+    marker = uuid.uuid4().hex[:10]
+    markers = {"one": f"one-{marker}", "two": f"two-{marker}"}
+    ids = {}
+    for namespace, upstream in (("one", one), ("two", two)):
+        local = _image(docker_cli, markers[namespace])
+        ids[namespace] = _image_id(docker_cli, local)
+        docker_cli("tag", local, f"{upstream.host}/team/app:{marker}")
+        docker_cli("push", f"{upstream.host}/team/app:{marker}")
+        docker_cli("rmi", f"{upstream.host}/team/app:{marker}", local)  # gone from the engine
+    pulled: list[str] = []
+    with DockyardServer(tmp_path / "dockyard", env=PROXY_ENV) as server:
+        dockyard_cli(server, "proxy", "add", "one", one.url, "--ttl", "0")
+        dockyard_cli(server, "proxy", "add", "two", f"{two.url}/")
+        try:
+            for namespace in ("one", "two"):
+                reference = f"{server.host}/{namespace}/team/app:{marker}"
+                docker_cli("pull", reference)
+                pulled.append(reference)
+                assert _image_id(docker_cli, reference) == ids[namespace]
+            one.stop()
+            two.stop()
+            for reference in pulled:
+                docker_cli("rmi", reference)
+                docker_cli("pull", reference)  # from the cache alone
+            for namespace, reference in zip(("one", "two"), pulled, strict=True):
+                assert _run(docker_cli, reference, "cat /marker") == markers[namespace]
+            listed = dockyard_cli(server, "proxy", "list")
+            assert "one" in listed and "two" in listed
+        finally:
+            for reference in pulled:
+                docker_cli("rmi", reference, check=False)
+
+
+def _image_id(docker: Cli, reference: str) -> str:
+    return docker("image", "inspect", "--format", "{{.Id}}", reference).stdout.strip()
+
+
+def _run(docker: Cli, reference: str, command: str) -> str:
+    return docker("run", "--rm", reference, "sh", "-c", command).stdout.strip()
