@@ -2,7 +2,9 @@
 (distribution 2.8.2), and a tiny counting registry that serves one blob slowly.
 
     Distribution(workdir)            .url .host .start() .stop(), a context manager
-    CountingRegistry(blobs, delay)   .url .digests .gets[digest] .finished[digest] .close()
+    CountingRegistry(blobs, delay)   .url .digests .gets[digest] .finished[digest] .requests .close()
+                                     .manifests[reference] = (media type, bytes, announced digest)
+                                     .lie[digest] = other bytes to send for that blob
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ class CountingRegistry:
         self.delay = delay
         self.gets = dict.fromkeys(self.blobs, 0)
         self.finished = dict.fromkeys(self.blobs, 0)  # GETs whose body went out whole
+        self.requests: list[str] = []  # "METHOD path" of every request
+        self.manifests: dict[str, tuple[str, bytes, str]] = {}
+        self.lie: dict[str, bytes] = {}
+        self.fail = 0  # a status to answer every request under /v2/<name>/ with (0: none)
         lock = threading.Lock()
         registry = self
 
@@ -103,13 +109,30 @@ class CountingRegistry:
                 self._answer(body=True)
 
             def _answer(self, body: bool) -> None:
+                registry.requests.append(f"{self.command} {self.path}")
+                if registry.fail and self.path != "/v2/":
+                    self.send_response(registry.fail)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                reference = self.path.rpartition("/manifests/")[2]
+                if "/manifests/" in self.path and reference in registry.manifests:
+                    media_type, content, digest = registry.manifests[reference]
+                    self.send_response(200)
+                    self.send_header("Content-Type", media_type)
+                    self.send_header("Content-Length", str(len(content)))
+                    self.send_header("Docker-Content-Digest", digest)
+                    self.end_headers()
+                    if body:
+                        self.wfile.write(content)
+                    return
                 if self.path == "/v2/":
                     self.send_response(200)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 digest = self.path.rpartition("/blobs/")[2]
-                blob = registry.blobs.get(digest)
+                blob = registry.lie.get(digest, registry.blobs.get(digest))
                 if blob is None:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")

@@ -1,0 +1,107 @@
+"""Issue 13, item 4: tags are re-checked with a HEAD after their TTL, digests never need the
+upstream once cached, and an upstream that fails (5xx, 429, gone) leaves the cached tag served.
+Dockyard runs in this process; the upstream is a small registry on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.proxy.inprocess import dockyard
+from tests.proxy.upstreams import CountingRegistry
+
+pytestmark = pytest.mark.anyio
+OPEN = {"auth": "none", "proxy_allow_private": True}
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def upstream() -> Iterator[CountingRegistry]:
+    registry = CountingRegistry([os.urandom(1024), os.urandom(1024)])
+    yield registry
+    registry.close()
+
+
+def _publish(upstream: CountingRegistry, tag: str, layer: str) -> str:
+    """Point ``tag`` upstream at a new manifest (with ``layer``); its digest."""
+    import hashlib
+
+    content = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "size": 1024,
+                "digest": layer,
+            },
+            "layers": [],
+        }
+    ).encode()
+    digest = "sha256:" + hashlib.sha256(content).hexdigest()
+    upstream.manifests[tag] = upstream.manifests[digest] = (OCI_MANIFEST, content, digest)
+    return digest
+
+
+def _manifest_requests(upstream: CountingRegistry, method: str) -> int:
+    return sum(1 for r in upstream.requests if r.startswith(f"{method} ") and "/manifests/" in r)
+
+
+async def test_a_tag_is_served_from_cache_within_its_ttl_and_rechecked_after(
+    tmp_path: Path, upstream: CountingRegistry
+) -> None:
+    first = _publish(upstream, "v1", upstream.digests[0])
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("long", upstream.url, ttl_seconds=3600)
+        await services.proxy.add("short", upstream.url, ttl_seconds=0)
+        for namespace in ("long", "short"):
+            answer = await client.get(f"/v2/{namespace}/app/manifests/v1")
+            assert answer.headers["docker-content-digest"] == first
+        assert _manifest_requests(upstream, "GET") == 2
+        second = _publish(upstream, "v1", upstream.digests[1])
+        # Within the TTL: the cached tag, without asking the upstream.
+        assert (await client.get("/v2/long/app/manifests/v1")).headers["docker-content-digest"] == first
+        assert _manifest_requests(upstream, "HEAD") == 0
+        # Past it: a HEAD finds the new digest, which is fetched and served.
+        assert (await client.get("/v2/short/app/manifests/v1")).headers["docker-content-digest"] == second
+        assert _manifest_requests(upstream, "HEAD") == 1 and _manifest_requests(upstream, "GET") == 3
+        # Unchanged upstream: the HEAD alone renews the check.
+        assert (await client.get("/v2/short/app/manifests/v1")).headers["docker-content-digest"] == second
+        assert _manifest_requests(upstream, "HEAD") == 2 and _manifest_requests(upstream, "GET") == 3
+        listed = {config.namespace: config for config in await services.proxy.list()}
+        assert listed["short"].last_checked_at is not None and listed["long"].hits == 1
+
+
+async def test_cached_content_is_served_when_the_upstream_fails(
+    tmp_path: Path, upstream: CountingRegistry
+) -> None:
+    digest = _publish(upstream, "v1", upstream.digests[0])
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("up", upstream.url, ttl_seconds=0)
+        assert (await client.get("/v2/up/app/manifests/v1")).status_code == 200
+        assert (await client.get(f"/v2/up/app/blobs/{upstream.digests[0]}")).status_code == 200
+        upstream.manifests.clear()
+        for status in (500, 503, 429):
+            upstream.fail = status
+            answer = await client.get("/v2/up/app/manifests/v1")
+            assert answer.status_code == 200 and answer.headers["docker-content-digest"] == digest
+        upstream.close()
+        before = len(upstream.requests)
+        for reference in ("v1", digest):
+            answer = await client.get(f"/v2/up/app/manifests/{reference}")
+            assert answer.status_code == 200 and answer.headers["docker-content-digest"] == digest
+        blob = await client.get(f"/v2/up/app/blobs/{upstream.digests[0]}")
+        assert blob.status_code == 200 and len(blob.content) == 1024
+        assert len(upstream.requests) == before
+        # Nothing cached and nobody upstream: the registry's 503, not a 500.
+        missing = await client.get("/v2/up/app/manifests/v2")
+        assert missing.status_code == 503 and missing.json()["errors"][0]["code"] == "UNAVAILABLE"
