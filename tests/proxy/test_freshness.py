@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.proxy.records import Credentials
 from tests.proxy.inprocess import dockyard
 from tests.proxy.upstreams import CountingRegistry
 
@@ -105,3 +106,23 @@ async def test_cached_content_is_served_when_the_upstream_fails(
         # Nothing cached and nobody upstream: the registry's 503, not a 500.
         missing = await client.get("/v2/up/app/manifests/v2")
         assert missing.status_code == 503 and missing.json()["errors"][0]["code"] == "UNAVAILABLE"
+
+
+async def test_pulls_log_in_to_an_upstream_with_docker_token_auth(
+    tmp_path: Path, upstream: CountingRegistry
+) -> None:
+    """The upstream's Bearer challenge is followed to its realm with the proxy's credentials as
+    Basic; the token is kept for the next requests of the same scope."""
+    digest = _publish(upstream, "v1", upstream.digests[0])
+    upstream.login = ("bot", "s3cret")
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("anon", upstream.url)
+        await services.proxy.add("authed", upstream.url, credentials=Credentials("bot", "s3cret"))
+        refused = await client.get("/v2/anon/app/manifests/v1")
+        assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "UNAVAILABLE"
+        answer = await client.get("/v2/authed/app/manifests/v1")
+        assert answer.status_code == 200 and answer.headers["docker-content-digest"] == digest
+        blob = await client.get(f"/v2/authed/app/blobs/{upstream.digests[0]}")
+        assert blob.status_code == 200 and len(blob.content) == 1024
+    logins = [r for r in upstream.requests if r.startswith("GET /token")]
+    assert len(logins) == 2  # one refused (anonymous), one for authed/app's scope, then reused

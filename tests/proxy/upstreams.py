@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
 import subprocess
 import threading
 import time
@@ -93,6 +96,11 @@ class CountingRegistry:
         self.manifests: dict[str, tuple[str, bytes, str]] = {}
         self.lie: dict[str, bytes] = {}
         self.fail = 0  # a status to answer every request under /v2/<name>/ with (0: none)
+        # Docker token auth: with a login set, /v2/<name>/ wants "Bearer <token>", which
+        # GET /token gives for that login as Basic; ``realm`` overrides the realm announced.
+        self.login: tuple[str, str] | None = None
+        self.realm = ""
+        self.token = "t-" + os.urandom(8).hex()
         lock = threading.Lock()
         registry = self
 
@@ -102,6 +110,26 @@ class CountingRegistry:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def _authorized(self) -> bool:
+                if self.path.startswith("/token"):
+                    user, password = registry.login or ("", "")
+                    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+                    ok = self.headers.get("Authorization") == f"Basic {basic}"
+                    body = json.dumps({"token": registry.token}).encode() if ok else b""
+                    self.send_response(200 if ok else 401)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return False
+                if self.path == "/v2/" or self.headers.get("Authorization") == f"Bearer {registry.token}":
+                    return True
+                realm = registry.realm or f"{registry.url}/token"
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="counting"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return False
+
             def do_HEAD(self) -> None:
                 self._answer(body=False)
 
@@ -110,6 +138,8 @@ class CountingRegistry:
 
             def _answer(self, body: bool) -> None:
                 registry.requests.append(f"{self.command} {self.path}")
+                if registry.login is not None and not self._authorized():
+                    return
                 if registry.fail and self.path != "/v2/":
                     self.send_response(registry.fail)
                     self.send_header("Content-Length", "0")

@@ -217,3 +217,37 @@ async def test_upstream_credentials_are_sealed_at_rest(tmp_path: Path, upstream:
         listed = await services.proxy.list()
         assert listed[0].has_credentials and "hunter2" not in repr(listed)
     assert b"hunter2-upstream" not in (tmp_path / "dockyard.db").read_bytes()
+
+
+async def test_a_token_realm_on_a_metadata_address_is_refused_even_where_private_is_allowed(
+    tmp_path: Path, upstream: CountingRegistry
+) -> None:
+    """SSRF through the token realm: the upstream names where the proxy logs in; a cloud metadata
+    address is refused by the outbound guard whatever DOCKYARD_PROXY_ALLOW_PRIVATE says."""
+    upstream.login = ("bot", "s3cret")
+    upstream.realm = "http://169.254.169.254/latest/meta-data/token"
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("up", upstream.url, credentials=Credentials("bot", "s3cret"))
+        answer = await client.get("/v2/up/app/manifests/latest")
+        assert answer.status_code == 503 and "metadata" in answer.text
+        assert "s3cret" not in answer.text
+
+
+async def test_oversized_token_answers_and_manifests_are_refused() -> None:
+    """Memory exhaustion by a hostile upstream: a token answer is read up to 64 KiB and a manifest
+    up to the manifest limit, never whole."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            return httpx.Response(200, content=b"{" + b" " * (1 << 20) + b"}")
+        if request.url.path.endswith("/manifests/big"):
+            return httpx.Response(200, content=b"x" * (2 << 20))
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="https://auth.example/t"'})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        upstream = Upstream("https://registry.example", None, client, max_manifest_bytes=1 << 20)
+        with pytest.raises(UpstreamRefused, match="too large"):
+            await upstream.manifest("app", "latest")
+        upstream._tokens["repository:app:pull"] = ("Bearer ok", float("inf"))
+        with pytest.raises(UpstreamRefused, match="larger than"):
+            await upstream.manifest("app", "big")
