@@ -3,6 +3,7 @@ rule written as SQL so the catalog can be filtered (and paged) in the database."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from sqlalchemy import and_, false, or_, select, true
@@ -71,6 +72,16 @@ class Access(q.ServicePart):
 
 
 def _facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
+    facts = _account_facts(conn, principal, repository)
+    if not facts.exists and conn.execute(MIRROR).first() is not None:
+        return dataclasses.replace(facts, mirrored=True)  # the instance mirror answers it
+    return facts
+
+
+MIRROR = select(proxies.c.id).where(proxies.c.is_mirror)
+
+
+def _account_facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
     namespace = names.namespace_of(repository)
     caller = principal.user_id if principal is not None and not principal.is_admin else None
     repo = conn.execute(

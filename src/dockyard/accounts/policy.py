@@ -17,6 +17,7 @@ Repositories: the caller holds the union of what every row that applies gives (`
 
     proxy member        a private proxy namespace whose organisation       pull
                         holds the caller as a member
+    instance mirror     it does not exist and an instance mirror is set   pull (anonymous callers too)
 
 Nothing else gives anything, so a private repository and a missing one look alike. library/*
 belongs to nobody: anyone pulls its public repositories, only administrators write. Being a
@@ -77,6 +78,7 @@ class RepositoryFacts:
     collaborator: str | None = None  # the caller's permission as a collaborator on the repository
     proxy: bool = False  # the namespace is a proxy namespace: read-only
     proxy_member: bool = False  # the caller is a member of the proxy namespace's organisation
+    mirrored: bool = False  # missing here, and the instance mirror answers pulls of it
 
     @property
     def is_public(self) -> bool:
@@ -102,6 +104,7 @@ GRANTS: tuple[tuple[str, Grant], ...] = (
     ("team permission", lambda p, f: held(f.team_permissions) if p is not None and f.exists else NONE),
     ("collaborator", lambda p, f: held([f.collaborator]) if p is not None and f.exists else NONE),
     ("proxy member", lambda p, f: PULL if p is not None and f.proxy_member else NONE),
+    ("instance mirror", lambda p, f: PULL if f.mirrored and not f.exists else NONE),
 )
 
 

@@ -40,8 +40,14 @@ def _with_proxy(data_dir: Path | None, work: Callable[[ProxyService], Awaitable[
 
 @proxy_app.command("add")
 def proxy_add(
-    namespace: str,
-    upstream_url: str,
+    namespace: Annotated[
+        str | None, typer.Argument(help="The proxy namespace (with --mirror: where it caches)")
+    ] = None,
+    upstream_url: Annotated[str | None, typer.Argument(help="The upstream registry's URL")] = None,
+    mirror: Annotated[
+        str | None,
+        typer.Option("--mirror", help="Make UPSTREAM the instance mirror (docker's registry-mirrors)"),
+    ] = None,
     username: Annotated[str | None, typer.Option("--username", "-u", help="Upstream account")] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the upstream password (or token) from stdin")
@@ -54,8 +60,23 @@ def proxy_add(
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Make NAMESPACE a read-only pull-through cache of the registry at UPSTREAM_URL."""
-    from dockyard.proxy.records import Credentials
+    """Make NAMESPACE a read-only pull-through cache of the registry at UPSTREAM_URL.
+
+    With --mirror UPSTREAM, pulls of names Dockyard does not hold go to UPSTREAM (docker's
+    registry-mirrors), cached under NAMESPACE (default: mirror)."""
+    from dockyard.proxy.records import MIRROR_NAMESPACE, Credentials
+
+    if mirror is not None:
+        if upstream_url is not None:
+            raise fail("with --mirror URL, give at most the namespace it caches under")
+        if private:
+            raise fail(
+                "the instance mirror answers every pull of a name Dockyard does not hold: not --private"
+            )
+        namespace, upstream_url = namespace or MIRROR_NAMESPACE, mirror
+    if namespace is None or upstream_url is None:
+        raise fail("give NAMESPACE UPSTREAM_URL, or --mirror UPSTREAM_URL")
+    name, url = namespace, upstream_url
 
     if password_stdin and username is None:
         raise fail("--password-stdin needs --username")
@@ -67,9 +88,15 @@ def proxy_add(
     config = _with_proxy(
         data_dir,
         lambda proxy: proxy.add(
-            namespace, upstream_url, credentials=credentials, ttl_seconds=ttl, private=private
+            name, url, credentials=credentials, ttl_seconds=ttl, private=private, mirror=mirror is not None
         ),
     )
+    if config.is_mirror:
+        console.print(
+            f"Instance mirror of {escape(config.upstream_url)}, cached under {escape(config.namespace)}/.",
+            highlight=False,
+        )
+        return
     console.print(
         f"Proxy namespace [bold]{escape(config.namespace)}[/bold] pulls through "
         f"{escape(config.upstream_url)} "
@@ -89,7 +116,7 @@ def proxy_list(data_dir: DataDir = None) -> None:
         checked = config.last_checked_at.strftime("%Y-%m-%d %H:%M") if config.last_checked_at else "-"
         table.add_row(
             escape(config.namespace),
-            escape(config.upstream_url),
+            escape(config.upstream_url) + (" (instance mirror)" if config.is_mirror else ""),
             "credentials" if config.has_credentials else "anonymous",
             str(config.ttl_seconds),
             "private" if config.is_private else "public",

@@ -88,6 +88,14 @@ class PullThroughCache:
     async def proxies(self, repository: str) -> bool:
         return await self._config(repository) is not None
 
+    async def mirror_for(self, repository: str) -> str | None:
+        """Where the instance mirror caches ``repository`` (a name outside every proxy namespace),
+        or None without a mirror."""
+        if await self._config(repository) is not None:
+            return None
+        mirror = next((c for c in self._configs.values() if c.is_mirror), None)
+        return None if mirror is None else f"{mirror.namespace}/{repository}"
+
     async def _upstream(self, config: ProxyConfig) -> Upstream:
         found = self._upstreams.get(config.id)
         if found is None:

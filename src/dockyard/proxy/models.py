@@ -30,6 +30,9 @@ class ProxyNamespace(Base):
     sealed_credentials: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     ttl_seconds: Mapped[int] = mapped_column(Integer)
     is_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The instance mirror (at most one): names Dockyard does not hold are pulled through it and
+    # cached under this namespace (``mirror/library/alpine`` for ``library/alpine``).
+    is_mirror: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     hits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     misses: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -16,6 +16,7 @@ NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 MAX_NAMESPACE = 30
 RESERVED = frozenset({"library", "v2", "_"})
 DEFAULT_TTL_SECONDS = 300
+MIRROR_NAMESPACE = "mirror"  # where the instance mirror caches, unless another name is given
 
 
 class ProxyError(Exception):
@@ -42,6 +43,7 @@ class ProxyConfig:
     ttl_seconds: int
     is_private: bool
     has_credentials: bool
+    is_mirror: bool
     created_at: datetime
     hits: int = 0
     misses: int = 0

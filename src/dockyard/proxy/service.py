@@ -30,13 +30,19 @@ class ProxyService:
         credentials: Credentials | None = None,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         private: bool = False,
+        mirror: bool = False,
     ) -> ProxyConfig:
         if not 0 <= ttl_seconds <= MAX_TTL_SECONDS:
             raise ProxyError(f"the TTL must be between 0 and {MAX_TTL_SECONDS} seconds")
         if credentials is not None and not (credentials.username and credentials.password):
             raise ProxyError("upstream credentials need both a username and a password")
         return await self.rows.add(
-            check_namespace(namespace), check_upstream_url(upstream_url), credentials, ttl_seconds, private
+            check_namespace(namespace),
+            check_upstream_url(upstream_url),
+            credentials,
+            ttl_seconds,
+            private,
+            mirror,
         )
 
     async def remove(self, namespace: str) -> int:

@@ -47,6 +47,7 @@ class ProxyStore:
         credentials: Credentials | None,
         ttl_seconds: int,
         private: bool,
+        mirror: bool = False,
     ) -> ProxyConfig:
         """A new proxy namespace. A free name becomes a namespace of kind "proxy"; an existing
         organisation may be made a proxy too (its members then pull from it when private)."""
@@ -66,12 +67,15 @@ class ProxyStore:
                 )
             elif kind not in ("org", PROXY_KIND):
                 raise ProxyError(f"{namespace!r} is taken by a {'user' if kind == 'user' else kind} account")
+            if mirror and conn.execute(select(proxies.c.id).where(proxies.c.is_mirror)).first():
+                raise ProxyError("there is an instance mirror already; remove it first")
             values = dict(
                 namespace=namespace,
                 upstream_url=upstream_url,
                 sealed_credentials=sealed,
                 ttl_seconds=ttl_seconds,
                 is_private=private,
+                is_mirror=mirror,
                 created_at=now,
                 hits=0,
                 misses=0,
@@ -170,6 +174,7 @@ def _config(row: Any) -> ProxyConfig:
         ttl_seconds=int(row.ttl_seconds),
         is_private=bool(row.is_private),
         has_credentials=row.sealed_credentials is not None,
+        is_mirror=bool(row.is_mirror),
         created_at=row.created_at,
         hits=int(row.hits),
         misses=int(row.misses),

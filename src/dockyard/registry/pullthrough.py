@@ -3,7 +3,8 @@
 The proxy package implements it (``proxy.cache.PullThroughCache``); the composition root hands
 one to the ``Registry``. The registry calls it at one place each: a manifest GET/HEAD in a
 proxied repository (tags may need a fresh look upstream even when cached), a blob GET/HEAD that
-misses, and every write, which a proxied repository refuses.
+misses, and every write, which a proxied repository refuses. With an instance mirror, a pull of
+a repository the registry does not hold goes to the mirror's proxied repository instead.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class BlobStream:
 class PullThrough(Protocol):
     async def proxies(self, repository: str) -> bool:
         """Whether the repository is in a proxy namespace: fetched on a miss, read-only."""
+
+    async def mirror_for(self, repository: str) -> str | None:
+        """Where the instance mirror caches a repository this registry does not hold (a proxied
+        repository's name), or None when there is no mirror."""
 
     async def manifest(
         self, repository: str, reference: str, cached: StoredManifest | None

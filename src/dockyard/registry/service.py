@@ -64,18 +64,32 @@ class Registry:
     async def blob(self, repository: str, digest: Digest, *, head: bool = False) -> BlobLocation:
         size = await self.store.linked_blob_size(repository, str(digest))
         path = paths.blob_data(digest)
-        if size is None and await self._proxied(repository):  # the pull-through hook for blobs
+        source = None if size is not None else await self._pulled_through(repository)
+        if source is not None:  # the pull-through hook for blobs
             assert self.pull_through is not None
-            fetched = await self.pull_through.blob(repository, digest, head=head)
+            size = await self.store.linked_blob_size(source, str(digest))
+            fetched = None if size is not None else await self.pull_through.blob(source, digest, head=head)
             if fetched is not None:
                 return BlobLocation(digest, fetched.size, path, None, fetched)
-            size = await self.store.linked_blob_size(repository, str(digest))
+            size = size if size is not None else await self.store.linked_blob_size(source, str(digest))
         if size is None:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, {"digest": str(digest)})
         return BlobLocation(digest, size, path, self.storage.local_file(path))
 
     async def _proxied(self, repository: str) -> bool:
         return self.pull_through is not None and await self.pull_through.proxies(repository)
+
+    async def _pulled_through(self, repository: str) -> str | None:
+        """The proxied repository a miss in ``repository`` is answered from: itself in a proxy
+        namespace, the instance mirror's copy for a name this registry does not hold, else None."""
+        if self.pull_through is None:
+            return None
+        if await self.pull_through.proxies(repository):
+            return repository
+        mirrored = await self.pull_through.mirror_for(repository)
+        if mirrored is None or await self.store.repository_identity(repository) is not None:
+            return None
+        return mirrored
 
     async def check_not_proxied(self, repository: str) -> None:
         """A proxied repository takes no pushes or deletes, whoever asks: it mirrors its upstream."""
@@ -157,20 +171,27 @@ class Registry:
     ) -> StoredManifest:
         """A GET or HEAD. A reference that is neither a tag nor a digest names nothing that could
         exist, so it is 404 MANIFEST_UNKNOWN (the conformance suite's ``.INVALID_MANIFEST_NAME``)."""
-        found = None
-        match lookup_reference(reference):
-            case Digest() as digest:
-                found = await self.store.manifest_by_digest(repository, str(digest))
-            case str() as tag:
-                found = await self.store.manifest_by_tag(repository, tag)
-        if await self._proxied(repository):  # the pull-through hook for manifests
+        found = await self._lookup(repository, reference)
+        proxied = repository if await self._proxied(repository) else None
+        if proxied is None and found is None:
+            proxied = await self._pulled_through(repository)
+        if proxied is not None:  # the pull-through hook for manifests
             assert self.pull_through is not None
-            found = await self.pull_through.manifest(repository, reference, found)
+            cached = found if proxied == repository else await self._lookup(proxied, reference)
+            found = await self.pull_through.manifest(proxied, reference, cached)
         if found is None:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
         if accepted is None or found.media_type in accepted:
             return found
-        return await self._fallback(repository, found, accepted)
+        return await self._fallback(proxied or repository, found, accepted)
+
+    async def _lookup(self, repository: str, reference: str) -> StoredManifest | None:
+        match lookup_reference(reference):
+            case Digest() as digest:
+                return await self.store.manifest_by_digest(repository, str(digest))
+            case str() as tag:
+                return await self.store.manifest_by_tag(repository, tag)
+        return None
 
     async def _fallback(
         self, repository: str, found: StoredManifest, accepted: frozenset[str]

@@ -5,7 +5,7 @@ Revises: 0011
 Create Date: 2026-11-28
 
 proxy_namespaces: one row per proxy namespace (its upstream, sealed credentials, tag TTL,
-visibility, hit and miss counters). proxy_tag_checks: when each cached tag was last found
+visibility, whether it is the instance mirror, hit and miss counters). proxy_tag_checks: when each cached tag was last found
 current upstream. Cached content itself lives in the registry's tables.
 """
 
@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("sealed_credentials", sa.LargeBinary(), nullable=True),
         sa.Column("ttl_seconds", sa.Integer(), nullable=False),
         sa.Column("is_private", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("is_mirror", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("hits", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("misses", sa.BigInteger(), server_default="0", nullable=False),
