@@ -85,6 +85,7 @@ def _api_context(services: Services) -> Context:
         services.hub_tokens,
         services.api_store,
         services.builds,
+        services.proxy,
     )
 
 

@@ -16,6 +16,7 @@ from dockyard.web.api import (
     groups,
     namespaces,
     orgs,
+    proxies,
     repositories,
     search,
     tags,
@@ -53,6 +54,7 @@ ROUTERS = (
     webhooks.router,
     builds.router,
     build_links.router,
+    proxies.router,
 )
 
 
