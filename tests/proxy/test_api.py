@@ -3,6 +3,7 @@ and upstream credentials go in but never come out. Dockyard runs in this process
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -53,3 +54,25 @@ async def test_administrators_manage_proxy_namespaces_through_the_api(tmp_path: 
         assert (await client.get("/v2/proxies/", headers=user)).status_code == 403
         assert (await client.delete("/v2/proxies/hub/", headers=admin)).status_code == 204
         assert (await client.delete("/v2/proxies/hub/", headers=admin)).status_code == 404
+
+
+async def _web_login(client: httpx.AsyncClient, username: str) -> None:
+    form = await client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf is not None
+    answer = await client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf[1]}
+    )
+    assert answer.status_code == 303, answer.text
+
+
+async def test_the_administration_page_shows_each_proxy_with_its_counts(tmp_path: Path) -> None:
+    async with dockyard(tmp_path) as (client, services):
+        await services.accounts.create_user("boss", "", PASSWORD, admin=True)
+        await services.proxy.add("hub", "https://registry-1.docker.io")
+        assert (await client.get("/admin/proxies")).status_code in (302, 303, 403)  # anonymous: no
+        await _web_login(client, "boss")
+        page = await client.get("/admin/proxies")
+        assert page.status_code == 200
+        assert 'data-namespace="hub"' in page.text and "https://registry-1.docker.io" in page.text
+        assert '<td class="hits">0</td>' in page.text

@@ -17,6 +17,7 @@ from dockyard.web.pages import (
     collaborators,
     explore,
     orgs,
+    proxies,
     repositories,
     settings,
 )
@@ -120,6 +121,7 @@ def _admin_routes() -> list[Route]:
         Route("/admin/users/{username}/{action}", admin.user_action, methods=POST),
         Route("/admin/audit", admin.audit, methods=GET),
         Route("/admin/storage", admin.storage, methods=GET),
+        Route("/admin/proxies", proxies.index, methods=GET),
         Route("/admin/settings", admin.site_settings, methods=GET),
         Route("/admin/settings/signup", admin.save_signup, methods=POST),
     ]
