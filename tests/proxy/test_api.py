@@ -69,8 +69,12 @@ async def _web_login(client: httpx.AsyncClient, username: str) -> None:
 async def test_the_administration_page_shows_each_proxy_with_its_counts(tmp_path: Path) -> None:
     async with dockyard(tmp_path) as (client, services):
         await services.accounts.create_user("boss", "", PASSWORD, admin=True)
+        await services.accounts.create_user("someone", "", PASSWORD)
         await services.proxy.add("hub", "https://registry-1.docker.io")
-        assert (await client.get("/admin/proxies")).status_code in (302, 303, 403)  # anonymous: no
+        assert (await client.get("/admin/proxies")).status_code in (302, 303)  # anonymous: log in first
+        await _web_login(client, "someone")
+        assert (await client.get("/admin/proxies")).status_code == 404  # like every admin page
+        client.cookies.clear()
         await _web_login(client, "boss")
         page = await client.get("/admin/proxies")
         assert page.status_code == 200
