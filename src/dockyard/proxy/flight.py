@@ -19,7 +19,7 @@ while bytes move: linking is one short transaction after the move.
 Across processes (``--workers N``, replicas on shared storage) each process downloads on its own:
 N processes asking at once fetch the blob up to N times, and the moves, of identical bytes, replace
 each other atomically. A crash leaves a spool file behind; spools older than a day are removed
-when the next download starts.
+when a download starts (at most once an hour).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 SPOOL = "proxy-spool"  # beside blobs/ and uploads/ in storage, when the backend has local files
 STALE_SPOOL_SECONDS = 24 * 3600
+SWEEP_EVERY_SECONDS = 3600
 
 Opener = Callable[[], AbstractAsyncContextManager[httpx.Response]]
 Linker = Callable[["Flight"], Awaitable[None]]
@@ -86,6 +87,8 @@ class Flights:
         self.in_storage = local is not None  # the spool moves into place; else it is copied in
         self.spool_dir = local if local is not None else fallback_spool
         self._flights: dict[tuple[str, str], Flight] = {}
+        self._swept = -float(SWEEP_EVERY_SECONDS)  # time.monotonic() of the last sweep
+        self._sweeping: asyncio.Task[None] | None = None
 
     def running(self, namespace: str, digest: Digest) -> bool:
         return (namespace, str(digest)) in self._flights
@@ -114,6 +117,9 @@ class Flights:
 
     def _start(self, key: tuple[str, str], digest: Digest, opener: Opener, linker: Linker) -> Flight:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
+        if time.monotonic() - self._swept >= SWEEP_EVERY_SECONDS:
+            self._swept = time.monotonic()
+            self._sweeping = asyncio.create_task(self.sweep())
         spool = self.spool_dir / f"{digest.hex[:16]}-{uuid.uuid4().hex}"
         writer = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         flight = Flight(digest, spool)
