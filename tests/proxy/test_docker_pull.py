@@ -1,9 +1,12 @@
-"""Issue 13, items 1 and 4: docker pulls through two proxy namespaces over two distribution 2.8.2
-upstreams, then again from the cache alone once both upstreams are stopped.
+"""Issue 13 with real engines: docker pulls through two proxy namespaces over two distribution
+2.8.2 upstreams; an engine of the test's own whose ``registry-mirrors`` points at Dockyard pulls a
+Docker Hub name (``NAME:TAG``, docker.io/library/NAME) through the instance mirror; then both
+upstreams stop and the namespaces' images pull again, from the cache alone, after ``docker rmi``.
 
 One namespace re-checks its tags at every pull (--ttl 0), so its second pull meets the outage
 (connection refused) and serves the cached tag; the other is within its TTL and never asks.
-Dockyard runs with token auth, and docker pulls anonymously: proxy namespaces are public.
+Dockyard runs with token auth, and the engines pull anonymously: proxy namespaces are public,
+and so are names the mirror answers. One test, so the servers and pushes serve every step.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pytest
 
 from tests.conftest import Cli, DockyardServer, busybox_rootfs_tar
 from tests.proxy.conftest import PROXY_ENV, dockyard_cli
+from tests.proxy.engine import Engine
 from tests.proxy.upstreams import Distribution
 
 
@@ -40,29 +44,42 @@ def _image(docker: Cli, marker: str) -> str:
     return name
 
 
-def test_docker_pulls_through_two_upstreams_and_from_cache_when_they_stop(
+def test_docker_pulls_through_two_upstreams_a_mirror_and_from_cache_when_they_stop(
     tmp_path: Path, docker_cli: Cli, upstreams: tuple[Distribution, Distribution]
 ) -> None:
     one, two = upstreams
     marker = uuid.uuid4().hex[:10]
     markers = {"one": f"one-{marker}", "two": f"two-{marker}"}
+    mirrored = f"dockyard-mirror-{marker}"
     ids = {}
     for namespace, upstream in (("one", one), ("two", two)):
         local = _image(docker_cli, markers[namespace])
         ids[namespace] = _image_id(docker_cli, local)
         docker_cli("tag", local, f"{upstream.host}/team/app:{marker}")
         docker_cli("push", f"{upstream.host}/team/app:{marker}")
+        if namespace == "one":  # also a Docker Hub official name, for the mirror
+            docker_cli("tag", local, f"{upstream.host}/library/{mirrored}:1")
+            docker_cli("push", f"{upstream.host}/library/{mirrored}:1")
+            docker_cli("rmi", f"{upstream.host}/library/{mirrored}:1")
         docker_cli("rmi", f"{upstream.host}/team/app:{marker}", local)  # gone from the engine
     pulled: list[str] = []
     with DockyardServer(tmp_path / "dockyard", env=PROXY_ENV) as server:
         dockyard_cli(server, "proxy", "add", "one", one.url, "--ttl", "0")
         dockyard_cli(server, "proxy", "add", "two", f"{two.url}/")
+        dockyard_cli(server, "proxy", "add", "--mirror", one.url)
         try:
             for namespace in ("one", "two"):
                 reference = f"{server.host}/{namespace}/team/app:{marker}"
                 docker_cli("pull", reference)
                 pulled.append(reference)
                 assert _image_id(docker_cli, reference) == ids[namespace]
+            engine = Engine(server.url)
+            try:
+                engine.cli("pull", f"{mirrored}:1", timeout=120)
+                assert _image_id(engine.cli, f"{mirrored}:1") == ids["one"]
+            finally:
+                engine.stop()
+            assert f"HEAD /v2/library/{mirrored}/manifests/1 200" in server.log_path.read_text()
             one.stop()
             two.stop()
             for reference in pulled:
