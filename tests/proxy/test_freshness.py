@@ -4,6 +4,7 @@ Dockyard runs in this process; the upstream is a small registry on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -126,3 +127,15 @@ async def test_pulls_log_in_to_an_upstream_with_docker_token_auth(
         assert blob.status_code == 200 and len(blob.content) == 1024
     logins = [r for r in upstream.requests if r.startswith("GET /token")]
     assert len(logins) == 2  # one refused (anonymous), one for authed/app's scope, then reused
+
+
+async def test_concurrent_pulls_of_a_new_tag_fetch_its_manifest_once(
+    tmp_path: Path, upstream: CountingRegistry
+) -> None:
+    digest = _publish(upstream, "v1", upstream.digests[0])
+    upstream.delay = 0.3
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("up", upstream.url)
+        answers = await asyncio.gather(*(client.get("/v2/up/app/manifests/v1") for _ in range(8)))
+    assert [a.headers.get("docker-content-digest") for a in answers] == [digest] * 8
+    assert _manifest_requests(upstream, "GET") == 1

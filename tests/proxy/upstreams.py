@@ -148,6 +148,7 @@ class CountingRegistry:
                 reference = self.path.rpartition("/manifests/")[2]
                 if "/manifests/" in self.path and reference in registry.manifests:
                     media_type, content, digest = registry.manifests[reference]
+                    time.sleep(registry.delay)  # slow upstreams make concurrent pulls overlap
                     self.send_response(200)
                     self.send_header("Content-Type", media_type)
                     self.send_header("Content-Length", str(len(content)))

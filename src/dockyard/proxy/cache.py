@@ -17,6 +17,7 @@ layers to whoever guesses their digest.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -75,6 +76,7 @@ class PullThroughCache:
         self._loaded = -CONFIG_SECONDS
         self._upstreams: dict[int, Upstream] = {}
         self._client: httpx.AsyncClient | None = None
+        self._fetching: dict[tuple[str, str], asyncio.Task[StoredManifest]] = {}
 
     # -- which repositories --------------------------------------------------------------
 
@@ -168,6 +170,27 @@ class PullThroughCache:
         return False
 
     async def _fetch(
+        self,
+        config: ProxyConfig,
+        upstream: Upstream,
+        repository: str,
+        path: str,
+        reference: str,
+        cached: StoredManifest | None,
+    ) -> StoredManifest:
+        """One upstream GET per manifest at a time in this process, however many pulls ask for it
+        (a team's machines pulling one new tag together); a pull that goes away does not cancel it."""
+        key = (repository, reference)
+        task = self._fetching.get(key)
+        if task is None:
+            task = asyncio.create_task(
+                self._fetch_once(config, upstream, repository, path, reference, cached)
+            )
+            self._fetching[key] = task
+            task.add_done_callback(lambda _: self._fetching.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _fetch_once(
         self,
         config: ProxyConfig,
         upstream: Upstream,
