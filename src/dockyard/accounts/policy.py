@@ -15,17 +15,16 @@ Repositories: the caller holds the union of what every row that applies gives (`
                                                                           admin: pull push delete
     collaborator        the caller is one on it (it exists)               the same, by their permission
 
-    proxy member        a private proxy namespace whose organisation       pull
-                        holds the caller as a member
-    instance mirror     it does not exist and an instance mirror is set   pull (anonymous callers too)
 
 Nothing else gives anything, so a private repository and a missing one look alike. library/*
 belongs to nobody: anyone pulls its public repositories, only administrators write. Being a
 member of an organisation (its "member" role) gives nothing on its repositories by itself.
 
-A proxy namespace (dockyard/proxy/) is read-only: whatever the rows give is narrowed to pull, for
-administrators too. Its repositories count as existing (the upstream has them, or answers 404)
-and as public unless the proxy is private.
+Pull-through (dockyard/proxy/), after the rows (``pulled_through``): a proxy namespace is
+read-only, so whatever the rows give is narrowed to pull, for administrators too; its repositories
+count as existing (the upstream has them, or answers 404) and as public unless the proxy is
+private, when the members of its organisation pull as well. With an instance mirror, a repository
+that does not exist here may be pulled by anyone (the mirror answers it).
 
 A personal access token then narrows the result to its highest scope: repo:admin -> pull push
 delete, repo:write -> pull push, repo:read -> pull, repo:public_read -> pull on public
@@ -103,8 +102,6 @@ GRANTS: tuple[tuple[str, Grant], ...] = (
     ("organisation owner", lambda p, f: ALL_ACTIONS if p is not None and f.org_owner else NONE),
     ("team permission", lambda p, f: held(f.team_permissions) if p is not None and f.exists else NONE),
     ("collaborator", lambda p, f: held([f.collaborator]) if p is not None and f.exists else NONE),
-    ("proxy member", lambda p, f: PULL if p is not None and f.proxy_member else NONE),
-    ("instance mirror", lambda p, f: PULL if f.mirrored and not f.exists else NONE),
 )
 
 
@@ -128,10 +125,20 @@ def token_ceiling(scopes: frozenset[str] | None, facts: RepositoryFacts) -> froz
     return frozenset(ceiling)
 
 
-def repository_actions(principal: Principal | None, facts: RepositoryFacts) -> frozenset[str]:
-    actions = granted(principal, facts)
+def pulled_through(
+    principal: Principal | None, facts: RepositoryFacts, actions: frozenset[str]
+) -> frozenset[str]:
+    """The rows' actions as proxy namespaces and the instance mirror change them."""
     if facts.proxy:
-        actions &= PULL
+        member = PULL if principal is not None and facts.proxy_member else NONE
+        return (actions | member) & PULL
+    if facts.mirrored and not facts.exists:
+        return actions | PULL
+    return actions
+
+
+def repository_actions(principal: Principal | None, facts: RepositoryFacts) -> frozenset[str]:
+    actions = pulled_through(principal, facts, granted(principal, facts))
     if principal is not None:
         actions &= token_ceiling(principal.token_scopes, facts)
     return actions
