@@ -327,7 +327,9 @@ class MetadataStore:
         return pushed
 
     @offload
-    def cache_manifest(self, repository: str, digest: str, content: bytes, parsed: ParsedManifest, tags: Sequence[str]) -> None:
+    def cache_manifest(
+        self, repository: str, digest: str, content: bytes, parsed: ParsedManifest, tags: Sequence[str]
+    ) -> None:
         """A pull-through cache's fill: the repository, the manifest, its references and its tags,
         in one transaction, like a push but without one's checks or event. The blobs and child
         manifests it names are fetched later, when a client asks for them (the cache checked the
