@@ -69,6 +69,7 @@ from dockyard.web.sessions import SessionStore
 
 SESSION_SWEEP_SECONDS = 3600.0
 MAX_JANITOR_SECONDS = 3600.0
+PROXY_JANITOR_SECONDS = 600.0  # proxy spools of killed processes, namespaces over their size limit
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,9 @@ class Services:
             ),
             BackgroundTask(
                 "sessions-sweep", "janitor", periodic(SESSION_SWEEP_SECONDS, purge_sessions, clock)
+            ),
+            BackgroundTask(
+                "proxy-janitor", "janitor", periodic(PROXY_JANITOR_SECONDS, self.proxy.cache.janitor, clock)
             ),
             BackgroundTask("events-dispatch", "events", self.dispatcher.run),
             BackgroundTask("webhook-delivery", "webhooks", self.deliveries.run),

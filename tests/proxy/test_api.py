@@ -51,6 +51,15 @@ async def test_administrators_manage_proxy_namespaces_through_the_api(tmp_path: 
         listed = await client.get("/v2/proxies/", headers=admin)
         assert [p["namespace"] for p in listed.json()["results"]] == ["hub"]
         assert "upstream-secret" not in listed.text
+        assert listed.json()["results"][0]["usage_bytes"] == 0
+        limit = {"size_limit_bytes": 10**9}
+        assert (await client.patch("/v2/proxies/hub/", json=limit, headers=user)).status_code == 403
+        limited = await client.patch("/v2/proxies/hub/", json=limit, headers=admin)
+        assert limited.status_code == 200 and limited.json()["size_limit_bytes"] == 10**9
+        negative = await client.patch("/v2/proxies/hub/", json={"size_limit_bytes": -1}, headers=admin)
+        assert negative.status_code == 400
+        missing = await client.patch("/v2/proxies/nope/", json=limit, headers=admin)
+        assert missing.status_code == 404
         assert (await client.get("/v2/proxies/", headers=user)).status_code == 403
         assert (await client.delete("/v2/proxies/hub/", headers=admin)).status_code == 204
         assert (await client.delete("/v2/proxies/hub/", headers=admin)).status_code == 404
@@ -70,7 +79,7 @@ async def test_the_administration_page_shows_each_proxy_with_its_counts(tmp_path
     async with dockyard(tmp_path) as (client, services):
         await services.accounts.create_user("boss", "", PASSWORD, admin=True)
         await services.accounts.create_user("someone", "", PASSWORD)
-        await services.proxy.add("hub", "https://registry-1.docker.io")
+        await services.proxy.add("hub", "https://registry-1.docker.io", size_limit=2 * 10**9)
         assert (await client.get("/admin/proxies")).status_code in (302, 303)  # anonymous: log in first
         await _web_login(client, "someone")
         assert (await client.get("/admin/proxies")).status_code == 404  # like every admin page
@@ -80,3 +89,5 @@ async def test_the_administration_page_shows_each_proxy_with_its_counts(tmp_path
         assert page.status_code == 200
         assert 'data-namespace="hub"' in page.text and "https://registry-1.docker.io" in page.text
         assert '<td class="hits">0</td>' in page.text
+        assert '<td class="usage" data-bytes="0">0 Bytes</td>' in page.text
+        assert '<td class="limit">2.0 GB</td>' in page.text

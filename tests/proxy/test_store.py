@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
@@ -85,3 +86,29 @@ async def test_tag_checks_and_counters_upsert(db: Database) -> None:
     config = await rows.get("hub")
     assert config is not None and (config.hits, config.misses) == (1, 2)
     assert config.last_checked_at is not None
+
+
+async def test_eviction_unlinks_what_no_manifest_left_uses(db: Database) -> None:
+    """The registry store's eviction and usage, and the proxy's least-recent order, on both."""
+    store = MetadataStore(db)
+    rows = ProxyStore(db, SecretBox(Fernet.generate_key()))
+    await rows.add("hub", "https://registry.example", None, 60, False, size_limit=1)
+    kept, evicted = _manifest(), _manifest()
+    for (digest, content), size in ((kept, 100), (evicted, 50)):
+        parsed = parse_manifest(content, OCI_MANIFEST)
+        await store.cache_manifest("hub/app", digest, content, parsed, ["v1"] if digest == kept[0] else [])
+        await store.link_blob("hub/app", parsed.blobs[0].digest, size)
+    early = datetime.now(UTC) - timedelta(hours=2)
+    await rows.served("hub", "hub/app", evicted[0], hit=False, at=early)
+    await rows.served("hub", "hub/app", kept[0], hit=True, at=early + timedelta(hours=1))
+    assert await store.namespace_usage("hub") == 150 and await store.namespace_usage("hu") == 0
+    assert await rows.least_recent("hub", datetime.now(UTC), 10) == [
+        ("hub/app", evicted[0]),
+        ("hub/app", kept[0]),
+    ]
+    assert await store.evict_cached("hub/app", evicted[0])
+    assert not await store.evict_cached("hub/app", evicted[0])
+    assert await store.manifest_by_digest("hub/app", evicted[0]) is None
+    assert await store.manifest_by_tag("hub/app", "v1") is not None
+    assert await store.namespace_usage("hub") == 100
+    assert _events(db) == 0

@@ -1,4 +1,4 @@
-"""``dockyard proxy add|list|remove``: proxy namespaces, pull-through caches of upstream registries."""
+"""``dockyard proxy add|list|remove|limit``: proxy namespaces, pull-through caches of upstream registries."""
 
 from __future__ import annotations
 
@@ -58,13 +58,22 @@ def proxy_add(
     private: Annotated[
         bool, typer.Option("--private", help="Only administrators and the organisation's members pull")
     ] = False,
+    size_limit: Annotated[
+        str | None,
+        typer.Option("--size-limit", help="e.g. 20GB: beyond it, the least recently pulled is evicted"),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Make NAMESPACE a read-only pull-through cache of the registry at UPSTREAM_URL.
 
     With --mirror UPSTREAM, pulls of names Dockyard does not hold go to UPSTREAM (docker's
     registry-mirrors), cached under NAMESPACE (default: mirror)."""
-    from dockyard.proxy.records import MIRROR_NAMESPACE, Credentials
+    from dockyard.proxy.records import MIRROR_NAMESPACE, Credentials, ProxyError, parse_size
+
+    try:
+        limit = None if size_limit is None else parse_size(size_limit)
+    except ProxyError as exc:
+        raise fail(exc.message) from None
 
     if mirror is not None:
         if upstream_url is not None:
@@ -88,7 +97,13 @@ def proxy_add(
     config = _with_proxy(
         data_dir,
         lambda proxy: proxy.add(
-            name, url, credentials=credentials, ttl_seconds=ttl, private=private, mirror=mirror is not None
+            name,
+            url,
+            credentials=credentials,
+            ttl_seconds=ttl,
+            private=private,
+            mirror=mirror is not None,
+            size_limit=limit,
         ),
     )
     if config.is_mirror:
@@ -108,9 +123,18 @@ def proxy_add(
 @proxy_app.command("list")
 def proxy_list(data_dir: DataDir = None) -> None:
     """List proxy namespaces (credentials are never shown)."""
-    found: list[ProxyConfig] = _with_proxy(data_dir, lambda proxy: proxy.list())
+    found: list[ProxyConfig] = _with_proxy(data_dir, lambda proxy: proxy.list(usage=True))
     table = Table(
-        "Namespace", "Upstream", "Auth", "TTL (s)", "Visibility", "Hits", "Misses", "Last check (UTC)"
+        "Namespace",
+        "Upstream",
+        "Auth",
+        "TTL (s)",
+        "Visibility",
+        "Cached (bytes)",
+        "Limit (bytes)",
+        "Hits",
+        "Misses",
+        "Last check (UTC)",
     )
     for config in found:
         checked = config.last_checked_at.strftime("%Y-%m-%d %H:%M") if config.last_checked_at else "-"
@@ -120,6 +144,8 @@ def proxy_list(data_dir: DataDir = None) -> None:
             "credentials" if config.has_credentials else "anonymous",
             str(config.ttl_seconds),
             "private" if config.is_private else "public",
+            str(config.usage_bytes),
+            "-" if config.size_limit_bytes is None else str(config.size_limit_bytes),
             str(config.hits),
             str(config.misses),
             checked,
@@ -133,3 +159,21 @@ def proxy_remove(namespace: str, data_dir: DataDir = None) -> None:
     left = _with_proxy(data_dir, lambda proxy: proxy.remove(namespace))
     tail = f"; {left} cached repositories stay" if left else ""
     console.print(f"Removed proxy namespace {escape(namespace)}{tail}.", highlight=False)
+
+
+@proxy_app.command("limit")
+def proxy_limit(
+    namespace: str,
+    size: Annotated[str, typer.Argument(help="e.g. 20GB, 512MiB, or none")],
+    data_dir: DataDir = None,
+) -> None:
+    """Limit what NAMESPACE caches: beyond SIZE, the least recently pulled manifests are evicted."""
+    from dockyard.proxy.records import ProxyError, parse_size
+
+    try:
+        limit = parse_size(size)
+    except ProxyError as exc:
+        raise fail(exc.message) from None
+    _with_proxy(data_dir, lambda proxy: proxy.set_limit(namespace, limit))
+    shown = "no size limit" if limit is None else f"a size limit of {limit} bytes"
+    console.print(f"Proxy namespace {escape(namespace)} has {shown}.", highlight=False)

@@ -28,8 +28,9 @@ import httpx
 
 from dockyard.digests import Digest
 from dockyard.guarded_http import GuardedTransport
-from dockyard.proxy.flight import Flight, Flights
+from dockyard.proxy.flight import BlobTooLarge, FetchFailed, Flight, Flights
 from dockyard.proxy.records import ProxyConfig, UpstreamManifest
+from dockyard.proxy.space import CacheSpace
 from dockyard.proxy.store import ProxyStore
 from dockyard.proxy.upstream import (
     Upstream,
@@ -72,6 +73,7 @@ class PullThroughCache:
         self.timeout = timeout
         self.max_manifest_bytes = max_manifest_bytes
         self.now = now or (lambda: datetime.now(UTC))
+        self.space = CacheSpace(rows, store, lambda: self.now())
         self._configs: dict[str, ProxyConfig] = {}
         self._loaded = -CONFIG_SECONDS
         self._upstreams: dict[int, Upstream] = {}
@@ -123,7 +125,7 @@ class PullThroughCache:
         config = await self._config(repository)
         assert config is not None
         if is_digest(reference) and cached is not None:
-            await self.rows.count(config.namespace, hit=True)
+            await self.rows.served(config.namespace, repository, cached.digest, hit=True, at=self.now())
             return cached
         upstream = await self._upstream(config)
         path = repository.partition("/")[2]
@@ -132,7 +134,7 @@ class PullThroughCache:
         if cached is not None and await self._still_current(
             config, upstream, repository, path, reference, cached
         ):
-            await self.rows.count(config.namespace, hit=True)
+            await self.rows.served(config.namespace, repository, cached.digest, hit=True, at=self.now())
             return cached
         return await self._fetch(config, upstream, repository, path, reference, cached)
 
@@ -216,7 +218,7 @@ class PullThroughCache:
         await self.store.cache_manifest(repository, digest, fetched.content, parsed, tags)
         if tags:
             await self.rows.record_check(config.namespace, repository, reference, digest)
-        await self.rows.count(config.namespace, hit=False)
+        await self.rows.served(config.namespace, repository, digest, hit=False, at=self.now())
         return StoredManifest(digest, parsed.media_type, fetched.content)
 
     # -- blobs -------------------------------------------------------------------------------
@@ -236,10 +238,19 @@ class PullThroughCache:
                 return None
         try:
             flight, reader = await self.flights.join(
-                config.namespace, digest, repository, lambda: upstream.blob(path, str(digest)), self._link
+                config.namespace,
+                digest,
+                repository,
+                lambda: upstream.blob(path, str(digest)),
+                self._link,
+                config.size_limit_bytes,
             )
         except UpstreamError as exc:
             raise _blob_error(exc, digest) from None
+        except BlobTooLarge as exc:
+            raise RegistryError(ErrorCode.DENIED, {"digest": str(digest)}, message=str(exc)) from None
+        except FetchFailed as exc:
+            raise RegistryError(ErrorCode.UNAVAILABLE, {"digest": str(digest)}, message=str(exc)) from None
         await self.rows.count(config.namespace, hit=False)
         return BlobStream(flight.size, self.flights.follow(flight, reader))
 
@@ -252,6 +263,19 @@ class PullThroughCache:
     async def _link(self, flight: Flight) -> None:
         for repository in sorted(flight.repositories):
             await self.store.link_blob(repository, str(flight.digest), flight.written)
+        config = await self._config(min(flight.repositories))
+        if config is not None and config.size_limit_bytes is not None:
+            try:
+                await self.space.enforce(config)
+            except Exception:  # the blob is cached and linked: its pull goes on; the janitor retries
+                log.exception("proxy %s: eviction failed", config.namespace)
+
+    async def janitor(self) -> None:
+        """The janitor's round: spools a killed process left behind go, and every namespace over
+        its size limit evicts (after a limit was lowered, or when a link raced an eviction)."""
+        await self.flights.sweep()
+        for config in await self.rows.list():
+            await self.space.enforce(config)
 
 
 def _verified(fetched: UpstreamManifest, reference: str) -> str:

@@ -18,8 +18,9 @@ while bytes move: linking is one short transaction after the move.
 
 Across processes (``--workers N``, replicas on shared storage) each process downloads on its own:
 N processes asking at once fetch the blob up to N times, and the moves, of identical bytes, replace
-each other atomically. A crash leaves a spool file behind; spools older than a day are removed
-when a download starts (at most once an hour).
+each other atomically. A killed process leaves a spool file behind; spools untouched for an hour
+are removed by the janitor (``dockyard worker --role janitor``, or ``serve``), at its start and
+then every round, and when a download starts (at most once an hour).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 SPOOL = "proxy-spool"  # beside blobs/ and uploads/ in storage, when the backend has local files
-STALE_SPOOL_SECONDS = 24 * 3600
+# A download writes its spool as bytes come (or fails within the upstream timeout), and a finished
+# one is moved or copied away; a spool untouched this long belongs to a killed process.
+STALE_SPOOL_SECONDS = 3600
 SWEEP_EVERY_SECONDS = 3600
 
 Opener = Callable[[], AbstractAsyncContextManager[httpx.Response]]
@@ -55,10 +58,15 @@ class FetchFailed(Exception):
     """The download a reader followed did not complete; the reader's response ends short."""
 
 
+class BlobTooLarge(FetchFailed):
+    """The upstream announced or sent more bytes than the flight may take."""
+
+
 class Flight:
-    def __init__(self, digest: Digest, spool: Path) -> None:
+    def __init__(self, digest: Digest, spool: Path, max_bytes: int | None = None) -> None:
         self.digest = digest
         self.spool = spool
+        self.max_bytes = max_bytes  # the namespace's size limit: a blob beyond it is never cached
         self.size: int | None = None  # the upstream's Content-Length, once it answered
         self.written = 0
         self.received = False  # every byte is in the spool and matched the digest: no cancelling now
@@ -94,14 +102,20 @@ class Flights:
         return (namespace, str(digest)) in self._flights
 
     async def join(
-        self, namespace: str, digest: Digest, repository: str, opener: Opener, linker: Linker
+        self,
+        namespace: str,
+        digest: Digest,
+        repository: str,
+        opener: Opener,
+        linker: Linker,
+        max_bytes: int | None = None,
     ) -> tuple[Flight, int]:
         """The flight for this blob (started if none runs) and a reader's descriptor on its spool,
         once the upstream answered; FetchFailed when it answered with an error."""
         key = (namespace, str(digest))
         flight = self._flights.get(key)
         if flight is None:
-            flight = self._start(key, digest, opener, linker)
+            flight = self._start(key, digest, opener, linker, max_bytes)
         flight.repositories.add(repository)
         flight.readers += 1
         reader = os.open(flight.spool, os.O_RDONLY)  # in the same step as the lookup: still there
@@ -115,14 +129,16 @@ class Flights:
             raise
         return flight, reader
 
-    def _start(self, key: tuple[str, str], digest: Digest, opener: Opener, linker: Linker) -> Flight:
+    def _start(
+        self, key: tuple[str, str], digest: Digest, opener: Opener, linker: Linker, max_bytes: int | None
+    ) -> Flight:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         if time.monotonic() - self._swept >= SWEEP_EVERY_SECONDS:
             self._swept = time.monotonic()
             self._sweeping = asyncio.create_task(self.sweep())
         spool = self.spool_dir / f"{digest.hex[:16]}-{uuid.uuid4().hex}"
         writer = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        flight = Flight(digest, spool)
+        flight = Flight(digest, spool, max_bytes)
         self._flights[key] = flight
         flight.task = asyncio.create_task(self._download(key, flight, writer, opener, linker))
         return flight
@@ -190,9 +206,14 @@ class Flights:
         async with opener() as response:
             value = response.headers.get("content-length", "")
             flight.size = int(value) if value.isdigit() else None
+            cap = _cap(flight)
+            if flight.size is not None and cap is not None and flight.size > cap:
+                raise BlobTooLarge(f"{flight.digest} is {flight.size} bytes, over the size limit of {cap}")
             flight.started.set()
             hasher = flight.digest.hasher()
             async for chunk in response.aiter_raw(CHUNK):
+                if cap is not None and flight.written + len(chunk) > cap:
+                    raise BlobTooLarge(f"the upstream sent more than {cap} bytes for {flight.digest}")
                 hasher.update(chunk)
                 await anyio.to_thread.run_sync(_write_all, writer, chunk)
                 flight.written += len(chunk)
@@ -233,6 +254,12 @@ class Flights:
             with contextlib.suppress(OSError):
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
+
+
+def _cap(flight: Flight) -> int | None:
+    """The most bytes the flight takes: what the upstream announced (no more), and the limit."""
+    caps = [c for c in (flight.size, flight.max_bytes) if c is not None]
+    return min(caps) if caps else None
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -4,7 +4,8 @@ A proxy namespace is a row here plus a namespace of kind "proxy" (or an existing
 whose members may then pull from a private proxy), so no account can take its name. What it has
 cached lives in the registry's own tables (repositories, manifests, tags, blob links), like any
 other content; ``proxy_tag_checks`` remembers when each cached tag was last compared with the
-upstream, for the tag's TTL.
+upstream, for the tag's TTL, and ``proxy_pulls`` when each cached manifest was last pulled, for
+least-recently-pulled eviction under the namespace's size limit.
 
 Upstream credentials are sealed (``dockyard/secretbox.py``): the proxy sends them on every
 upstream login, so a hash would not do.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, false
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dockyard.db.models import Base, Timestamp, utcnow
@@ -37,6 +38,8 @@ class ProxyNamespace(Base):
     hits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     misses: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_checked_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    # Cached blobs beyond this evict the least recently pulled manifests; NULL: no limit.
+    size_limit_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class ProxyTagCheck(Base):
@@ -48,3 +51,15 @@ class ProxyTagCheck(Base):
     tag: Mapped[str] = mapped_column(String(128), primary_key=True)
     digest: Mapped[str] = mapped_column(String(100))
     checked_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+
+class ProxyPull(Base):
+    """When a cached manifest was last served (pulled by tag or digest, GET or HEAD)."""
+
+    __tablename__ = "proxy_pulls"
+    __table_args__ = (Index("ix_proxy_pulls_namespace_last_pulled_at", "namespace", "last_pulled_at"),)
+
+    repository: Mapped[str] = mapped_column(String(255), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(100), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(30))
+    last_pulled_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

@@ -17,6 +17,9 @@ MAX_NAMESPACE = 30
 RESERVED = frozenset({"library", "v2", "_"})
 DEFAULT_TTL_SECONDS = 300
 MIRROR_NAMESPACE = "mirror"  # where the instance mirror caches, unless another name is given
+UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 
 class ProxyError(Exception):
@@ -48,6 +51,8 @@ class ProxyConfig:
     hits: int = 0
     misses: int = 0
     last_checked_at: datetime | None = None
+    size_limit_bytes: int | None = None  # cached blobs beyond this evict the least recently pulled
+    usage_bytes: int | None = None  # the cached blobs' bytes, when asked for (ProxyService.list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +86,14 @@ def check_upstream_url(url: str) -> str:
         raise ProxyError("the upstream URL takes no query or fragment")
     del port
     return url.strip().rstrip("/")
+
+
+def parse_size(text: str) -> int | None:
+    """``10GB``, ``512MiB``, ``1.5 GB``, ``1000`` (bytes); ``none`` for no limit."""
+    if text.strip().lower() == "none":
+        return None
+    found = SIZE.match(text)
+    unit = found.group(2).upper() if found else ""
+    if found is None or unit not in UNITS:
+        raise ProxyError(f"{text!r} is not a size: bytes, or with a unit (KB, MB, GB, TB, KiB, MiB, GiB)")
+    return int(float(found.group(1)) * UNITS[unit])

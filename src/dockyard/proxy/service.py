@@ -3,6 +3,8 @@ checked input, then one row each. The pulls themselves go through ``cache.PullTh
 
 from __future__ import annotations
 
+import dataclasses
+
 from dockyard.proxy.cache import PullThroughCache
 from dockyard.proxy.records import (
     DEFAULT_TTL_SECONDS,
@@ -31,7 +33,9 @@ class ProxyService:
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         private: bool = False,
         mirror: bool = False,
+        size_limit: int | None = None,
     ) -> ProxyConfig:
+        _check_limit(size_limit)
         if not 0 <= ttl_seconds <= MAX_TTL_SECONDS:
             raise ProxyError(f"the TTL must be between 0 and {MAX_TTL_SECONDS} seconds")
         if credentials is not None and not (credentials.username and credentials.password):
@@ -43,10 +47,31 @@ class ProxyService:
             ttl_seconds,
             private,
             mirror,
+            size_limit,
         )
 
     async def remove(self, namespace: str) -> int:
         return await self.rows.remove(namespace)
 
-    async def list(self) -> list[ProxyConfig]:
-        return await self.rows.list()
+    async def set_limit(self, namespace: str, size_limit: int | None) -> ProxyConfig:
+        """Set (None: remove) the namespace's size limit; a lower one evicts at once."""
+        _check_limit(size_limit)
+        await self.rows.set_limit(namespace, size_limit)
+        config = await self.rows.get(namespace)
+        assert config is not None
+        await self.cache.space.enforce(config)
+        return config
+
+    async def list(self, *, usage: bool = False) -> list[ProxyConfig]:
+        """Every proxy namespace; with ``usage``, each with the bytes it has cached."""
+        found = await self.rows.list()
+        if not usage:
+            return found
+        return [
+            dataclasses.replace(c, usage_bytes=await self.cache.space.usage(c.namespace)) for c in found
+        ]
+
+
+def _check_limit(size_limit: int | None) -> None:
+    if size_limit is not None and size_limit <= 0:
+        raise ProxyError("a size limit is a positive number of bytes (or none)")

@@ -6,6 +6,7 @@ is held while bytes stream.
 
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -15,12 +16,13 @@ from sqlalchemy.exc import IntegrityError
 
 from dockyard.db.engine import Database, offload
 from dockyard.db.models import Namespace, Repository
-from dockyard.proxy.models import ProxyNamespace, ProxyTagCheck
+from dockyard.proxy.models import ProxyNamespace, ProxyPull, ProxyTagCheck
 from dockyard.proxy.records import Credentials, ProxyConfig, ProxyError, ProxyNotFound
 from dockyard.secretbox import SecretBox
 
 proxies = cast(Table, ProxyNamespace.__table__)
 checks = cast(Table, ProxyTagCheck.__table__)
+pulls = cast(Table, ProxyPull.__table__)
 namespaces = cast(Table, Namespace.__table__)
 repositories = cast(Table, Repository.__table__)
 
@@ -48,6 +50,7 @@ class ProxyStore:
         ttl_seconds: int,
         private: bool,
         mirror: bool = False,
+        size_limit: int | None = None,
     ) -> ProxyConfig:
         """A new proxy namespace. A free name becomes a namespace of kind "proxy"; an existing
         organisation may be made a proxy too (its members then pull from it when private)."""
@@ -76,6 +79,7 @@ class ProxyStore:
                 ttl_seconds=ttl_seconds,
                 is_private=private,
                 is_mirror=mirror,
+                size_limit_bytes=size_limit,
                 created_at=now,
                 hits=0,
                 misses=0,
@@ -101,11 +105,21 @@ class ProxyStore:
             conn.execute(
                 delete(checks).where(checks.c.repository.startswith(f"{namespace}/", autoescape=True))
             )
+            conn.execute(delete(pulls).where(pulls.c.namespace == namespace))
             if not left:
                 conn.execute(
                     delete(namespaces).where(namespaces.c.name == namespace, namespaces.c.kind == PROXY_KIND)
                 )
         return int(left)
+
+    @offload
+    def set_limit(self, namespace: str, size_limit: int | None) -> None:
+        with self.db.write.begin() as conn:
+            changed = conn.execute(
+                update(proxies).where(proxies.c.namespace == namespace).values(size_limit_bytes=size_limit)
+            ).rowcount
+        if not changed:
+            raise ProxyNotFound(f"{namespace!r} is not a proxy namespace")
 
     @offload
     def list(self) -> list[ProxyConfig]:
@@ -165,6 +179,40 @@ class ProxyStore:
         with self.db.write.begin() as conn:
             conn.execute(update(proxies).where(proxies.c.namespace == namespace).values({column: column + 1}))
 
+    @offload
+    def served(self, namespace: str, repository: str, digest: str, *, hit: bool, at: datetime) -> None:
+        """A manifest served from the cache (hit) or after a fetch (miss): counted, and its last
+        pull recorded for eviction, in one transaction."""
+        column = proxies.c.hits if hit else proxies.c.misses
+        row = {"repository": repository, "digest": digest, "namespace": namespace, "last_pulled_at": at}
+        upsert = self._insert(pulls).values(**row)
+        with self.db.write.begin() as conn:
+            conn.execute(update(proxies).where(proxies.c.namespace == namespace).values({column: column + 1}))
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["repository", "digest"],
+                    set_={"last_pulled_at": upsert.excluded.last_pulled_at},
+                )
+            )
+
+    @offload
+    def least_recent(self, namespace: str, before: datetime, limit: int) -> builtins.list[tuple[str, str]]:
+        """Up to ``limit`` cached manifests (repository, digest), least recently pulled first, of
+        those last pulled before ``before``."""
+        query = (
+            select(pulls.c.repository, pulls.c.digest)
+            .where(pulls.c.namespace == namespace, pulls.c.last_pulled_at < before)
+            .order_by(pulls.c.last_pulled_at, pulls.c.repository, pulls.c.digest)
+            .limit(limit)
+        )
+        with self.db.read.connect() as conn:
+            return [(str(r.repository), str(r.digest)) for r in conn.execute(query)]
+
+    @offload
+    def forget_pull(self, repository: str, digest: str) -> None:
+        with self.db.write.begin() as conn:
+            conn.execute(delete(pulls).where(pulls.c.repository == repository, pulls.c.digest == digest))
+
 
 def _config(row: Any) -> ProxyConfig:
     return ProxyConfig(
@@ -179,4 +227,5 @@ def _config(row: Any) -> ProxyConfig:
         hits=int(row.hits),
         misses=int(row.misses),
         last_checked_at=row.last_checked_at,
+        size_limit_bytes=None if row.size_limit_bytes is None else int(row.size_limit_bytes),
     )

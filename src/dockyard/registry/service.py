@@ -160,10 +160,11 @@ class Registry:
     async def pull_manifest(
         self, repository: str, reference: str, accepted: frozenset[str] | None, actor: str | None
     ) -> StoredManifest:
-        """A GET: the manifest, counted as a pull."""
-        found = await self.manifest(repository, reference, accepted)
+        """A GET: the manifest, counted as a pull (of the repository that served it: the instance
+        mirror's copy for a name it answers)."""
+        found, served = await self._manifest(repository, reference, accepted)
         tag = None if is_digest(reference) else reference
-        self.pulls.publish(ManifestPulled(repository, found.digest, tag, actor))
+        self.pulls.publish(ManifestPulled(served, found.digest, tag, actor))
         return found
 
     async def manifest(
@@ -171,6 +172,11 @@ class Registry:
     ) -> StoredManifest:
         """A GET or HEAD. A reference that is neither a tag nor a digest names nothing that could
         exist, so it is 404 MANIFEST_UNKNOWN (the conformance suite's ``.INVALID_MANIFEST_NAME``)."""
+        return (await self._manifest(repository, reference, accepted))[0]
+
+    async def _manifest(
+        self, repository: str, reference: str, accepted: frozenset[str] | None
+    ) -> tuple[StoredManifest, str]:
         found = await self._lookup(repository, reference)
         proxied = repository if await self._proxied(repository) else None
         if proxied is None and found is None:
@@ -181,9 +187,10 @@ class Registry:
             found = await self.pull_through.manifest(proxied, reference, cached)
         if found is None:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
+        served = proxied or repository
         if accepted is None or found.media_type in accepted:
-            return found
-        return await self._fallback(proxied or repository, found, accepted)
+            return found, served
+        return await self._fallback(served, found, accepted), served
 
     async def _lookup(self, repository: str, reference: str) -> StoredManifest | None:
         match lookup_reference(reference):

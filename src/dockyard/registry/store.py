@@ -344,6 +344,46 @@ class MetadataStore:
                 conn.execute(self._upsert_tag, params)
             conn.execute(TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
 
+    @offload
+    def evict_cached(self, repository: str, digest: str) -> bool:
+        """A pull-through cache's eviction: the manifest, the tags on it, its references, and the
+        repository's blob links no manifest left in it references, in one transaction and with no
+        event (nobody deleted anything upstream); False when it is gone already. The bytes stay
+        for the garbage collector, like those of any unlinked blob."""
+        with self._writing() as conn:
+            repo_id = self._repository_id(conn, repository)
+            where = and_(manifests.c.repository_id == repo_id, manifests.c.digest == digest)
+            manifest_id = conn.execute(select(manifests.c.id).where(where)).scalar_one_or_none()
+            if repo_id is None or manifest_id is None:
+                return False
+            conn.execute(delete(tags).where(tags.c.manifest_id == manifest_id))
+            conn.execute(delete(references).where(references.c.manifest_id == manifest_id))
+            conn.execute(delete(manifests).where(manifests.c.id == manifest_id))
+            still_used = (
+                select(references.c.digest)
+                .select_from(references.join(manifests))
+                .where(manifests.c.repository_id == repo_id)
+            )
+            conn.execute(
+                delete(links).where(links.c.repository_id == repo_id, links.c.digest.not_in(still_used))
+            )
+            return True
+
+    @offload
+    def namespace_usage(self, namespace: str) -> int:
+        """Bytes of the distinct blobs the namespace's repositories link (a layer shared by two of
+        them counts once), as quotas count it."""
+        linked = (
+            select(links.c.digest)
+            .select_from(links.join(repositories))
+            .where(repositories.c.name.startswith(f"{namespace}/", autoescape=True))
+            .distinct()
+            .subquery()
+        )
+        query = select(func.coalesce(func.sum(blobs.c.size), 0)).where(blobs.c.digest.in_(select(linked)))
+        with self.db.read.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def _insert_manifest(
         self,
         conn: Connection,

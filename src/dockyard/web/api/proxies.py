@@ -1,7 +1,8 @@
 """Proxy namespaces in the JSON API (Dockyard's own, not Docker Hub's), for administrators:
 
-    GET    /v2/proxies/              every proxy namespace, with its counters
+    GET    /v2/proxies/              every proxy namespace, with its counters and usage
     POST   /v2/proxies/              add one (credentials go in, never come out)
+    PATCH  /v2/proxies/{namespace}/  set or remove its size limit (a lower one evicts at once)
     DELETE /v2/proxies/{namespace}/  stop proxying it
 
 The same operations as ``dockyard proxy``; the service (``proxy/service.py``) checks the input.
@@ -9,6 +10,7 @@ The same operations as ``dockyard proxy``; the service (``proxy/service.py``) ch
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from fastapi import APIRouter, Response
@@ -32,6 +34,11 @@ class ProxyIn(BaseModel):
     ttl_seconds: int = DEFAULT_TTL_SECONDS
     private: bool = False
     mirror: bool = False
+    size_limit_bytes: int | None = Field(default=None, gt=0)
+
+
+class ProxyLimit(BaseModel):
+    size_limit_bytes: int | None = Field(gt=0, description="null: no limit")
 
 
 class ProxyOut(BaseModel):
@@ -45,6 +52,8 @@ class ProxyOut(BaseModel):
     misses: int
     last_checked_at: datetime | None
     created_at: datetime
+    size_limit_bytes: int | None
+    usage_bytes: int | None = Field(description="bytes of the blobs it has cached")
 
 
 class ProxyList(BaseModel):
@@ -72,12 +81,14 @@ def _out(config: ProxyConfig) -> ProxyOut:
         misses=config.misses,
         last_checked_at=config.last_checked_at,
         created_at=config.created_at,
+        size_limit_bytes=config.size_limit_bytes,
+        usage_bytes=config.usage_bytes,
     )
 
 
 @alias(router.get, "/v2/proxies/", response_model=ProxyList, responses=responses(401, 403))
 async def list_proxies(ctx: Ctx, caller: User) -> ProxyList:
-    found = await _service(ctx, caller).list()
+    found = await _service(ctx, caller).list(usage=True)
     return ProxyList(count=len(found), results=[_out(config) for config in found])
 
 
@@ -97,10 +108,28 @@ async def add_proxy(body: ProxyIn, ctx: Ctx, caller: User) -> ProxyOut:
             ttl_seconds=body.ttl_seconds,
             private=body.private,
             mirror=body.mirror,
+            size_limit=body.size_limit_bytes,
         )
     except ProxyError as exc:
         raise BadRequest(exc.message) from None
     return _out(config)
+
+
+@alias(
+    router.patch,
+    "/v2/proxies/{namespace}/",
+    response_model=ProxyOut,
+    responses=responses(400, 401, 403, 404),
+)
+async def limit_proxy(namespace: str, body: ProxyLimit, ctx: Ctx, caller: User) -> ProxyOut:
+    service = _service(ctx, caller)
+    try:
+        config = await service.set_limit(namespace, body.size_limit_bytes)
+    except ProxyNotFound as exc:
+        raise NotFound(exc.message) from None
+    except ProxyError as exc:
+        raise BadRequest(exc.message) from None
+    return _out(dataclasses.replace(config, usage_bytes=await service.cache.space.usage(namespace)))
 
 
 @alias(router.delete, "/v2/proxies/{namespace}/", status_code=204, responses=responses(401, 403, 404))
