@@ -1,6 +1,7 @@
 """Issue 13, items 5 and 6: a proxy namespace's usage, its size limit with least-recently-pulled
-eviction, usage in the JSON API and on the admin page, spools of killed processes swept by the
-janitor, and pulls through a proxy (the instance mirror's included) in the pull statistics.
+eviction (a blob over the limit: tests/security/test_proxy_namespaces.py), spools of killed
+processes swept by the janitor, and pulls through a proxy (the instance mirror's included) in
+the pull statistics.
 Dockyard runs in this process; the upstream is a small registry on loopback."""
 
 from __future__ import annotations
@@ -94,20 +95,6 @@ async def test_a_lower_limit_evicts_at_once_and_usage_shows_in_the_api_and_page(
         config = await services.proxy.set_limit("up", 50 * KIB)
         assert config.size_limit_bytes == 50 * KIB
         assert await services.proxy.cache.space.usage("up") == 40 * KIB
-
-
-async def test_a_blob_over_the_limit_is_refused_and_never_cached(
-    tmp_path: Path, upstream: CountingRegistry
-) -> None:
-    """An upstream answer larger than the namespace may hold is refused before its bytes are
-    stored (the announced length), so one pull cannot fill the disk past the limit."""
-    big = upstream.digests[2]
-    async with dockyard(tmp_path, **OPEN) as (client, services):
-        await services.proxy.add("up", upstream.url, size_limit=60 * KIB)
-        answer = await client.get(f"/v2/up/app/blobs/{big}")
-        assert answer.status_code == 403 and "size limit" in answer.text
-        assert await services.registry.store.linked_blob_size("up/app", big) is None
-        assert not list((tmp_path / "storage" / "blobs").rglob("data"))
 
 
 async def test_the_janitor_sweeps_spools_a_killed_process_left(

@@ -95,6 +95,7 @@ class CountingRegistry:
         self.requests: list[str] = []  # "METHOD path" of every request
         self.manifests: dict[str, tuple[str, bytes, str]] = {}
         self.lie: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}  # digest -> where a GET of that blob is redirected
         self.fail = 0  # a status to answer every request under /v2/<name>/ with (0: none)
         # Docker token auth: with a login set, /v2/<name>/ wants "Bearer <token>", which
         # GET /token gives for that login as Basic; ``realm`` overrides the realm announced.
@@ -163,6 +164,12 @@ class CountingRegistry:
                     self.end_headers()
                     return
                 digest = self.path.rpartition("/blobs/")[2]
+                if digest in registry.redirects:
+                    self.send_response(307)
+                    self.send_header("Location", registry.redirects[digest])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 blob = registry.lie.get(digest, registry.blobs.get(digest))
                 if blob is None:
                     self.send_response(404)

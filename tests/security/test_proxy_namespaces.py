@@ -251,3 +251,53 @@ async def test_oversized_token_answers_and_manifests_are_refused() -> None:
         upstream._tokens["repository:app:pull"] = ("Bearer ok", float("inf"))
         with pytest.raises(UpstreamRefused, match="larger than"):
             await upstream.manifest("app", "big")
+
+
+async def test_a_redirect_from_the_upstream_to_a_metadata_address_is_refused(
+    tmp_path: Path, upstream: CountingRegistry
+) -> None:
+    """SSRF through redirects: the upstream answers a blob GET with a redirect (as registries do,
+    to a CDN); the redirect is one more connection through the outbound guard, so a cloud metadata
+    address is refused, whatever DOCKYARD_PROXY_ALLOW_PRIVATE says, and nothing is cached."""
+    digest = upstream.digests[0]
+    upstream.redirects[digest] = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("up", upstream.url)
+        answer = await client.get(f"/v2/up/app/blobs/{digest}")
+        assert answer.status_code == 503, answer.text
+        assert "169.254.169.254" in answer.text or "metadata" in answer.text
+        assert await services.registry.store.linked_blob_size("up/app", digest) is None
+
+
+async def test_a_blob_larger_than_the_namespace_limit_is_never_stored(
+    tmp_path: Path, upstream: CountingRegistry
+) -> None:
+    """Disk exhaustion by an oversized upstream answer: in a namespace with a size limit, a blob
+    the upstream announces larger than the limit is refused before any byte is stored (one that
+    streams past the limit or its announced length is cut off the same way, in flight.py), so one
+    pull cannot fill the disk past the limit."""
+    digest = upstream.digests[0]  # 64 KiB
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("up", upstream.url, size_limit=16 * 1024)
+        answer = await client.get(f"/v2/up/app/blobs/{digest}")
+        assert answer.status_code == 403 and "size limit" in answer.text
+        assert await services.registry.store.linked_blob_size("up/app", digest) is None
+        assert not list((tmp_path / "storage").rglob("data"))
+        assert not [p for p in services.proxy.cache.flights.spool_dir.glob("*") if p.is_file()]
+
+
+async def test_only_administrators_choose_upstream_urls(tmp_path: Path) -> None:
+    """User-controlled upstream URLs: an upstream URL makes Dockyard connect wherever it points,
+    so only administrators add or change proxy namespaces; other accounts (and tokens without
+    repo:admin) get 403 from the API, and the CLI needs the data folder."""
+    async with dockyard(tmp_path) as (client, services):
+        await services.accounts.create_user("someone", "", PASSWORD)
+        login = await client.post("/v2/users/login", json={"username": "someone", "password": PASSWORD})
+        user = {"Authorization": f"Bearer {login.json()['token']}"}
+        body = {"namespace": "evil", "upstream_url": "http://10.0.0.1:5000"}
+        assert (await client.post("/v2/proxies/", json=body, headers=user)).status_code == 403
+        await services.proxy.add("hub", "https://registry-1.docker.io")
+        limit = {"size_limit_bytes": 1}
+        assert (await client.patch("/v2/proxies/hub/", json=limit, headers=user)).status_code == 403
+        assert (await client.delete("/v2/proxies/hub/", headers=user)).status_code == 403
+        assert [c.namespace for c in await services.proxy.list()] == ["hub"]
