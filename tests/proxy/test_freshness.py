@@ -139,3 +139,18 @@ async def test_concurrent_pulls_of_a_new_tag_fetch_its_manifest_once(
         answers = await asyncio.gather(*(client.get("/v2/up/app/manifests/v1") for _ in range(8)))
     assert [a.headers.get("docker-content-digest") for a in answers] == [digest] * 8
     assert _manifest_requests(upstream, "GET") == 1
+
+
+async def test_the_upstreams_rate_limit_headers_are_logged(
+    tmp_path: Path, upstream: CountingRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Docker Hub's RateLimit-Limit/RateLimit-Remaining (and Retry-After on a 429) reach the log,
+    so an administrator sees the allowance run down before pulls start failing."""
+    _publish(upstream, "v1", upstream.digests[0])
+    upstream.headers = {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "7;w=21600"}
+    caplog.set_level("INFO", logger="dockyard.proxy")
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("up", upstream.url)
+        assert (await client.get("/v2/up/app/manifests/v1")).status_code == 200
+    logged = [r.getMessage() for r in caplog.records if "rate limit" in r.getMessage()]
+    assert logged and "'ratelimit-remaining': '7;w=21600'" in logged[0], caplog.text

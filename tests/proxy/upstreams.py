@@ -96,6 +96,7 @@ class CountingRegistry:
         self.manifests: dict[str, tuple[str, bytes, str]] = {}
         self.lie: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}  # digest -> where a GET of that blob is redirected
+        self.headers: dict[str, str] = {}  # sent with every manifest (e.g. Docker Hub's RateLimit-*)
         self.fail = 0  # a status to answer every request under /v2/<name>/ with (0: none)
         # Docker token auth: with a login set, /v2/<name>/ wants "Bearer <token>", which
         # GET /token gives for that login as Basic; ``realm`` overrides the realm announced.
@@ -154,6 +155,8 @@ class CountingRegistry:
                     self.send_header("Content-Type", media_type)
                     self.send_header("Content-Length", str(len(content)))
                     self.send_header("Docker-Content-Digest", digest)
+                    for name, value in registry.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     if body:
                         self.wfile.write(content)
