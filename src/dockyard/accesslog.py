@@ -3,11 +3,15 @@
 One line per request on the ``dockyard.access`` logger (the server process writes it to stderr),
 ``DOCKYARD_ACCESS_LOG=plain`` (the default)::
 
-    2026-11-28T16:50:01.123Z 203.0.113.9 GET /v2/library/redis/manifests/7 200 1234B 3.2ms 5f2c9a1be0d34c7a
+    2026-11-28T16:50:01.123Z 203.0.113.9 alice GET /v2/library/redis/manifests/7 200 1234B 3.2ms \
+        /v2/{name:path}/manifests/{reference} 5f2c9a1be0d34c7a          (one line)
 
-or ``json``, one object per line with the same fields (time, client, method, path, status, bytes,
-duration_ms, request_id), or ``off``. Every response carries the id as ``X-Request-Id``, so a
-user's report can be matched to its line.
+(``-`` for an anonymous user or a request no route matched), or ``json``, one object per line
+with the same fields (time, client, user, method, path, status, bytes, duration_ms, route,
+request_id), or ``off``. ``user`` is the account the request authenticated as, noted by whoever
+authenticated it (the registry's guard, the web session, the JSON API's bearer) with
+``note_user``; ``route`` is the matched route's template. Every response carries the id as
+``X-Request-Id``, so a user's report can be matched to its line.
 
 What is never written: query strings (``/token?...`` may carry credentials in a misconfigured
 client, search terms are the user's business), headers (Authorization, cookies), bodies, and path
@@ -33,11 +37,18 @@ from dockyard.peers import TrustedProxies
 log = logging.getLogger("dockyard.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
+USER_KEY = "access_log_user"
 SECRET_PARAMS = frozenset({"token", "secret"})
 _INCOMING_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 
 Mode = Literal["off", "plain", "json"]
+
+
+def note_user(scope: Scope, username: str | None) -> None:
+    """Name the account a request authenticated as, for its access log line."""
+    if username:
+        scope.setdefault("state", {})[USER_KEY] = username
 
 
 class RequestLog:
@@ -87,28 +98,33 @@ class RequestLog:
 
     def _write(self, scope: Scope, response: _Response, request_id: str, seconds: float) -> None:
         client = scope.get("client")
+        template = getattr(scope.get("route"), "path", None)
         fields: dict[str, Any] = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "client": str(client[0]) if client else "-",
+            "user": (scope.get("state") or {}).get(USER_KEY) or "-",
             "method": scope["method"],
             "path": _path(scope),
             "status": response.status,
             "bytes": response.bytes,
             "duration_ms": round(seconds * 1000, 1),
+            "route": _printable(template) if isinstance(template, str) and template else "-",
             "request_id": request_id,
         }
         if self.mode == "json":
             log.info(json.dumps(fields, separators=(",", ":")))
             return
         log.info(
-            "%s %s %s %s %d %dB %.1fms %s",
+            "%s %s %s %s %s %d %dB %.1fms %s %s",
             fields["time"],
             fields["client"],
+            fields["user"],
             fields["method"],
             fields["path"],
             fields["status"],
             fields["bytes"],
             fields["duration_ms"],
+            fields["route"],
             request_id,
         )
 
@@ -168,5 +184,8 @@ def _path(scope: Scope) -> str:
         return template
     raw = scope.get("raw_path")
     path = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "")
-    path = path.partition("?")[0]
-    return _UNPRINTABLE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), path) or "/"
+    return _printable(path.partition("?")[0]) or "/"
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)

@@ -8,18 +8,24 @@ DOCKYARD_BACKGROUND, and the web process's own (the activity flush), under one s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from dockyard import probes
 from dockyard.accesslog import RequestLog
 from dockyard.auth.guard import TokenGuard
 from dockyard.auth.handlers import token_routes
 from dockyard.background import running
 from dockyard.bodies import BodyLimits, body_rules
 from dockyard.config import Settings
+from dockyard.metrics import CONTENT_TYPE, Metrics, RequestMetrics
 from dockyard.peers import TrustedProxies
 from dockyard.registry.app import (
     APIVersionHeader,
@@ -77,10 +83,23 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     api = web_api.install(app, _api_context(services))
     # Every body is limited while it is read, whichever route it is for.
     app.add_middleware(BodyLimits, rules=body_rules(settings.max_body_bytes, web_api.api_paths(api)))
+    ready = probes.readyz(services.database, services.storage)
+    app.router.routes.append(Route("/metrics", _metrics_endpoint(services.metrics), methods=["GET"]))
+    app.router.routes.append(Route("/healthz", probes.healthz, methods=["GET"]))
+    app.router.routes.append(Route("/readyz", ready, methods=["GET"]))
+    app.add_middleware(RequestMetrics, metrics=services.metrics)
     # Outermost, added last: every layer below sees the resolved client address (and 413s are logged).
     proxies = TrustedProxies(settings.trusted_networks)
     app.add_middleware(RequestLog, mode=settings.access_log, proxies=proxies)
     return app
+
+
+def _metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
+    async def scrape(request: Request) -> Response:
+        body = await anyio.to_thread.run_sync(metrics.exposition)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    return scrape
 
 
 def _api_context(services: Services) -> Context:

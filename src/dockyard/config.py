@@ -1,6 +1,8 @@
 """Typed configuration, validated once at start-up.
 
-Values come from CLI options, then ``DOCKYARD_*`` environment variables, then defaults.
+Values come from CLI options, then ``DOCKYARD_*`` environment variables, then the TOML file named
+by ``--config`` or DOCKYARD_CONFIG (keys are the settings' names without the prefix, ``port =
+5000``; the builds' under ``[builds]``), then defaults.
 """
 
 from __future__ import annotations
@@ -11,9 +13,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from dockyard.background import parse_roles
+
+CONFIG_ENV = "DOCKYARD_CONFIG"
+
+
+class ConfigFileMissing(ValueError):
+    pass
+
 
 # Where the key that seals secrets in the database lives unless DOCKYARD_SECRETS_KEY_FILE says.
 SECRETS_KEY_FILE = Path("keys") / "secrets.key"
@@ -122,6 +136,13 @@ class Settings(BaseSettings):
     chunk_min_length: int = 0
     # Upload sessions untouched for this long are removed by the janitor.
     upload_ttl_seconds: int = 24 * 3600
+    # Garbage collection (registry/gc.py): the janitor collects every gc_interval_seconds (0: never;
+    # `dockyard gc` still does), sparing blobs and manifests pushed, linked or checked (HEAD)
+    # within the last gc_grace_seconds.
+    gc_interval_seconds: float = Field(default=3600.0, ge=0)
+    gc_grace_seconds: float = Field(default=3600.0, ge=0)
+    # The janitor applies the retention policies (hub/retention.py) this often; 0: only the CLI.
+    retention_interval_seconds: float = Field(default=86400.0, ge=0)
     # Room kept free in the data folder (a reserve file) so that deletes work on a full disk;
     # pushes are refused while it cannot be kept. 0 turns the reserve off.
     disk_reserve_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
@@ -207,6 +228,24 @@ class Settings(BaseSettings):
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("DOCKYARD_STORAGE=s3 needs DOCKYARD_S3_BUCKET")
         return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Options, then the environment, then the TOML file (DOCKYARD_CONFIG), then defaults."""
+        path = os.environ.get(CONFIG_ENV, "").strip()
+        if not path:
+            return init_settings, env_settings
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise ConfigFileMissing(f"configuration file {file} not found (--config / {CONFIG_ENV})")
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=file)
 
     @field_validator("background")
     @classmethod

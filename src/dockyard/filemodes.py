@@ -17,8 +17,10 @@ is not walked at every start (a million blobs); nobody else can enter the folder
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -65,3 +67,24 @@ def _tighten(path: Path) -> None:
         os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)  # the owner's bits, nobody else's
     except PermissionError:
         log.warning("could not make %s private (owned by another account?)", path)
+
+
+def create_private_file_once(path: Path, content: bytes) -> None:
+    """Write ``content`` to a new 0600 file at ``path`` unless another process got there first.
+
+    Workers starting together race to make the same key: each writes a private temporary file
+    and hard-links it into place, which fails for all but the first, so every worker ends up
+    reading the same bytes.
+    """
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another worker won the race: use its key
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

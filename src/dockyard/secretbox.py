@@ -22,16 +22,14 @@ workspaces; that key is moved here, so secrets sealed with it still open.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from dockyard.config import SECRETS_KEY_FILE, Settings
+from dockyard.filemodes import create_private_file_once
 
 KEY_FILE = SECRETS_KEY_FILE
 
@@ -83,20 +81,9 @@ class SecretBox:
 
 def _create(path: Path, legacy: Path | None) -> None:
     """A new key at ``path``: the legacy key's bytes when there is one, else a fresh key."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     old = _read(legacy) if legacy is not None else None
     key = old or Fernet.generate_key()
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(key)
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):  # another worker won the race: use its key
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    create_private_file_once(path, key)
     if old is not None and legacy is not None and _read(legacy) == path.read_bytes():
         legacy.unlink(missing_ok=True)  # moved, not copied: no second copy next to the builds
 

@@ -15,6 +15,10 @@ role that runs it (``dockyard/background.py``):
                                      repository leaves in the hub, accounts and builds
     janitor     uploads-janitor      removes upload sessions untouched for DOCKYARD_UPLOAD_TTL_SECONDS
                 sessions-sweep       removes expired web sessions
+                garbage-collector    collects unreachable manifests and unused blobs every
+                                     DOCKYARD_GC_INTERVAL_SECONDS (registry/gc.py; 0: off)
+                retention            deletes the tags retention policies let go, every
+                                     DOCKYARD_RETENTION_INTERVAL_SECONDS (hub/retention.py; 0: off)
     webhooks    webhook-delivery     drains the webhook_deliveries queue (hub/delivery.py)
     builds      build-worker         claims and runs queued builds (builds/worker.py)
     (web)       activity-flush       writes this process's buffered pull counts; every web process
@@ -24,8 +28,11 @@ role that runs it (``dockyard/background.py``):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from typing import cast
+
+import sqlalchemy as sa
 
 from dockyard.accounts import registry_events as account_events
 from dockyard.accounts.limits import CreationLimits
@@ -39,6 +46,7 @@ from dockyard.background import BackgroundTask, periodic, select
 from dockyard.builds import registry_events as build_events
 from dockyard.builds.context import BuildsContext
 from dockyard.builds.events import BUILD_STATE, write_build_state
+from dockyard.builds.models import Build
 from dockyard.builds.pushauth import PushTokens, token_ttl
 from dockyard.builds.queue import BuildQueue
 from dockyard.builds.runner import Runner, registry_address
@@ -51,12 +59,15 @@ from dockyard.events import Dispatcher
 from dockyard.hub.activity import ActivityHandlers, ActivityStore
 from dockyard.hub.build_events import BuildWebhooks
 from dockyard.hub.delivery import DeliveryQueue, DeliveryWorker, RetryPolicy
+from dockyard.hub.retention import Retention
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
+from dockyard.metrics import Metrics
 from dockyard.proxy.cache import PullThroughCache
 from dockyard.proxy.service import ProxyService
 from dockyard.proxy.store import ProxyStore
 from dockyard.registry import events as registry_events
+from dockyard.registry.gc import Collector
 from dockyard.registry.service import Registry
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
@@ -94,6 +105,7 @@ class Services:
     deliveries: DeliveryWorker
     dispatcher: Dispatcher  # the outbox's: handlers registered by register_handlers
     proxy: ProxyService  # proxy namespaces; its cache is the registry's pull_through
+    metrics: Metrics  # GET /metrics (dockyard/metrics.py)
 
     def background(self, roles: Collection[str], *, web: bool = False) -> list[BackgroundTask]:
         """The tasks of ``roles``; with ``web``, also those every web process runs for itself."""
@@ -114,6 +126,8 @@ class Services:
             BackgroundTask(
                 "uploads-janitor", "janitor", periodic(janitor_every, purge_uploads, clock, wait_first=True)
             ),
+            *self._collector_tasks(),
+            *self._retention_tasks(),
             BackgroundTask(
                 "sessions-sweep", "janitor", periodic(SESSION_SWEEP_SECONDS, purge_sessions, clock)
             ),
@@ -125,6 +139,44 @@ class Services:
             BackgroundTask("build-worker", "builds", self.build_worker.run),
             BackgroundTask("activity-flush", None, self.activity.run, stop=self.activity.flush),
         ]
+
+    def _collector_tasks(self) -> list[BackgroundTask]:
+        settings = self.settings
+        if not settings.gc_interval_seconds:
+            return []
+
+        async def collect() -> None:
+            await self.collector.collect(
+                settings.gc_grace_seconds, trigger="janitor", upload_ttl_seconds=settings.upload_ttl_seconds
+            )
+
+        run = periodic(settings.gc_interval_seconds, collect, self.clock, wait_first=True)
+        return [BackgroundTask("garbage-collector", "janitor", run)]
+
+    def _retention_tasks(self) -> list[BackgroundTask]:
+        every = self.settings.retention_interval_seconds
+        if not every:
+            return []
+
+        async def apply() -> None:
+            await self.retention.apply(self.clock.now(), actor=None)
+
+        return [BackgroundTask("retention", "janitor", periodic(every, apply, self.clock, wait_first=True))]
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.database, self.registry, self.accounts)
+
+    @property
+    def collector(self) -> Collector:
+        registry = self.registry
+        return Collector(
+            registry.storage,
+            registry.store,
+            registry.uploads,
+            observe=self.metrics.gc_finished,
+            spare=self.retention.spared,  # untagged manifests a retention policy still keeps
+        )
 
     def close(self) -> None:
         self.database.dispose()
@@ -148,6 +200,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     activity = ActivityRecorder(ActivityStore(database))
     registry.pulls.subscribe(activity)
     register_handlers(dispatcher, ActivityHandlers(database, hub.base_url), BuildWebhooks(hub.base_url))
+    metrics = Metrics()
+    metrics.gauge("dockyard_build_queue_depth", "Builds waiting to run", _queue_depth(database))
     return Services(
         settings=settings,
         clock=clock,
@@ -170,9 +224,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             DeliveryQueue(database, secrets),
             retry_policy(settings),
             allow_private=settings.webhook_allow_private,
+            observe=metrics.delivered,
         ),
         dispatcher=dispatcher,
         proxy=proxy,
+        metrics=metrics,
     )
 
 
@@ -285,6 +341,17 @@ def _build_worker(
             clock=clock,
         )
     return BuildWorker(builds, queue, runner, PushTokens(accounts, authority))
+
+
+def _queue_depth(database: Database) -> Callable[[], float]:
+    builds = cast(sa.Table, Build.__table__)
+    query = sa.select(sa.func.count()).select_from(builds).where(builds.c.state == "queued")
+
+    def depth() -> float:
+        with database.read.connect() as conn:
+            return float(conn.execute(query).scalar_one())
+
+    return depth
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

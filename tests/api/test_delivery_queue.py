@@ -24,7 +24,8 @@ from dockyard.hub.delivery import (
     RetryPolicy,
     sign,
 )
-from dockyard.hub.tables import deliveries, repositories, webhooks
+from dockyard.hub.tables import deliveries, webhooks
+from dockyard.registry.store import repositories
 from dockyard.secretbox import SecretBox
 
 pytestmark = pytest.mark.anyio

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -56,7 +57,9 @@ class FakeAccounts:
     async def catalog(self, principal: Principal | None, limit: int | None, last: str | None) -> CatalogPage:
         return CatalogPage([], None)
 
-    async def ensure_repository(self, name: str, created_by: Principal | None) -> None:
+    async def ensure_repository(
+        self, name: str, created_by: Principal | None, *, issued_at: datetime | None = None
+    ) -> None:
         self.ensured.append(name)
 
     async def record_event(

@@ -287,6 +287,7 @@ def test_the_listing_statements_are_portable_sql() -> None:
 
     from dockyard.accounts.access import readable
     from dockyard.hub import listing
+    from dockyard.registry import catalog
 
     viewer = Principal(username="alice", user_id=1, is_admin=False, token_id=None, token_scopes=None)
     orders = [*listing.ORDERS.values(), listing.relevance("re%dis_")]
@@ -295,7 +296,7 @@ def test_the_listing_statements_are_portable_sql() -> None:
             where = readable(who) if condition is None else condition & readable(who)
             for order in orders:
                 sql = str(
-                    select(listing.repositories.c.id)
+                    select(catalog.repositories.c.id)
                     .where(where)
                     .order_by(*order)
                     .offset(5)
@@ -303,7 +304,7 @@ def test_the_listing_statements_are_portable_sql() -> None:
                     .compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
                 )
                 assert "BINARY" not in sql and "instr(" not in sql.lower() and "IFNULL" not in sql.upper()
-            count = select(func.count()).select_from(listing.repositories).where(where)
+            count = select(func.count()).select_from(catalog.repositories).where(where)
             assert "count(*)" in str(count.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 

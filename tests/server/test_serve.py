@@ -21,8 +21,8 @@ from tests.conftest import DockyardServer, free_port
 T = TypeVar("T")
 DOCKYARD = str(Path(sys.executable).parent / "dockyard")
 PLAIN_LINE = re.compile(
-    r"^\S+Z (?P<client>\S+) (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<bytes>\d+)B "
-    r"(?P<ms>[\d.]+)ms (?P<id>[0-9a-f]{16})$"
+    r"^\S+Z (?P<client>\S+) (?P<user>\S+) (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<bytes>\d+)B "
+    r"(?P<ms>[\d.]+)ms (?P<route>\S+) (?P<id>[0-9a-f]{16})$"
 )
 
 
@@ -125,7 +125,8 @@ def test_access_log_as_json_and_off(tmp_path: Path) -> None:
         entry = _wait_for(logged)
         assert entry["path"] == "/v2/_catalog" and entry["status"] == 401 and entry["method"] == "GET"
         assert set(entry) == {
-            "time", "client", "method", "path", "status", "bytes", "duration_ms", "request_id",
+            "time", "client", "user", "method", "path", "status", "bytes", "duration_ms", "route",
+            "request_id",
         }  # fmt: skip
     with DockyardServer(tmp_path / "off", env={"DOCKYARD_ACCESS_LOG": "off"}) as server:
         response = httpx.get(f"{server.url}/v2/", timeout=10)

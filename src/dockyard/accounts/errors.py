@@ -10,6 +10,7 @@ AccountError
 ├── Conflict                the change would break an invariant (e.g. an organisation without owners)
 ├── RateLimited             too many sign-ups or new repositories within a window; retry_after seconds
 ├── QuotaExceeded           a namespace holds the most repositories it may
+├── DeletedSince            a push would recreate a repository deleted after its token was issued
 └── PermissionDenied        the caller sees the thing but may not do this to it
 """
 
@@ -62,3 +63,7 @@ class QuotaExceeded(AccountError):
 
 class PermissionDenied(AccountError):
     pass
+
+
+class DeletedSince(AccountError):
+    """A push with credentials issued before the repository's deletion: they may not recreate it."""

@@ -5,6 +5,8 @@ Manifests and blobs are the registry's; a repository row here is what access is 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
@@ -12,9 +14,10 @@ from dockyard.accounts import _queries as q
 from dockyard.accounts import limits, names
 from dockyard.accounts._queries import repositories
 from dockyard.accounts.audit import write_event
-from dockyard.accounts.errors import AlreadyExists, NotFound
+from dockyard.accounts.errors import AlreadyExists, DeletedSince, NotFound
 from dockyard.accounts.records import EventKind, Principal, RepositoryInfo
 from dockyard.db.engine import lookup, offload
+from dockyard.registry import tombstones
 
 NEW_REPOSITORIES = "new repositories"
 REPOSITORY_EXISTS = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
@@ -61,13 +64,16 @@ class Repositories(q.ServicePart):
         assert info is not None
         return info
 
-    async def ensure_repository(self, name: str, created_by: Principal | None) -> None:
+    async def ensure_repository(
+        self, name: str, created_by: Principal | None, *, issued_at: datetime | None = None
+    ) -> None:
         """Create the repository if absent, private or public by its namespace's default, as a push
         into a new repository does on Docker Hub. Call it before the registry writes anything.
         Every upload and manifest PUT asks, so the usual answer (it exists) is a point read that
-        runs inline on SQLite, without a thread hop."""
+        runs inline on SQLite, without a thread hop. ``issued_at``: when the push's token was
+        issued; a repository deleted since is not created again (DeletedSince, registry/tombstones.py)."""
         if not await self._repository_exists(name):
-            await self._create_pushed_repository(name, created_by)
+            await self._create_pushed_repository(name, created_by, issued_at)
 
     @lookup
     def _repository_exists(self, name: str) -> bool:
@@ -75,12 +81,16 @@ class Repositories(q.ServicePart):
             return conn.execute(REPOSITORY_EXISTS, {"name": name}).first() is not None
 
     @offload
-    def _create_pushed_repository(self, name: str, created_by: Principal | None) -> None:
+    def _create_pushed_repository(
+        self, name: str, created_by: Principal | None, issued_at: datetime | None
+    ) -> None:
         namespace = names.namespace_of(name)
         creator = created_by.username if created_by is not None else None
         with self.db.write.begin() as conn:
             if conn.execute(REPOSITORY_EXISTS, {"name": name}).first():
                 return  # made by a concurrent push meanwhile: nothing to count
+            if issued_at is not None and tombstones.deleted_after(conn, name, issued_at):
+                raise DeletedSince(f"{name} was deleted after this push's token was issued; log in again")
             self._count_creation(conn, namespace, created_by)
             is_private = bool(q.default_private(conn, namespace))
             stmt = self._insert(repositories).values(

@@ -34,6 +34,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dockyard.accesslog import note_user
 from dockyard.auth.ratelimit import Quota
 from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY, canonical
 from dockyard.auth.service import AuthService
@@ -120,7 +121,8 @@ class TokenGuard:
         if need is not None and need.canonical is not None and not _allows(token, need):
             await self._challenge(scope, send, need, "insufficient_scope")
             return
-        scope[CALLER_KEY] = TokenCaller(token, self.auth)
+        scope[CALLER_KEY] = caller = TokenCaller(token, self.auth)
+        note_user(scope, caller.username)
         if need is None or need.canonical is None:  # /v2/, unknown routes, invalid names: the app answers
             await self.app(scope, receive, send)
             return
@@ -130,7 +132,7 @@ class TokenGuard:
             return
         if method in ("POST", "PUT") and need.route in ("uploads", "manifests"):
             try:
-                await self.auth.ensure_repository(need.canonical, token.account)
+                await self.auth.ensure_repository(need.canonical, token.account, token.issued_at)
             except RegistryError as refused:  # a creation limit
                 await _send_error(scope, send, refused, _encoded(refused.headers))
                 return

@@ -11,15 +11,14 @@ every worker ends up loading the same key.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from dockyard.filemodes import create_private_file_once
 
 ALGORITHM = "ES256"
 KEY_FILE = Path("auth") / "token-signing-key.pem"
@@ -69,18 +68,7 @@ def load_or_create(data_dir: Path, path: Path | None = None) -> SigningKey:
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(pem)
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):  # another worker won the race: use its key
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    create_private_file_once(path, pem)

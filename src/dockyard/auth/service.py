@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from dockyard.accounts.errors import QuotaExceeded, RateLimited
+from dockyard.accounts.errors import DeletedSince, QuotaExceeded, RateLimited
 from dockyard.accounts.records import CatalogPage, Principal
 from dockyard.auth.ratelimit import PullRateLimiter
 from dockyard.auth.scopes import CATALOG, REGISTRY, REPOSITORY_ACTIONS, Scope, canonical
@@ -48,7 +49,9 @@ class Accounts(Protocol):
         self, principal: Principal | None, limit: int | None, last: str | None
     ) -> Awaitable[CatalogPage]: ...
 
-    def ensure_repository(self, name: str, created_by: Principal | None) -> Awaitable[None]: ...
+    def ensure_repository(
+        self, name: str, created_by: Principal | None, *, issued_at: datetime | None = None
+    ) -> Awaitable[None]: ...
 
     def record_event(
         self,
@@ -172,18 +175,22 @@ class AuthService:
 
     # -- registry side effects ------------------------------------------------------------
 
-    async def ensure_repository(self, name: str, principal: Principal | None) -> None:
-        """Create the repository a push goes to; past a creation limit, the registry's error."""
+    async def ensure_repository(
+        self, name: str, principal: Principal | None, issued_at: float | None = None
+    ) -> None:
+        """Create the repository a push goes to; past a creation limit, the registry's error.
+        ``issued_at`` (the token's): a repository deleted since is not recreated, DENIED."""
+        when = datetime.fromtimestamp(issued_at, UTC) if issued_at is not None else None
         try:
-            await self.accounts.ensure_repository(name, principal)
+            await self.accounts.ensure_repository(name, principal, issued_at=when)
         except RateLimited as limited:
             raise RegistryError(
                 ErrorCode.TOOMANYREQUESTS,
                 message=limited.message,
                 headers={"Retry-After": str(limited.retry_after)},
             ) from None
-        except QuotaExceeded as full:
-            raise RegistryError(ErrorCode.DENIED, message=full.message) from None
+        except (QuotaExceeded, DeletedSince) as refused:
+            raise RegistryError(ErrorCode.DENIED, message=refused.message) from None
 
     async def readable(self, principal: Principal | None, names: list[str]) -> list[str]:
         return await self.accounts.readable_repositories(principal, names)

@@ -84,6 +84,7 @@ class AccessToken:
     # (type, canonical name) -> actions; repository names are canonical so that a grant
     # for "rockylinux" serves requests for "library/rockylinux" and the other way round.
     grants: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    issued_at: float | None = None  # the ``iat`` claim: a push may not recreate a repository deleted since
 
     def actions(self, kind: str, name: str) -> frozenset[str]:
         return self.grants.get((kind, name), frozenset())
@@ -184,6 +185,7 @@ class TokenAuthority:
             principal_from_claims(claims["sub"], claims.get("dockyard")),
             float(claims["exp"]),
             _grants(claims["access"]),
+            float(claims["iat"]) if isinstance(claims.get("iat"), int | float) else None,
         )
         self._remember(token, verified)
         return verified

@@ -40,11 +40,27 @@ DataDir = Annotated[
 
 def load_settings(**overrides: Any) -> Settings:
     """CLI options win over DOCKYARD_* variables, which win over defaults."""
+    from dockyard.config import ConfigFileMissing
+
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        console.print(f"[red]Invalid configuration:[/red]\n{escape(str(exc))}")
+        console.print("[red]Invalid configuration:[/red]")
+        for line in invalid_settings(exc):  # one line per error: the setting, then what is wrong
+            console.print(escape(line), highlight=False)
         raise typer.Exit(2) from None
+    except ConfigFileMissing as exc:
+        console.print(f"[red]Invalid configuration:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def invalid_settings(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        given = f" (got {error['input']!r})" if error["type"] != "missing" and "input" in error else ""
+        lines.append(f"  {where}: {error['msg']}{given}")
+    return lines
 
 
 class DockyardCli(typer.Typer):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dockyard.cli import accounts, builds, proxy, worker
+from dockyard.cli import accounts, builds, configcheck, ops, proxy, worker
 from dockyard.cli.common import DataDir, DockyardCli, console, fail, load_settings, prepare_data
-from dockyard.config import Settings
+from dockyard.config import CONFIG_ENV, Settings
 
 app = DockyardCli(help="Dockyard: a self-hosted Docker Hub.", no_args_is_help=True)
 
@@ -16,8 +18,13 @@ app = DockyardCli(help="Dockyard: a self-hosted Docker Hub.", no_args_is_help=Tr
 @app.callback()
 def options(
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an unexpected error")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A TOML file of settings [env DOCKYARD_CONFIG]")
+    ] = None,
 ) -> None:
     app.debug = debug
+    if config is not None:  # read by Settings wherever a command makes them; the server inherits it
+        os.environ[CONFIG_ENV] = str(config.expanduser().resolve())
 
 
 @app.command()
@@ -71,6 +78,8 @@ def migrate(data_dir: DataDir = None) -> None:
 accounts.register(app)  # after serve and migrate, so they lead the help
 builds.register(app)
 proxy.register(app)
+ops.register(app)
+configcheck.register(app)
 worker.register(app)
 
 if __name__ == "__main__":

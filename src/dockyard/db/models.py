@@ -140,12 +140,18 @@ class Blob(Base):
     digest: Mapped[str] = mapped_column(String(200), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    # Garbage collection (registry/gc.py, registry/ledger.py): the last upload, mount, link or
+    # HEAD of the blob (NULL: created_at), and the collector run deleting it, while one does.
+    touched_at: Mapped[datetime | None] = mapped_column(Timestamp(), nullable=True)
+    sweep_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
 class RepositoryBlob(Base):
     """A link: the repository may serve this blob."""
 
     __tablename__ = "repository_blobs"
+    # By digest alone: the collector's mark and "which repositories hold this blob" (mounts, quotas).
+    __table_args__ = (Index("ix_repository_blobs_digest", "digest"),)
 
     repository_id: Mapped[int] = mapped_column(
         ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True

@@ -15,34 +15,29 @@ person able to undo it (the command line still can).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, or_, select
-
+from dockyard.accounts import readmodels as accounts_views
+from dockyard.accounts.readmodels import UserListing
 from dockyard.accounts.records import AuditEvent, Principal, User
-from dockyard.accounts.service import AccountService, events
-from dockyard.db import models
+from dockyard.accounts.service import AccountService
 from dockyard.db.engine import Database, offload
 from dockyard.hub.errors import InvalidInput, NotFound, PermissionDenied
 from dockyard.hub.records import Page
-from dockyard.hub.tables import aware, links, namespaces, repositories, users, utc
+from dockyard.registry import readmodels as registry_views
+from dockyard.registry.readmodels import NamespaceUsage
 
-blobs = cast(Table, models.Blob.__table__)
+__all__ = ["AuditFilter", "AuditPage", "NamespaceUsage", "SiteAdmin", "StorageUsage", "UserRow", "as_filter"]
 MAX_QUERY = 100
 
 
 @dataclass(frozen=True, slots=True)
-class UserRow:
-    username: str
-    email: str
-    full_name: str
-    is_admin: bool
-    disabled: bool
-    created_at: datetime
-    last_login_at: datetime | None
-    repositories: int
+class UserRow(UserListing):
+    """A user as the accounts list them, with the number of repositories in their namespace."""
+
+    repositories: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +57,6 @@ class AuditFilter:
 class AuditPage:
     events: list[AuditEvent]
     next_before: int | None  # the id to continue from; None on the last page
-
-
-@dataclass(frozen=True, slots=True)
-class NamespaceUsage:
-    namespace: str
-    repositories: int
-    blobs: int
-    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,55 +87,11 @@ class SiteAdmin:
 
     @offload
     def _users(self, text: str, page: int, page_size: int) -> Page[UserRow]:
-        held = (
-            select(repositories.c.namespace, func.count().label("n"))
-            .group_by(repositories.c.namespace)
-            .subquery()
-        )
-        where = []
-        if text:
-            where.append(
-                or_(
-                    namespaces.c.name.contains(text, autoescape=True),
-                    func.lower(users.c.email).contains(text, autoescape=True),
-                    func.lower(users.c.full_name).contains(text, autoescape=True),
-                )
-            )
-        base = select(users.c.id).select_from(users.join(namespaces)).where(*where)
-        query = (
-            select(
-                namespaces.c.name,
-                users.c.email,
-                users.c.full_name,
-                users.c.is_admin,
-                users.c.disabled_at,
-                users.c.created_at,
-                users.c.last_login_at,
-                func.coalesce(held.c.n, 0).label("held"),
-            )
-            .select_from(users.join(namespaces).outerjoin(held, held.c.namespace == namespaces.c.name))
-            .where(*where)
-            .order_by(namespaces.c.name)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
         with self.db.read.connect() as conn:
-            rows = conn.execute(query).all()
-            count = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-        items = [
-            UserRow(
-                r.name,
-                r.email,
-                r.full_name,
-                bool(r.is_admin),
-                r.disabled_at is not None,
-                utc(r.created_at),
-                aware(r.last_login_at),
-                int(r.held),
-            )
-            for r in rows
-        ]
-        return Page(items, int(count), page, page_size)
+            found = accounts_views.user_page(conn, text, offset=(page - 1) * page_size, limit=page_size)
+            held = registry_views.repository_counts(conn, [u.username for u in found.users])
+        items = [UserRow(**asdict(u), repositories=held.get(u.username, 0)) for u in found.users]
+        return Page(items, found.count, page, page_size)
 
     async def set_disabled(self, viewer: Principal | None, username: str, disabled: bool) -> User:
         admin = require_admin(viewer)
@@ -172,26 +115,18 @@ class SiteAdmin:
 
     @offload
     def _audit(self, filters: AuditFilter, before: int | None, limit: int) -> AuditPage:
-        query = select(events).order_by(events.c.id.desc()).limit(limit + 1)
-        if before is not None:
-            query = query.where(events.c.id < before)
-        if filters.kind:
-            query = query.where(events.c.kind == filters.kind)
-        if filters.actor:
-            query = query.where(events.c.actor == filters.actor)
-        if filters.target:
-            query = query.where(events.c.target.contains(filters.target, autoescape=True))
-        if filters.since:
-            query = query.where(events.c.created_at >= _day(filters.since))
-        if filters.until:
-            query = query.where(events.c.created_at < _day(filters.until) + timedelta(days=1))
         with self.db.read.connect() as conn:
-            rows = conn.execute(query).all()
-        found = [
-            AuditEvent(r.id, utc(r.created_at), r.kind, r.actor, r.ip, r.target, dict(r.detail or {}))
-            for r in rows[:limit]
-        ]
-        return AuditPage(found, found[-1].id if len(rows) > limit else None)
+            found = accounts_views.audit_page(
+                conn,
+                kind=filters.kind,
+                actor=filters.actor,
+                target=filters.target,
+                since=_day(filters.since) if filters.since else None,
+                until=_day(filters.until) + timedelta(days=1) if filters.until else None,
+                before=before,
+                limit=limit + 1,
+            )
+        return AuditPage(found[:limit], found[limit - 1].id if len(found) > limit else None)
 
     async def event_kinds(self, viewer: Principal | None) -> list[str]:
         require_admin(viewer)
@@ -200,7 +135,7 @@ class SiteAdmin:
     @offload
     def _kinds(self) -> list[str]:
         with self.db.read.connect() as conn:
-            return list(conn.execute(select(events.c.kind).distinct().order_by(events.c.kind)).scalars())
+            return accounts_views.audit_kinds(conn)
 
     # -- storage --------------------------------------------------------------------------------
 
@@ -210,31 +145,12 @@ class SiteAdmin:
 
     @offload
     def _storage(self, page: int, page_size: int) -> StorageUsage:
-        linked = (
-            select(repositories.c.namespace, links.c.digest, blobs.c.size)
-            .select_from(links.join(repositories).join(blobs, blobs.c.digest == links.c.digest))
-            .distinct()
-            .subquery()
-        )
         with self.db.read.connect() as conn:
-            held: dict[str, int] = dict(
-                conn.execute(
-                    select(repositories.c.namespace, func.count()).group_by(repositories.c.namespace)
-                ).all()
-            )
-            sizes = {
-                r.namespace: (int(r.n), int(r.size or 0))
-                for r in conn.execute(
-                    select(
-                        linked.c.namespace, func.count().label("n"), func.sum(linked.c.size).label("size")
-                    ).group_by(linked.c.namespace)
-                ).all()
-            }
-            total = conn.execute(select(func.count(), func.sum(blobs.c.size)).select_from(blobs)).one()
-        usage = [NamespaceUsage(name, int(count), *sizes.get(name, (0, 0))) for name, count in held.items()]
+            usage = registry_views.namespace_usage(conn)
+            total_blobs, total_size = registry_views.blob_totals(conn)
         usage.sort(key=lambda u: (-u.size, u.namespace))
         chosen = usage[(page - 1) * page_size : page * page_size]
-        return StorageUsage(Page(chosen, len(usage), page, page_size), int(total[0]), int(total[1] or 0))
+        return StorageUsage(Page(chosen, len(usage), page, page_size), total_blobs, total_size)
 
 
 def _day(value: date) -> datetime:

@@ -22,13 +22,15 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from dockyard.db.engine import Database, offload
 from dockyard.hub import models
 from dockyard.hub import webhooks as payloads
 from dockyard.hub.errors import NotFound
 from dockyard.hub.records import Delivery
-from dockyard.hub.tables import aware, deliveries, now, repositories, stars, utc, webhooks
+from dockyard.hub.tables import aware, deliveries, now, stars, utc, webhooks
+from dockyard.registry import readmodels, views
 
 attempts = cast(Table, models.WebhookAttempt.__table__)
 PING = "ping"
@@ -52,6 +54,11 @@ class Attempt:
 class DeliveryDetail:
     delivery: Delivery
     attempts: tuple[Attempt, ...]
+
+
+def hooks_of(conn: Connection, repository: str) -> ColumnElement[bool]:
+    """The webhooks of the repository named (none when there is no such repository)."""
+    return webhooks.c.repository_id == (readmodels.repository_id(conn, repository) or 0)  # ids start at 1
 
 
 def write_attempt(
@@ -105,8 +112,8 @@ class DeliveryLog:
         with self.db.read.connect() as conn:
             row = conn.execute(
                 select(deliveries, webhooks.c.name.label("webhook_name"))
-                .select_from(deliveries.join(webhooks).join(repositories))
-                .where(deliveries.c.id == delivery_id, repositories.c.name == repository)
+                .select_from(deliveries.join(webhooks))
+                .where(deliveries.c.id == delivery_id, hooks_of(conn, repository))
             ).first()
             if row is None:
                 raise NotFound(f"no delivery {delivery_id} on {repository}")
@@ -126,7 +133,9 @@ class DeliveryLog:
         """Queue a test delivery; returns its id."""
         with self.db.write.begin() as conn:
             hook = self._hook(conn, repository, webhook_id)
-            repo = conn.execute(select(repositories).where(repositories.c.name == repository)).one()
+            repo = views.repository_card_by_name(conn, repository)
+            if repo is None:
+                raise NotFound(f"no webhook {webhook_id} on {repository}")
             count = conn.execute(
                 select(func.count()).select_from(stars).where(stars.c.repository_id == repo.id)
             ).scalar_one()
@@ -140,8 +149,8 @@ class DeliveryLog:
         with self.db.write.begin() as conn:
             row = conn.execute(
                 select(deliveries.c.webhook_id, deliveries.c.event, deliveries.c.payload)
-                .select_from(deliveries.join(webhooks).join(repositories))
-                .where(deliveries.c.id == delivery_id, repositories.c.name == repository)
+                .select_from(deliveries.join(webhooks))
+                .where(deliveries.c.id == delivery_id, hooks_of(conn, repository))
             ).first()
             if row is None:
                 raise NotFound(f"no delivery {delivery_id} on {repository}")
@@ -151,9 +160,9 @@ class DeliveryLog:
     @staticmethod
     def _hook(conn: Connection, repository: str, webhook_id: int) -> Any:
         hook = conn.execute(
-            select(webhooks.c.id, webhooks.c.name, webhooks.c.active)
-            .select_from(webhooks.join(repositories))
-            .where(webhooks.c.id == webhook_id, repositories.c.name == repository)
+            select(webhooks.c.id, webhooks.c.name, webhooks.c.active).where(
+                webhooks.c.id == webhook_id, hooks_of(conn, repository)
+            )
         ).first()
         if hook is None:
             raise NotFound(f"no webhook {webhook_id} on {repository}")

@@ -28,7 +28,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -238,10 +238,12 @@ class DeliveryWorker:
         client: httpx.AsyncClient | None = None,
         *,
         allow_private: bool = False,
+        observe: Callable[[str], None] | None = None,
     ) -> None:
         self.queue = queue
         self.policy = policy
         self.allow_private = allow_private
+        self.observe = observe  # told each attempt's outcome (the metrics)
         self.client = client  # made by each run when not given, and closed when that run ends
         self._wake = anyio.Event()
 
@@ -300,6 +302,8 @@ class DeliveryWorker:
         status = await self.queue.record(
             item, outcome, self.policy, started_at=started_at, duration_ms=duration_ms
         )
+        if self.observe is not None:
+            self.observe(status)
         log.info(
             "webhook delivery %s: attempt %s -> %s (%s)",
             item.id,

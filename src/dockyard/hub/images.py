@@ -17,13 +17,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from dockyard.db.engine import Database, offload
 from dockyard.digests import Digest, InvalidDigest
 from dockyard.hub.errors import NotFound
 from dockyard.hub.imageconfig import Layer, RunConfig, layers, platform, run_config
-from dockyard.hub.tables import manifests, references, repositories, tags
+from dockyard.registry import readmodels
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import parse_manifest
 from dockyard.registry.records import Descriptor, ParsedManifest
@@ -246,42 +244,14 @@ class ImageReader:
     ) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, int]]:
         """Tags on the digest, indexes holding it, and (an index) its children's sizes here."""
         with self.db.read.connect() as conn:
-            repo_id = conn.execute(
-                select(repositories.c.id).where(repositories.c.name == repository)
-            ).scalar_one_or_none()
+            repo_id = readmodels.repository_id(conn, repository)
             if repo_id is None:
                 return (), (), {}
-            tag_names = conn.execute(
-                select(tags.c.name)
-                .select_from(tags.join(manifests, tags.c.manifest_id == manifests.c.id))
-                .where(tags.c.repository_id == repo_id, manifests.c.digest == digest)
-                .order_by(tags.c.name)
-            ).scalars()
-            holders = conn.execute(
-                select(manifests.c.digest)
-                .select_from(references.join(manifests, references.c.manifest_id == manifests.c.id))
-                .where(manifests.c.repository_id == repo_id, references.c.digest == digest)
-                .where(references.c.kind == "manifest")
-                .order_by(manifests.c.id)
-            ).scalars()
-            sizes = self._sizes(conn, repo_id, [c.digest for c in parsed.children]) if parsed.is_index else {}
-            return tuple(tag_names), tuple(dict.fromkeys(holders)), sizes
-
-    @staticmethod
-    def _sizes(conn: Any, repo_id: int, digests: list[str]) -> dict[str, int]:
-        """Compressed size (config and layers) of each image here, by digest."""
-        if not digests:
-            return {}
-        rows = conn.execute(
-            select(manifests.c.digest, references.c.size)
-            .select_from(manifests.outerjoin(references, references.c.manifest_id == manifests.c.id))
-            .where(manifests.c.repository_id == repo_id, manifests.c.digest.in_(digests))
-            .where((references.c.kind == "blob") | references.c.kind.is_(None))
-        ).all()
-        sizes: dict[str, int] = {}
-        for digest, size in rows:
-            sizes[digest] = sizes.get(digest, 0) + int(size or 0)
-        return sizes
+            tag_names = readmodels.tags_on(conn, repo_id, digest)
+            holders = readmodels.indexes_holding(conn, repo_id, digest)
+            children = [c.digest for c in parsed.children] if parsed.is_index else []
+            sizes = {d: image.size for d, image in readmodels.images(conn, repo_id, children).items()}
+            return tag_names, holders, sizes
 
 
 def _descriptor_of(value: dict[str, Any]) -> Descriptor:

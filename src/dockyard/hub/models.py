@@ -1,6 +1,6 @@
 """The hub's tables, on the shared metadata: stars, pull statistics, tag push metadata,
-webhooks with their persistent delivery queue and each delivery's attempts, server-side web
-sessions, and the settings administrators change on the admin pages.
+webhooks with their persistent delivery queue and each delivery's attempts, and the settings
+administrators change on the admin pages (the web sessions are the web layer's: web/models.py).
 
 Registry rows (repositories, tags) are referenced by key and cascade on delete, so removing a
 repository removes its stars, statistics, webhooks and deliveries too. Tag metadata is keyed by
@@ -148,19 +148,3 @@ class SiteSetting(Base):
     value: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-
-
-class WebSession(Base):
-    """A signed-in browser. Only a SHA-256 of the cookie value is kept; logging out deletes the row."""
-
-    __tablename__ = "web_sessions"
-
-    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    # The account's credentials version when the session began: a password change ends the session.
-    credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(Timestamp(), index=True)
-    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)

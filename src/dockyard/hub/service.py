@@ -24,11 +24,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts import names
+from dockyard.accounts import readmodels as accounts_views
 from dockyard.accounts.errors import InvalidName
 from dockyard.accounts.records import Principal, Profile
 from dockyard.accounts.service import AccountService
@@ -52,23 +53,13 @@ from dockyard.hub.records import (
     Webhook,
 )
 from dockyard.hub.site import Signup, SiteSettings
-from dockyard.hub.tables import (
-    aware,
-    deliveries,
-    members,
-    namespaces,
-    now,
-    organizations,
-    repositories,
-    repository_stats,
-    stars,
-    teams,
-    webhooks,
-)
+from dockyard.hub.tables import aware, deliveries, now, repository_stats, stars, webhooks
 from dockyard.hub.tags import TagQueries, TagRow
 from dockyard.hub.webhook_store import WebhookStore
-from dockyard.registry import views
+from dockyard.registry import catalog, readmodels, views
 from dockyard.registry.errors import RegistryError
+from dockyard.registry.immutability import InvalidRule
+from dockyard.registry.quotas import Quota
 from dockyard.registry.service import Registry
 from dockyard.secretbox import SecretBox
 from dockyard.storage import PathNotFound, paths
@@ -82,12 +73,9 @@ PERMISSIONS = ("read", "write", "admin")
 OWNERS = "owners"
 LIBRARY = "library"
 
-DETAIL = select(
-    *listing.SUMMARY_COLUMNS,
-    repositories.c.full_description,
-    repositories.c.created_by,
-    repository_stats.c.last_pulled_at,
-).select_from(repositories.outerjoin(repository_stats, repository_stats.c.repository_id == repositories.c.id))
+LAST_PULLED = select(repository_stats.c.last_pulled_at).where(
+    repository_stats.c.repository_id == bindparam("id")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +150,7 @@ class HubService:
     @offload
     def _exists(self, name: str) -> bool:
         with self.db.read.connect() as conn:
-            query = select(repositories.c.id).where(repositories.c.name == name)
-            return conn.execute(query).first() is not None
+            return readmodels.repository_id(conn, name) is not None
 
     # -- namespaces -----------------------------------------------------------------------------
 
@@ -189,18 +176,8 @@ class HubService:
             return []
         with self.db.read.connect() as conn:
             if viewer.is_admin:
-                found = conn.execute(
-                    select(namespaces.c.name).join(organizations).order_by(namespaces.c.name)
-                ).scalars()
-                orgs = list(found)
-                return [viewer.username, *orgs, LIBRARY]
-            owned = conn.execute(
-                select(namespaces.c.name)
-                .select_from(namespaces.join(organizations).join(teams).join(members))
-                .where(teams.c.name == OWNERS, members.c.user_id == viewer.user_id)
-                .order_by(namespaces.c.name)
-            ).scalars()
-            return [viewer.username, *owned]
+                return [viewer.username, *accounts_views.organization_names(conn), LIBRARY]
+            return [viewer.username, *accounts_views.owned_organizations(conn, viewer.user_id)]
 
     # -- listing and search (in SQL: hub/listing.py) --------------------------------------------
 
@@ -249,7 +226,7 @@ class HubService:
         user = await self.accounts.get_user(username)
         if user is None:
             raise NotFound(f"no user named {username!r}")
-        condition = repositories.c.id.in_(select(stars.c.repository_id).where(stars.c.user_id == user.id))
+        condition = listing.with_ids(select(stars.c.repository_id).where(stars.c.user_id == user.id))
         return await self._page(viewer, condition, listing.ORDERS["name"], page, page_size)
 
     async def _page(
@@ -276,15 +253,16 @@ class HubService:
     @offload
     def _detail(self, name: str, user_id: int | None, allowed: frozenset[str]) -> RepositoryDetail | None:
         with self.db.read.connect() as conn:
-            row = conn.execute(DETAIL.where(repositories.c.name == name)).first()
+            row = catalog.detail(conn, name)
             if row is None:
                 return None
+            last_pulled = conn.execute(LAST_PULLED, {"id": row.id}).scalar_one_or_none()
             starred = user_id is not None and self._starred(conn, row.id, user_id)
         return RepositoryDetail(
             summary=listing.summary(row),
             full_description=row.full_description,
             created_by=row.created_by,
-            last_pulled_at=aware(row.last_pulled_at),
+            last_pulled_at=aware(last_pulled),
             starred=starred,
             actions=allowed,
         )
@@ -371,6 +349,43 @@ class HubService:
         await self.accounts.delete_user(viewer.username, actor=viewer.username)
         await self.recount_stars()
         return len(held)
+
+    async def namespace_quota(self, viewer: Principal | None, namespace: str) -> Quota:
+        """The namespace's quota and usage: for site administrators and whoever may push into it."""
+        if viewer is None:
+            raise PermissionDenied("log in to do this")
+        if not viewer.is_admin and namespace not in await self.writable_namespaces(viewer):
+            raise NotFound(f"no quota of {namespace!r} you may see")
+        return await self.registry.uploads.quotas.get(namespace)
+
+    async def set_namespace_quota(self, viewer: Principal | None, namespace: str, limit: int | None) -> Quota:
+        """Set (None: remove) a namespace's quota; site administrators only."""
+        if viewer is None or not viewer.is_admin or viewer.token_scopes is not None:
+            raise PermissionDenied("only site administrators set quotas")
+        if limit is not None and limit < 0:
+            raise InvalidInput("a quota is zero bytes or more")
+        await self.registry.uploads.quotas.set(namespace, limit)
+        await self.accounts.record_event(
+            "namespace.quota", actor=viewer.username or None, target=namespace, detail={"limit_bytes": limit}
+        )
+        return await self.registry.uploads.quotas.get(namespace)
+
+    async def immutable_tags(self, viewer: Principal | None, name: str) -> list[str] | None:
+        """None when the repository's tags may move, else the rules (empty: every tag)."""
+        name = await self._require(viewer, name, "pull")
+        return await self.registry.tag_rules.get(name)
+
+    async def set_immutable_tags(self, viewer: Principal | None, name: str, rules: list[str] | None) -> None:
+        """Turn immutable tags on (for the tags matching ``rules``, every tag when empty) or off
+        (None); needs admin rights on the repository."""
+        name = await self._require(viewer, name, "delete")
+        try:
+            await self.registry.tag_rules.set(name, rules)
+        except InvalidRule as exc:
+            raise InvalidInput(str(exc)) from None
+        actor = viewer.username if viewer else None
+        detail: dict[str, object] = {"enabled": rules is not None, "rules": rules or []}
+        await self.accounts.record_event("repository.immutable_tags", actor=actor, target=name, detail=detail)
 
     # -- tags -----------------------------------------------------------------------------------
 
@@ -490,7 +505,9 @@ class HubService:
     @offload
     def _set_star(self, name: str, user_id: int, starred: bool) -> int:
         with self.db.write.begin() as conn:
-            repo_id = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar_one()
+            repo_id = readmodels.repository_id(conn, name)
+            if repo_id is None:
+                raise _not_found(name)
             if starred:
                 stmt = self._insert(stars).values(user_id=user_id, repository_id=repo_id, created_at=now())
                 conn.execute(stmt.on_conflict_do_nothing())
@@ -594,15 +611,16 @@ class HubService:
 
     @offload
     def _deliveries(self, name: str, limit: int) -> list[Delivery]:
-        query = (
-            select(deliveries, webhooks.c.name.label("webhook_name"))
-            .select_from(deliveries.join(webhooks).join(repositories))
-            .where(repositories.c.name == name)
-            .order_by(deliveries.c.id.desc())
-            .limit(limit)
-        )
         with self.db.read.connect() as conn:
-            return [delivery_record(row) for row in conn.execute(query).all()]
+            repo_id = readmodels.repository_id(conn, name)
+            query = (
+                select(deliveries, webhooks.c.name.label("webhook_name"))
+                .select_from(deliveries.join(webhooks))
+                .where(webhooks.c.repository_id == repo_id)
+                .order_by(deliveries.c.id.desc())
+                .limit(limit)
+            )
+            return [delivery_record(row) for row in conn.execute(query).all()] if repo_id is not None else []
 
 
 # -- rows to records ----------------------------------------------------------------------------

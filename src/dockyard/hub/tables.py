@@ -1,4 +1,9 @@
-"""SQLAlchemy Core handles on the tables the hub queries: its own and the ones it reads."""
+"""SQLAlchemy Core handles on the hub's own tables, and the time helpers its modules share.
+
+Only the hub's: what it reads of the registry's and the accounts' tables goes through their read
+models (``registry/catalog.py``, ``registry/readmodels.py``, ``registry/views.py``,
+``accounts/readmodels.py``); tests/unit/test_table_owners.py keeps it so.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,7 @@ from typing import cast
 
 from sqlalchemy import Table
 
-from dockyard.db import models
 from dockyard.hub import models as hub
-
-repositories = cast(Table, models.Repository.__table__)
-manifests = cast(Table, models.Manifest.__table__)
-references = cast(Table, models.ManifestReference.__table__)
-tags = cast(Table, models.Tag.__table__)
-links = cast(Table, models.RepositoryBlob.__table__)
-namespaces = cast(Table, models.Namespace.__table__)
-users = cast(Table, models.User.__table__)
-organizations = cast(Table, models.Organization.__table__)
-teams = cast(Table, models.Team.__table__)
-members = cast(Table, models.TeamMember.__table__)
-team_permissions = cast(Table, models.TeamPermission.__table__)
 
 stars = cast(Table, hub.Star.__table__)
 repository_stats = cast(Table, hub.RepositoryStats.__table__)
@@ -28,7 +20,6 @@ tag_activity = cast(Table, hub.TagActivity.__table__)
 manifest_activity = cast(Table, hub.ManifestActivity.__table__)
 webhooks = cast(Table, hub.Webhook.__table__)
 deliveries = cast(Table, hub.WebhookDelivery.__table__)
-web_sessions = cast(Table, hub.WebSession.__table__)
 
 
 def now() -> datetime:

@@ -20,15 +20,12 @@ from sqlalchemy import delete, func, select
 from dockyard.accounts.audit import write_event
 from dockyard.accounts.records import EventKind
 from dockyard.db.engine import Database, offload
-from dockyard.hub.attempts import attempts
-from dockyard.hub.errors import AlreadyExists
+from dockyard.hub.attempts import attempts, hooks_of
+from dockyard.hub.errors import AlreadyExists, NotFound
 from dockyard.hub.records import Webhook
-from dockyard.hub.tables import deliveries, now, repositories, utc, webhooks
+from dockyard.hub.tables import deliveries, now, utc, webhooks
+from dockyard.registry import readmodels
 from dockyard.secretbox import SecretBox
-
-_WITH_REPOSITORY = select(webhooks, repositories.c.name.label("repository")).select_from(
-    webhooks.join(repositories)
-)
 
 
 class WebhookStore:
@@ -38,17 +35,18 @@ class WebhookStore:
 
     @offload
     def of_repository(self, repository: str) -> list[Webhook]:
-        query = _WITH_REPOSITORY.where(repositories.c.name == repository).order_by(webhooks.c.id)
         with self.db.read.connect() as conn:
-            rows = conn.execute(query).all()
-        return [self._record(row) for row in rows]
+            rows = conn.execute(
+                select(webhooks).where(hooks_of(conn, repository)).order_by(webhooks.c.id)
+            ).all()
+        return [self._record(row, repository) for row in rows]
 
     @offload
     def add(self, repository: str, name: str, url: str, secret: str, actor: str | None) -> Webhook:
         with self.db.write.begin() as conn:
-            repo_id = conn.execute(
-                select(repositories.c.id).where(repositories.c.name == repository)
-            ).scalar_one()
+            repo_id = readmodels.repository_id(conn, repository)
+            if repo_id is None:
+                raise NotFound(f"repository {repository!r} not found")
             taken = conn.execute(
                 select(webhooks.c.id).where(
                     webhooks.c.repository_id == repo_id, func.lower(webhooks.c.name) == name.lower()
@@ -71,17 +69,17 @@ class WebhookStore:
             hook_id = int(result.inserted_primary_key[0])
             detail = {"webhook_id": hook_id, "name": name, "host": urlsplit(url).hostname}
             write_event(conn, EventKind.WEBHOOK_ADDED, actor=actor, target=repository, detail=detail)
-            row = conn.execute(_WITH_REPOSITORY.where(webhooks.c.id == hook_id)).one()
-        return self._record(row)
+            row = conn.execute(select(webhooks).where(webhooks.c.id == hook_id)).one()
+        return self._record(row, repository)
 
     @offload
     def remove(self, repository: str, webhook_id: int, actor: str | None) -> bool:
         """The webhook and its delivery history; False when the repository has no such webhook."""
         with self.db.write.begin() as conn:
             row = conn.execute(
-                select(webhooks.c.id, webhooks.c.name)
-                .select_from(webhooks.join(repositories))
-                .where(webhooks.c.id == webhook_id, repositories.c.name == repository)
+                select(webhooks.c.id, webhooks.c.name).where(
+                    webhooks.c.id == webhook_id, hooks_of(conn, repository)
+                )
             ).first()
             if row is None:
                 return False
@@ -93,10 +91,10 @@ class WebhookStore:
             write_event(conn, EventKind.WEBHOOK_REMOVED, actor=actor, target=repository, detail=detail)
             return True
 
-    def _record(self, row: Any) -> Webhook:
+    def _record(self, row: Any, repository: str) -> Webhook:
         return Webhook(
             id=row.id,
-            repository=row.repository,
+            repository=repository,
             name=row.name,
             url=self.box.open_text(row.sealed_url),
             active=bool(row.active),

@@ -12,12 +12,14 @@ from dockyard.digests import Digest
 from dockyard.events import Dispatcher
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.events import ManifestPulled, PullListeners
+from dockyard.registry.gc import delete_untagged
 from dockyard.registry.manifests import INDEX_TYPES, OCI_INDEX, parse_manifest
 from dockyard.registry.pullthrough import BlobStream, PullThrough
 from dockyard.registry.records import Actor, Descriptor, ManifestPut, Page, StoredManifest
 from dockyard.registry.reference import is_digest, lookup_reference, parse_digest, validate_tag
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
+from dockyard.registry.tag_rules import TagRules
 from dockyard.registry.uploads import UploadService
 from dockyard.storage import PathNotFound, StorageDriver, StorageError, paths
 
@@ -53,6 +55,7 @@ class Registry:
         self.store = store
         self.room = room or DiskRoom()
         self.uploads = UploadService(storage, store, self.room)
+        self.tag_rules = TagRules(store)  # immutable tags, enforced in put_manifest's transaction
         self.max_manifest_bytes = max_manifest_bytes
         self.pulls = PullListeners()
         # Handles the events the store writes; told of each, so this process's are handled at once.
@@ -109,17 +112,20 @@ class Registry:
         """Link a blob another readable repository has; None when none has it."""
         await self.check_not_proxied(repository)
         for source in sources:
-            size = await self.store.linked_blob_size(source, str(digest))
-            if size is None:
+            if await self.store.linked_blob_size(source, str(digest)) is None:
                 continue
             try:
                 await self.storage.stat(paths.blob_data(digest))
             except PathNotFound:
                 return None
             await self.room.check_writable()
-            await self.store.link_blob(repository, str(digest), size)
-            return size
+            # Links only while the blob's row stands unmarked by a collector (registry/ledger.py).
+            return await self.uploads.ledger.mount(repository, source, str(digest))
         return None
+
+    async def touch_blob(self, repository: str, digest: Digest) -> None:
+        """A client checking the blob exists (HEAD) is about to reference it: keep it young."""
+        await self.uploads.ledger.touch(repository, str(digest))
 
     # -- manifests ----------------------------------------------------------------------
 
@@ -145,6 +151,7 @@ class Registry:
             tag_names.insert(0, validate_tag(reference))
             digest = Digest.of(content)
         parsed = parse_manifest(content, content_type)
+        await self.uploads.quotas.check_manifest(repository)
         await self.room.check_writable()
         who = _actor(actor)
         tags = tuple(dict.fromkeys(tag_names))
@@ -232,6 +239,29 @@ class Registry:
         if not deleted:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
         await self._settle(repository)
+
+    async def delete_tag_if(
+        self, repository: str, tag: str, digest: str, actor: Actor | str | None = None
+    ) -> bool:
+        """Untag only while ``tag`` still points at ``digest`` (with its ``tag.deleted`` event);
+        False when it moved or went. The events worker handles the event (no settling here: a
+        retention run deletes many tags, and waits for none of their handlers)."""
+        who = _actor(actor)
+        store = self.store
+        deleted = await self.room.deleting(lambda: store.delete_tag_pointing(repository, tag, digest, who))
+        if deleted:
+            self._notify()
+        return deleted
+
+    async def delete_untagged_manifest(
+        self, repository: str, digest: str, actor: Actor | str | None = None
+    ) -> bool:
+        """Delete a manifest only while nothing keeps it (registry/gc.py); False when kept or gone."""
+        who, store = _actor(actor), self.store
+        deleted = await self.room.deleting(lambda: delete_untagged(store, repository, digest, who))
+        if deleted:
+            self._notify()
+        return deleted
 
     # -- repositories -------------------------------------------------------------------
 

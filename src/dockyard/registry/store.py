@@ -30,6 +30,7 @@ from dockyard.db.models import (
     Tag,
 )
 from dockyard.events import outbox
+from dockyard.registry import tombstones
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.events import (
     MANIFEST_DELETED,
@@ -38,6 +39,7 @@ from dockyard.registry.events import (
     ManifestPushed,
     RepositoryDeleted,
 )
+from dockyard.registry.immutability import refuse_moves
 from dockyard.registry.records import (
     Actor,
     Descriptor,
@@ -86,7 +88,7 @@ MANIFEST_BY_DIGEST = (
 )
 MANIFEST_ID = select(manifests.c.id).where(
     manifests.c.repository_id == bindparam("repo_id"), manifests.c.digest == bindparam("digest")
-)
+).with_for_update(read=True)  # a collector deleting it waits for the PUT, or the PUT for it
 LINKED_SIZES = (
     select(links.c.digest, blobs.c.size)
     .select_from(links.join(blobs).join(repositories))
@@ -309,6 +311,7 @@ class MetadataStore:
             _check_references(conn, push)
             repo_id = self._ensure_repository(conn, push.repository)
             manifest_id = self._insert_manifest(conn, repo_id, push.digest, push.content, push.parsed, now)
+            refuse_moves(conn, repo_id, push.tags, manifest_id)  # immutable tags (immutability.py)
             for name in push.tags:
                 params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
                 conn.execute(self._upsert_tag, params)
@@ -465,7 +468,28 @@ class MetadataStore:
             conn.execute(delete(manifests).where(manifests.c.repository_id == repo_id))
             conn.execute(delete(links).where(links.c.repository_id == repo_id))
             conn.execute(delete(repositories).where(repositories.c.id == repo_id))
+            tombstones.bury(conn, repository, _now())  # older push tokens may not recreate it
             outbox.add(conn, RepositoryDeleted(repository, repo_id, actor.name).event())
+            return True
+
+    @offload
+    def delete_tag_pointing(self, repository: str, tag: str, digest: str, actor: Actor) -> bool:
+        """Untag only while ``tag`` still points at ``digest`` (retention's delete: a tag pushed
+        again since it was planned stays), with its ``tag.deleted`` event."""
+        with self._writing() as conn:
+            repo_id = self._repository_id(conn, repository)
+            if repo_id is None:
+                return False
+            target = (
+                select(manifests.c.id)
+                .where(manifests.c.repository_id == repo_id, manifests.c.digest == digest)
+                .scalar_subquery()
+            )
+            where = and_(tags.c.repository_id == repo_id, tags.c.name == tag, tags.c.manifest_id == target)
+            if not conn.execute(delete(tags).where(where)).rowcount:
+                return False
+            untagged = ManifestDeleted(repository, repo_id, tag, actor.name, actor.ip)
+            outbox.add(conn, untagged.event(TAG_DELETED))
             return True
 
     # -- tags and referrers ---------------------------------------------------------
@@ -527,6 +551,35 @@ class MetadataStore:
             return int((conn.execute(select(func.count()).select_from(manifests))).scalar_one())
 
 
+def _require_content(conn: Connection, repo_id: int, parsed: ParsedManifest) -> None:
+    """Inside the manifest's own transaction: every blob it needs is still linked and every child
+    manifest still there (an online collector may have removed one since the service checked;
+    its deletes are transactions too, so they come wholly before this check or wholly after the
+    commit). On databases with row locks the rows stay share-locked until the commit."""
+    wanted = {d.digest for d in parsed.blobs}
+    if wanted:
+        query = (
+            select(links.c.digest)
+            .where(links.c.repository_id == repo_id, links.c.digest.in_(wanted))
+            .with_for_update(read=True)
+        )
+        missing = sorted(wanted - set(conn.execute(query).scalars()))
+        if missing:
+            raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
+    children = {d.digest for d in parsed.children}
+    if children:
+        query = (
+            select(manifests.c.digest)
+            .where(manifests.c.repository_id == repo_id, manifests.c.digest.in_(children))
+            .with_for_update(read=True)
+        )
+        missing = sorted(children - set(conn.execute(query).scalars()))
+        if missing:
+            raise RegistryError(
+                ErrorCode.MANIFEST_UNKNOWN, {"digests": missing}, message="index references unknown manifests"
+            )
+
+
 def _identity(row: Any) -> RepositoryIdentity | None:
     return None if row is None else RepositoryIdentity(int(row.id), str(row.created_at))
 
@@ -552,7 +605,13 @@ PRESENT_CHILDREN = (
         repositories.c.name == bindparam("name"),
         manifests.c.digest.in_(bindparam("digests", expanding=True)),
     )
+    .with_for_update(read=True, of=manifests)
 )
+# The PUT's check share-locks the rows it relies on until its commit (PostgreSQL; SQLite runs
+# one writer at a time): an online collector's mark or manifest delete (registry/gc.py) locks
+# them for update, so it comes wholly before the check (which then sees the link gone) or
+# wholly after the commit (and sees the new reference).
+LINKED_SIZES_LOCKED = LINKED_SIZES.with_for_update(read=True, of=blobs)
 
 
 def _check_references(conn: Connection, push: ManifestPut) -> None:
@@ -566,7 +625,7 @@ def _check_references(conn: Connection, push: ManifestPut) -> None:
     wanted = sorted({d.digest for d in required})
     sizes: dict[str, int] = {}
     if wanted:
-        rows = conn.execute(LINKED_SIZES, {"name": push.repository, "digests": wanted}).all()
+        rows = conn.execute(LINKED_SIZES_LOCKED, {"name": push.repository, "digests": wanted}).all()
         sizes = {row.digest: int(row.size) for row in rows}
     missing = sorted(set(wanted) - sizes.keys())
     if missing:

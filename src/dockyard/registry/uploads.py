@@ -34,6 +34,8 @@ import anyio.to_thread
 
 from dockyard.digests import Digest
 from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.ledger import BlobLedger
+from dockyard.registry.quotas import Quotas
 from dockyard.registry.records import RepositoryIdentity, UploadStatus
 from dockyard.registry.space import DiskRoom
 from dockyard.registry.store import MetadataStore
@@ -88,6 +90,8 @@ class UploadService:
         self.storage = storage
         self.store = store
         self.room = room or DiskRoom()
+        self.ledger = BlobLedger(store)
+        self.quotas = Quotas(store)
         self._hashes: OrderedDict[str, _HashState] = OrderedDict()
         # A lock lives while a request holds (or waits for) it, never longer.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -173,9 +177,11 @@ class UploadService:
                     ErrorCode.DIGEST_INVALID,
                     {"expected": str(digest), "computed": f"{digest.algorithm}:{actual}"},
                 )
-            await self._publish(upload_id, digest)
-            try:
-                linked = await self.store.link_upload(repository, str(digest), size, session.identity)
+            try:  # claim the row first: a collector's delete of this digest must not follow our move
+                await self.quotas.check_blob(repository, str(digest), size)
+                await self.ledger.claim(str(digest), size)
+                await self._publish(upload_id, digest)
+                linked = await self.ledger.link_claimed(repository, str(digest), size, session.identity)
             finally:  # linked or not, the session is over (its bytes are in the blob store now)
                 await self._discard(upload_id)
             if not linked:  # its repository was deleted meanwhile

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from pathlib import Path
 
 from dockyard.storage.driver import StorageFull
@@ -70,7 +71,8 @@ class Reserve:
         """Make the reserve if it is missing; False when the disk has no room for it."""
         if self.present():
             return True
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        # One temporary name per thread: concurrent first writes each make one, the last rename wins.
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:

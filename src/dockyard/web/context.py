@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from dockyard import peers
+from dockyard.accesslog import note_user
 from dockyard.accounts.errors import AccountError, RateLimited
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
@@ -239,6 +240,7 @@ async def load(request: Request) -> WebRequest:
     if cookie:
         session = await app.sessions.get(cookie)
     if session is not None:
+        note_user(request.scope, session.principal.username)
         web = WebRequest(request, app, session, session.csrf_token, False)
     elif 20 <= len(visitor_token := request.cookies.get(CSRF_COOKIE, "")) <= 64:
         web = WebRequest(request, app, None, visitor_token, False)

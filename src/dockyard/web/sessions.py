@@ -12,13 +12,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 
+from dockyard.accounts import readmodels as accounts_views
 from dockyard.accounts.records import Principal
+from dockyard.clock import utc
 from dockyard.db.engine import Database, lookup, offload
-from dockyard.hub.tables import namespaces, now, users, utc, web_sessions
+from dockyard.web.models import WebSession as _WebSessionRow
+
+web_sessions = cast(Table, _WebSessionRow.__table__)
 
 SESSION_COOKIE = "dockyard_session"
 CSRF_COOKIE = "dockyard_csrf"
@@ -31,6 +36,18 @@ class WebSession:
     principal: Principal
     csrf_token: str
     expires_at: datetime
+
+
+_SESSION = select(
+    web_sessions.c.user_id,
+    web_sessions.c.csrf_token,
+    web_sessions.c.expires_at,
+    web_sessions.c.credentials_version,
+).where(web_sessions.c.id_hash == bindparam("id_hash"))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _hash(cookie: str) -> str:
@@ -76,31 +93,18 @@ class SessionStore:
     def _get(self, cookie: str) -> WebSession | None:
         if not cookie or len(cookie) > MAX_COOKIE:
             return None
-        query = (
-            select(
-                web_sessions.c.user_id,
-                web_sessions.c.csrf_token,
-                web_sessions.c.expires_at,
-                namespaces.c.name,
-                users.c.is_admin,
-                users.c.credentials_version,
-            )
-            .select_from(web_sessions.join(users, web_sessions.c.user_id == users.c.id).join(namespaces))
-            .where(
-                web_sessions.c.id_hash == _hash(cookie),
-                web_sessions.c.credentials_version == users.c.credentials_version,
-                users.c.disabled_at.is_(None),
-            )
-        )
         with self.db.read.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None or utc(row.expires_at) <= now():
-            return None
+            row = conn.execute(_SESSION, {"id_hash": _hash(cookie)}).first()
+            if row is None or utc(row.expires_at) <= now():
+                return None
+            user = accounts_views.session_user(conn, row.user_id)
+        if user is None or user.credentials_version != row.credentials_version:
+            return None  # the account was disabled, deleted, or its password changed since
         principal = Principal(
-            username=row.name,
-            user_id=row.user_id,
-            is_admin=bool(row.is_admin),
-            credentials_version=row.credentials_version,
+            username=user.username,
+            user_id=user.user_id,
+            is_admin=user.is_admin,
+            credentials_version=user.credentials_version,
         )
         return WebSession(principal, row.csrf_token, utc(row.expires_at))
 
@@ -111,22 +115,21 @@ class SessionStore:
         credentials version. None when the cookie is no session (nothing changes)."""
         fresh = new_token()
         with self.db.write.begin() as conn:
-            row = conn.execute(
-                select(web_sessions.c.user_id, users.c.credentials_version)
-                .select_from(web_sessions.join(users, web_sessions.c.user_id == users.c.id))
-                .where(web_sessions.c.id_hash == _hash(cookie))
-            ).first()
-            if row is None:
+            user_id = conn.execute(
+                select(web_sessions.c.user_id).where(web_sessions.c.id_hash == _hash(cookie))
+            ).scalar_one_or_none()
+            version = None if user_id is None else accounts_views.credentials_version(conn, user_id)
+            if user_id is None or version is None:
                 return None
             conn.execute(
                 delete(web_sessions).where(
-                    web_sessions.c.user_id == row.user_id, web_sessions.c.id_hash != _hash(cookie)
+                    web_sessions.c.user_id == user_id, web_sessions.c.id_hash != _hash(cookie)
                 )
             )
             conn.execute(
                 update(web_sessions)
                 .where(web_sessions.c.id_hash == _hash(cookie))
-                .values(id_hash=_hash(fresh), credentials_version=row.credentials_version)
+                .values(id_hash=_hash(fresh), credentials_version=version)
             )
         return fresh
 

@@ -18,6 +18,8 @@ async def get_blob(request: Request) -> Response:
     name = repository(request)
     digest = parse_digest(request.path_params["digest"])
     location = await registry(request).blob(name, digest, head=request.method == "HEAD")
+    if request.method == "HEAD":  # a pusher asking whether to upload: it will reference the blob
+        await registry(request).touch_blob(name, digest)
     headers = {
         "Docker-Content-Digest": str(digest),
         "ETag": f'"{digest}"',

@@ -14,9 +14,11 @@ from dockyard.web.api import (
     builds,
     collaborators,
     groups,
+    immutability,
     namespaces,
     orgs,
     proxies,
+    quotas,
     repositories,
     search,
     tags,
@@ -54,6 +56,8 @@ ROUTERS = (
     webhooks.router,
     builds.router,
     build_links.router,
+    immutability.router,
+    quotas.router,
     proxies.router,
 )
 

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPBearer
 
+from dockyard.accesslog import note_user
 from dockyard.accounts.records import Principal
 from dockyard.accounts.roles import OrgAdmin, RepositorySharing
 from dockyard.accounts.service import AccountService
@@ -85,6 +86,7 @@ async def viewer(request: Request, ctx: Ctx) -> Principal | None:
     )
     if principal is None or principal.user_id != identity.user_id:
         raise Unauthorized("the account or access token behind this token is gone", CHALLENGE)
+    note_user(request.scope, principal.username)
     return principal
 
 

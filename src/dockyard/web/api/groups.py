@@ -123,11 +123,8 @@ async def list_group_members(
     page_size: PageSize = 25,
 ) -> org_schemas.OrgMemberPage:
     team = (await orgs.team(caller, orgname, group_name)).team
-    everyone = await orgs.members(caller, orgname)
-    found = slice_page([m for m in everyone if m.username in team.members], page, page_size)
-    home = base_url(request, ctx.settings.public_url)
-    body = paginate(request, ctx.settings.public_url, found, lambda m: org_present.member(m, home))
-    return org_schemas.OrgMemberPage(**body)
+    in_group = [m for m in await orgs.members(caller, orgname) if m.username in team.members]
+    return org_present.member_page(request, ctx.settings.public_url, in_group, page, page_size)
 
 
 @alias(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Literal
+
+from starlette.requests import Request
 
 from dockyard.accounts.records import Collaborator, Organization, OrgMember, OrgRole, Team, TeamPermission
 from dockyard.web.api import org_schemas as shapes
+from dockyard.web.api.pagination import base_url, paginate, slice_page
 from dockyard.web.api.present import org_uuid, user_uuid
 
 GROUP_NAMESPACE = uuid.UUID("3b8e4f2a-6c1d-5e7f-8a9b-0c1d2e3f4a5b")
@@ -50,6 +54,16 @@ def member(found: OrgMember, base_url: str) -> shapes.OrgMember:
         is_guest=False,
         email="",  # never shown to other members
     )
+
+
+def member_page(
+    request: Request, public_url: str, members: Sequence[OrgMember], page: int, page_size: int
+) -> shapes.OrgMemberPage:
+    """One page of an organisation's (or a group's) members, as Docker Hub pages them; an
+    organisation has few members, so the list is cut here rather than in SQL."""
+    home = base_url(request, public_url)
+    found = slice_page(members, page, page_size)
+    return shapes.OrgMemberPage(**paginate(request, public_url, found, lambda m: member(m, home)))
 
 
 def group(team: Team) -> shapes.Group:

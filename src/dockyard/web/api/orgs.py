@@ -126,10 +126,8 @@ async def list_members(
     search: Annotated[str, Query(max_length=30, description="only names containing this")] = "",
     role: Annotated[Literal["owner", "member"] | None, Query(description="only this role")] = None,
 ) -> org_schemas.OrgMemberPage:
-    found = slice_page(await orgs.members(caller, orgname, role=role, search=search), page, page_size)
-    home = base_url(request, ctx.settings.public_url)
-    body = paginate(request, ctx.settings.public_url, found, lambda m: org_present.member(m, home))
-    return org_schemas.OrgMemberPage(**body)
+    found = await orgs.members(caller, orgname, role=role, search=search)
+    return org_present.member_page(request, ctx.settings.public_url, found, page, page_size)
 
 
 @alias(router.put, MEMBER, response_model=org_schemas.OrgMember, responses=responses(400, 401, 403, 404, 409))

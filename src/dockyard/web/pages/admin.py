@@ -4,7 +4,8 @@ GET  /admin                              -> /admin/users
 GET  /admin/users?q=&page=               users, searched by name, email or full name
 POST /admin/users/{name}/disable|enable|make-admin|remove-admin
 GET  /admin/audit?kind=&actor=&target=&since=&until=&before=
-GET  /admin/storage?page=                bytes and repositories per namespace
+GET  /admin/storage?page=                bytes and repositories per namespace, and their quotas
+POST /admin/storage/quota                set (a size: 10GB, 512MiB) or remove (empty) a quota
 GET  /admin/settings                     sign-up open or closed
 POST /admin/settings/signup
 """
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from dockyard.accounts.errors import AccountError
 from dockyard.hub.admin import as_filter, require_admin
 from dockyard.hub.errors import NotFound
+from dockyard.registry.quotas import human, parse_size
 from dockyard.web.context import WebRequest, page
 
 PAGE_SIZE = 50
@@ -90,7 +92,22 @@ async def audit(web: WebRequest) -> Response:
 @page
 async def storage(web: WebRequest) -> Response:
     usage = await web.hub.admin.storage(web.viewer, web.int_param("page"), PAGE_SIZE)
-    return web.render("admin/storage.html", usage=usage, tab="storage")
+    names = [row.namespace for row in usage.namespaces.items]
+    limits = await web.hub.registry.uploads.quotas.limits(names)
+    return web.render("admin/storage.html", usage=usage, limits=limits, tab="storage")
+
+
+@page
+async def save_quota(web: WebRequest) -> Response:
+    namespace, text = (await web.field("namespace")).strip(), (await web.field("limit")).strip()
+    require_admin(web.viewer)
+    try:
+        limit = parse_size(text) if text else None
+    except ValueError as error:
+        return web.redirect("/admin/storage", error=str(error))
+    await web.hub.set_namespace_quota(web.viewer, namespace, limit)
+    said = f"Quota of {namespace} " + ("removed." if limit is None else f"set to {human(limit)}.")
+    return web.redirect("/admin/storage", notice=said)
 
 
 @page

@@ -60,5 +60,6 @@ async def namespace(web: WebRequest) -> Response:
         namespace=info,
         repositories=repositories,
         writable=writable,
+        usage=await web.hub.namespace_quota(web.viewer, info.name) if writable else None,
         tab="repositories",
     )

@@ -5,6 +5,7 @@
     GET …/settings/webhooks              webhooks, adding one, recent deliveries
     GET …/settings/webhooks/deliveries/{id}   one delivery: its payload and every attempt
     GET …/settings/builds                the git source and its build rules (pages/builds.py posts)
+    GET …/settings/policies              immutable tags, retention and its preview (pages/policies.py posts)
     GET …/settings/danger                delete the repository
 
 Every form posts to its own action and answers with a redirect back to its tab (a secret shown
@@ -24,9 +25,10 @@ from dockyard.web.context import WebRequest, page
 from dockyard.web.pages.build_link import link_view
 from dockyard.web.pages.collaborator_view import collaborators_context
 from dockyard.web.pages.common import private_choice, repository_name, repository_url
+from dockyard.web.pages.policy_view import policies_context
 
 PERMISSION_CHOICES = [("", "No access"), ("read", "Read"), ("write", "Read & write"), ("admin", "Admin")]
-TABS = ("general", "collaborators", "webhooks", "builds", "danger")
+TABS = ("general", "collaborators", "webhooks", "builds", "policies", "danger")
 
 
 async def _admin_detail(web: WebRequest) -> RepositoryDetail:
@@ -49,6 +51,8 @@ async def settings_page(
     elif tab == "webhooks":
         context["webhooks"] = await web.hub.webhooks(web.viewer, detail.name)
         context["deliveries"] = await web.hub.deliveries(web.viewer, detail.name, limit=25)
+    elif tab == "policies":
+        context.update(await policies_context(web, detail))
     elif tab in ("builds", "general"):
         context.setdefault("build_link", await link_view(web, detail.name))
     return web.render(
@@ -72,7 +76,7 @@ def _tab(name: str) -> Any:
     return show
 
 
-general, collaborators, webhooks, builds, danger = (_tab(name) for name in TABS)
+general, collaborators, webhooks, builds, policies, danger = (_tab(name) for name in TABS)
 
 
 def _back(name: str, tab: str = "") -> str:

@@ -1,8 +1,8 @@
 """pull-through cache: proxy namespaces, the last upstream check of each cached tag, the last pull
 of each cached manifest
 
-Revision ID: 0014
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-28
 
 proxy_namespaces: one row per proxy namespace (its upstream, sealed credentials, tag TTL,
@@ -15,8 +15,8 @@ the registry's tables.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,164 @@
+"""Prometheus metrics (``prometheus-client``), served at ``GET /metrics`` in the text format.
+
+    dockyard_http_requests_total{method,route,status}      every request; ``route`` is the route's
+    dockyard_http_request_duration_seconds{method,route}    template (``/v2/{name:path}/blobs/{digest}``),
+                                                            never a raw path: bounded label values
+    dockyard_blob_bytes_received_total                     blob upload bodies (POST, PATCH, PUT)
+    dockyard_blob_bytes_sent_total                         blob GET bodies (their Content-Length)
+    dockyard_gc_runs_total, dockyard_gc_bytes_freed_total   garbage collections in this server
+    dockyard_webhook_deliveries_total{outcome}             delivered, retry or failed
+    dockyard_build_queue_depth                             queued builds, read at scrape time
+
+Several workers: ``dockyard serve`` points PROMETHEUS_MULTIPROC_DIR at a new directory (in
+/dev/shm where it can, never in the data folder) before any worker imports prometheus-client, so
+each process writes its values there and a scrape of any worker adds them all up
+(prometheus-client's multiprocess mode). One worker, or no variable (tests in one process): each
+``Metrics`` keeps its values in a registry of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+UPLOAD_ROUTE = "/blobs/uploads/"
+BLOB_ROUTE = "/blobs/{digest}"
+
+
+def multiprocess_metrics(workers: int) -> None:
+    """Several workers: a new directory (in shared memory where there is some, never in the data
+    folder) becomes this server's multiprocess directory. prometheus-client writes it through
+    mmap, and a memory-mapped file that cannot grow on a full disk kills the process (SIGBUS):
+    the data folder's disk filling up must never take the server down."""
+    os.environ.pop(MULTIPROC_ENV, None)
+    if workers > 1:
+        shm = Path("/dev/shm")
+        base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+        fresh_multiprocess_dir(Path(tempfile.mkdtemp(prefix="dockyard-metrics-", dir=base)))
+
+
+def fresh_multiprocess_dir(path: Path) -> None:
+    """Make ``path`` the multiprocess directory of this server and the workers it starts, without
+    the values of a previous run."""
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+    os.environ[MULTIPROC_ENV] = str(path)
+
+
+def _multiprocess() -> bool:
+    """Whether this process writes its values to the directory (decided when prometheus-client was
+    first imported: a process that imported it before the variable was set keeps them in memory)."""
+    return bool(os.environ.get(MULTIPROC_ENV)) and values.ValueClass is not values.MutexValue
+
+
+class _Gauge:
+    """A gauge read when scraped (one process answers it, so no multiprocess bookkeeping)."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self.name, self.documentation, self.read = name, documentation, read
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(self.name, self.documentation, value=self.read())
+
+
+class _Source:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self.registry.collect()
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "dockyard_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.duration = Histogram(
+            "dockyard_http_request_duration_seconds", "HTTP request duration", ["method", "route"], registry=r
+        )
+        self.received = Counter("dockyard_blob_bytes_received", "Blob upload bytes received", registry=r)
+        self.sent = Counter("dockyard_blob_bytes_sent", "Blob bytes sent", registry=r)
+        self.gc_runs = Counter("dockyard_gc_runs", "Garbage collections", registry=r)
+        self.gc_freed = Counter("dockyard_gc_bytes_freed", "Bytes freed by garbage collection", registry=r)
+        self.deliveries = Counter(
+            "dockyard_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=r
+        )
+        self._gauges: list[_Gauge] = []
+
+    def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self._gauges.append(_Gauge(name, documentation, read))
+
+    def gc_finished(self, freed: int) -> None:
+        self.gc_runs.inc()
+        self.gc_freed.inc(freed)
+
+    def delivered(self, outcome: str) -> None:
+        self.deliveries.labels(outcome).inc()
+
+    def exposition(self) -> bytes:
+        scrape = CollectorRegistry()
+        if _multiprocess():
+            MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
+        else:
+            scrape.register(_Source(self.registry))
+        for gauge in self._gauges:
+            scrape.register(gauge)
+        return generate_latest(scrape)
+
+
+class RequestMetrics:
+    """ASGI middleware: counts and times each request by its route's template."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        seen = {"status": 500, "length": 0, "received": 0}
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            seen["received"] += len(message.get("body", b""))
+            return message
+
+        async def observing_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+                for key, value in message.get("headers", ()):
+                    if key == b"content-length":
+                        seen["length"] = int(value)
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, observing_send)
+        finally:
+            self._record(scope, seen, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, seen: dict[str, int], elapsed: float) -> None:
+        route = getattr(scope.get("route"), "path", None)
+        template = route if isinstance(route, str) else "unmatched"
+        method = scope["method"]
+        self.metrics.requests.labels(method, template, str(seen["status"])).inc()
+        self.metrics.duration.labels(method, template).observe(elapsed)
+        if UPLOAD_ROUTE in template and method in ("POST", "PATCH", "PUT"):
+            self.metrics.received.inc(seen["received"])
+        elif template.endswith(BLOB_ROUTE) and method == "GET" and seen["status"] in (200, 206):
+            self.metrics.sent.inc(seen["length"])
