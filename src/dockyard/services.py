@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from dockyard.accounts import registry_events as account_events
 from dockyard.accounts.limits import CreationLimits
+from dockyard.accounts.reservations import NamespaceReservations
 from dockyard.accounts.service import AccountService
 from dockyard.auth.keys import SigningKey, load_or_create
 from dockyard.auth.ratelimit import PullRateLimiter
@@ -256,7 +257,7 @@ def open_services(settings: Settings) -> Iterator[Services]:
 
 
 def _proxy(settings: Settings, database: Database, secrets: SecretBox, registry: Registry) -> ProxyService:
-    rows = ProxyStore(database, secrets)
+    rows = ProxyStore(database, secrets, NamespaceReservations())
     cache = PullThroughCache(
         rows,
         registry.store,

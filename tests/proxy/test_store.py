@@ -14,6 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
+from dockyard.accounts.reservations import NamespaceReservations
 from dockyard.db.engine import Database, make_database
 from dockyard.events.models import OutboxEvent
 from dockyard.proxy.store import ProxyStore
@@ -74,7 +75,7 @@ async def test_a_cache_fill_needs_no_blobs_and_writes_no_event(db: Database) -> 
 
 
 async def test_tag_checks_and_counters_upsert(db: Database) -> None:
-    rows = ProxyStore(db, SecretBox(Fernet.generate_key()))
+    rows = ProxyStore(db, SecretBox(Fernet.generate_key()), NamespaceReservations())
     await rows.add("hub", "https://registry.example", None, 60, False)
     await rows.record_check("hub", "hub/app", "v1", "sha256:" + "a" * 64)
     await rows.record_check("hub", "hub/app", "v1", "sha256:" + "b" * 64)
@@ -91,7 +92,7 @@ async def test_tag_checks_and_counters_upsert(db: Database) -> None:
 async def test_eviction_unlinks_what_no_manifest_left_uses(db: Database) -> None:
     """The registry store's eviction and usage, and the proxy's least-recent order, on both."""
     store = MetadataStore(db)
-    rows = ProxyStore(db, SecretBox(Fernet.generate_key()))
+    rows = ProxyStore(db, SecretBox(Fernet.generate_key()), NamespaceReservations())
     await rows.add("hub", "https://registry.example", None, 60, False, size_limit=1)
     kept, evicted = _manifest(), _manifest()
     for (digest, content), size in ((kept, 100), (evicted, 50)):

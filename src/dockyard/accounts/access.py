@@ -25,7 +25,7 @@ from dockyard.accounts._queries import (
 )
 from dockyard.accounts.records import CatalogPage, Principal
 from dockyard.db.engine import offload
-from dockyard.proxy.store import proxies
+from dockyard.proxy import readmodels as proxy_reads
 
 
 class Access(q.ServicePart):
@@ -73,12 +73,9 @@ class Access(q.ServicePart):
 
 def _facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
     facts = _account_facts(conn, principal, repository)
-    if not facts.exists and conn.execute(MIRROR).first() is not None:
+    if not facts.exists and proxy_reads.has_mirror(conn):
         return dataclasses.replace(facts, mirrored=True)  # the instance mirror answers it
     return facts
-
-
-MIRROR = select(proxies.c.id).where(proxies.c.is_mirror)
 
 
 def _account_facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
@@ -95,9 +92,9 @@ def _account_facts(conn: Connection, principal: Principal | None, repository: st
         .where(repositories.c.name == repository)
     ).first()
     exists, is_private = repo is not None, bool(repo.is_private) if repo is not None else False
-    proxy = conn.execute(select(proxies.c.is_private).where(proxies.c.namespace == namespace)).first()
-    if proxy is not None:
-        return _proxy_facts(conn, principal, namespace, bool(proxy.is_private))
+    proxy_private = proxy_reads.proxy_privacy(conn, namespace)
+    if proxy_private is not None:
+        return _proxy_facts(conn, principal, namespace, proxy_private)
     if principal is None or principal.is_admin:
         return policy.RepositoryFacts(exists=exists, is_private=is_private)
     if namespace == principal.username:

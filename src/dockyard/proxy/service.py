@@ -67,9 +67,7 @@ class ProxyService:
         found = await self.rows.list()
         if not usage:
             return found
-        return [
-            dataclasses.replace(c, usage_bytes=await self.cache.space.usage(c.namespace)) for c in found
-        ]
+        return [dataclasses.replace(c, usage_bytes=await self.cache.space.usage(c.namespace)) for c in found]
 
 
 def _check_limit(size_limit: int | None) -> None:

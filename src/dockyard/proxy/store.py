@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import builtins
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from dockyard.db.engine import Database, offload
-from dockyard.db.models import Namespace, Repository
 from dockyard.proxy.models import ProxyNamespace, ProxyPull, ProxyTagCheck
 from dockyard.proxy.records import Credentials, ProxyConfig, ProxyError, ProxyNotFound
+from dockyard.registry import readmodels as registry_reads
 from dockyard.secretbox import SecretBox
 
 proxies = cast(Table, ProxyNamespace.__table__)
 checks = cast(Table, ProxyTagCheck.__table__)
 pulls = cast(Table, ProxyPull.__table__)
-namespaces = cast(Table, Namespace.__table__)
-repositories = cast(Table, Repository.__table__)
 
 PROXY_KIND = "proxy"  # the namespaces.kind of a name a proxy holds (an organisation keeps "org")
 
@@ -33,10 +32,24 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class NamespaceNames(Protocol):
+    """The accounts' namespace names, inside the proxy's transaction (accounts sits above the
+    proxy and owns the table: accounts/reservations.py implements this)."""
+
+    def kind(self, conn: Connection, name: str) -> str | None: ...
+
+    def reserve(
+        self, conn: Connection, name: str, kind: str, default_private: bool, at: datetime
+    ) -> None: ...
+
+    def release(self, conn: Connection, name: str, kind: str) -> None: ...
+
+
 class ProxyStore:
-    def __init__(self, database: Database, secrets: SecretBox) -> None:
+    def __init__(self, database: Database, secrets: SecretBox, names: NamespaceNames) -> None:
         self.db = database
         self.secrets = secrets
+        self.names = names
         self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
 
     # -- configuration ------------------------------------------------------------------
@@ -59,15 +72,9 @@ class ProxyStore:
             sealed = self.secrets.seal({"username": credentials.username, "password": credentials.password})
         now = _now()
         with self.db.write.begin() as conn:
-            kind = conn.execute(
-                select(namespaces.c.kind).where(namespaces.c.name == namespace)
-            ).scalar_one_or_none()
+            kind = self.names.kind(conn, namespace)
             if kind is None:
-                conn.execute(
-                    namespaces.insert().values(
-                        name=namespace, kind=PROXY_KIND, default_private=private, created_at=now
-                    )
-                )
+                self.names.reserve(conn, namespace, PROXY_KIND, private, now)
             elif kind not in ("org", PROXY_KIND):
                 raise ProxyError(f"{namespace!r} is taken by a {'user' if kind == 'user' else kind} account")
             if mirror and conn.execute(select(proxies.c.id).where(proxies.c.is_mirror)).first():
@@ -99,17 +106,13 @@ class ProxyStore:
             removed = conn.execute(delete(proxies).where(proxies.c.namespace == namespace)).rowcount
             if not removed:
                 raise ProxyNotFound(f"{namespace!r} is not a proxy namespace")
-            left = conn.execute(
-                select(func.count()).select_from(repositories).where(repositories.c.namespace == namespace)
-            ).scalar_one()
+            left = registry_reads.repository_counts(conn, [namespace]).get(namespace, 0)
             conn.execute(
                 delete(checks).where(checks.c.repository.startswith(f"{namespace}/", autoescape=True))
             )
             conn.execute(delete(pulls).where(pulls.c.namespace == namespace))
             if not left:
-                conn.execute(
-                    delete(namespaces).where(namespaces.c.name == namespace, namespaces.c.kind == PROXY_KIND)
-                )
+                self.names.release(conn, namespace, PROXY_KIND)
         return int(left)
 
     @offload
