@@ -22,9 +22,7 @@ class NamespaceReservations:
         return None if kind is None else str(kind)
 
     def reserve(self, conn: Connection, name: str, kind: str, private: bool, at: datetime) -> None:
-        conn.execute(
-            namespaces.insert().values(name=name, kind=kind, default_private=private, created_at=at)
-        )
+        conn.execute(namespaces.insert().values(name=name, kind=kind, default_private=private, created_at=at))
 
     def release(self, conn: Connection, name: str, kind: str) -> None:
         """Free ``name`` if it is still of ``kind`` (an organisation made a proxy keeps its name)."""

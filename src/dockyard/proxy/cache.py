@@ -39,6 +39,7 @@ from dockyard.proxy.upstream import (
     UpstreamUnavailable,
 )
 from dockyard.registry.errors import ErrorCode, RegistryError
+from dockyard.registry.ledger import BlobLedger
 from dockyard.registry.manifests import parse_manifest
 from dockyard.registry.pullthrough import BlobStream
 from dockyard.registry.records import StoredManifest
@@ -68,7 +69,8 @@ class PullThroughCache:
         self.rows = rows
         self.store = store
         self.storage = storage
-        self.flights = Flights(storage, spool)
+        self.ledger = BlobLedger(store)  # the collector's protocol for new bytes (registry/ledger.py)
+        self.flights = Flights(storage, spool, self.ledger)
         self.allow_private = allow_private
         self.timeout = timeout
         self.max_manifest_bytes = max_manifest_bytes
@@ -234,8 +236,8 @@ class PullThroughCache:
                 size = await _upstream_size(upstream, path, digest)  # the upstream must have it
                 if stored is None:
                     return BlobStream(size, None)
-                await self.store.link_blob(repository, str(digest), stored)
-                return None
+                if await self._link_stored(repository, digest, stored):
+                    return None
         try:
             flight, reader = await self.flights.join(
                 config.namespace,
@@ -260,9 +262,18 @@ class PullThroughCache:
         except PathNotFound:
             return None
 
+    async def _link_stored(self, repository: str, digest: Digest, size: int) -> bool:
+        """Link bytes another repository brought in, claimed first so that no collector deletes
+        them under the link; False when one deleted them before the claim (fetch them again)."""
+        await self.ledger.claim(str(digest), size)
+        if await self._stored_size(digest) is None:
+            return False
+        await self.ledger.link_claimed(repository, str(digest), size, None)
+        return True
+
     async def _link(self, flight: Flight) -> None:
         for repository in sorted(flight.repositories):
-            await self.store.link_blob(repository, str(flight.digest), flight.written)
+            await self.ledger.link_claimed(repository, str(flight.digest), flight.written, None)
         config = await self._config(min(flight.repositories))
         if config is not None and config.size_limit_bytes is not None:
             try:

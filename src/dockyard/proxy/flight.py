@@ -39,6 +39,7 @@ import anyio.to_thread
 import httpx
 
 from dockyard.digests import Digest
+from dockyard.registry.ledger import BlobLedger
 from dockyard.storage import StorageDriver, paths
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ class Flight:
 
 
 class Flights:
-    def __init__(self, storage: StorageDriver, fallback_spool: Path) -> None:
+    def __init__(self, storage: StorageDriver, fallback_spool: Path, ledger: BlobLedger) -> None:
         self.storage = storage
+        self.ledger = ledger
         local = storage.local_file(SPOOL)
         self.in_storage = local is not None  # the spool moves into place; else it is copied in
         self.spool_dir = local if local is not None else fallback_spool
@@ -183,6 +185,9 @@ class Flights:
             os.close(writer)
             writer = -1
             del self._flights[key]  # from here on a new reader finds the blob in storage
+            # Claimed before the move, linked (link_claimed) after it, like an upload: a collector
+            # deleting this digest finishes first, and none can take the bytes before the link.
+            await self.ledger.claim(str(flight.digest), flight.written)
             await self._commit(flight)
             await linker(flight)
             flight.done = True
