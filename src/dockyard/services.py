@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 import sqlalchemy as sa
@@ -176,8 +177,13 @@ class Services:
             registry.store,
             registry.uploads,
             observe=self.metrics.gc_finished,
-            spare=self.retention.spared,  # untagged manifests a retention policy still keeps
+            spare=self._spared,
         )
+
+    async def _spared(self, now: datetime) -> set[int]:
+        """Untagged manifests the collector leaves alone: those a retention policy still keeps,
+        and every manifest of a proxy namespace (its size limit's eviction removes those)."""
+        return await self.retention.spared(now) | await self.proxy.spared(now)
 
     def close(self) -> None:
         self.database.dispose()

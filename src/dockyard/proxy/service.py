@@ -4,6 +4,7 @@ checked input, then one row each. The pulls themselves go through ``cache.PullTh
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 from dockyard.proxy.cache import PullThroughCache
 from dockyard.proxy.records import (
@@ -61,6 +62,11 @@ class ProxyService:
         assert config is not None
         await self.cache.space.enforce(config)
         return config
+
+    async def spared(self, now: datetime) -> set[int]:
+        """The collector's ``spare`` for proxy namespaces: every cached manifest (see
+        ProxyStore.cached_manifests); ``now`` is the collector's, unused."""
+        return await self.rows.cached_manifests()
 
     async def list(self, *, usage: bool = False) -> list[ProxyConfig]:
         """Every proxy namespace; with ``usage``, each with the bytes it has cached."""

@@ -147,6 +147,15 @@ class ProxyStore:
         opened = self.secrets.open(sealed)
         return Credentials(str(opened["username"]), str(opened["password"]))
 
+    @offload
+    def cached_manifests(self) -> builtins.set[int]:
+        """Ids of every manifest a proxy namespace holds: the garbage collector spares them, so a
+        manifest pulled only by digest stays pullable without the upstream; the size limit's
+        least-recently-pulled eviction (space.py) is what removes cached content."""
+        with self.db.read.connect() as conn:
+            held = [str(ns) for ns in conn.execute(select(proxies.c.namespace)).scalars()]
+            return registry_reads.manifest_ids_within(conn, held)
+
     # -- freshness and counters -----------------------------------------------------------
 
     @offload
