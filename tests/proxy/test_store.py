@@ -20,6 +20,7 @@ from dockyard.events.models import OutboxEvent
 from dockyard.proxy.store import ProxyStore
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import parse_manifest
+from dockyard.registry.quotas import Quotas
 from dockyard.registry.records import ManifestPut
 from dockyard.registry.store import MetadataStore
 from dockyard.secretbox import SecretBox
@@ -102,7 +103,7 @@ async def test_eviction_unlinks_what_no_manifest_left_uses(db: Database) -> None
     early = datetime.now(UTC) - timedelta(hours=2)
     await rows.served("hub", "hub/app", evicted[0], hit=False, at=early)
     await rows.served("hub", "hub/app", kept[0], hit=True, at=early + timedelta(hours=1))
-    assert await store.namespace_usage("hub") == 150 and await store.namespace_usage("hu") == 0
+    assert (await Quotas(store).get("hub")).used == 150 and (await Quotas(store).get("hu")).used == 0
     assert await rows.least_recent("hub", datetime.now(UTC), 10) == [
         ("hub/app", evicted[0]),
         ("hub/app", kept[0]),
@@ -111,5 +112,5 @@ async def test_eviction_unlinks_what_no_manifest_left_uses(db: Database) -> None
     assert not await store.evict_cached("hub/app", evicted[0])
     assert await store.manifest_by_digest("hub/app", evicted[0]) is None
     assert await store.manifest_by_tag("hub/app", "v1") is not None
-    assert await store.namespace_usage("hub") == 100
+    assert (await Quotas(store).get("hub")).used == 100
     assert _events(db) == 0

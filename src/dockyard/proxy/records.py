@@ -11,15 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from dockyard.registry import quotas
+
 # A namespace is one repository path component that also fits the namespaces table.
 NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 MAX_NAMESPACE = 30
 RESERVED = frozenset({"library", "v2", "_"})
 DEFAULT_TTL_SECONDS = 300
 MIRROR_NAMESPACE = "mirror"  # where the instance mirror caches, unless another name is given
-UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 
 class ProxyError(Exception):
@@ -89,11 +88,10 @@ def check_upstream_url(url: str) -> str:
 
 
 def parse_size(text: str) -> int | None:
-    """``10GB``, ``512MiB``, ``1.5 GB``, ``1000`` (bytes); ``none`` for no limit."""
+    """``10GB``, ``512MiB``, ``1.5 GB``, ``1000`` (bytes), as quotas read them; ``none`` for no limit."""
     if text.strip().lower() == "none":
         return None
-    found = SIZE.match(text)
-    unit = found.group(2).upper() if found else ""
-    if found is None or unit not in UNITS:
-        raise ProxyError(f"{text!r} is not a size: bytes, or with a unit (KB, MB, GB, TB, KiB, MiB, GiB)")
-    return int(float(found.group(1)) * UNITS[unit])
+    try:
+        return quotas.parse_size(text)
+    except ValueError as exc:
+        raise ProxyError(str(exc)) from None

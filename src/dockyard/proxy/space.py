@@ -1,7 +1,7 @@
 """Space of proxy namespaces: usage, and least-recently-pulled eviction under a size limit.
 
-    usage      the distinct blobs the namespace's repositories link (the registry store's
-               ``namespace_usage``, as quotas count it)
+    usage      the distinct blobs the namespace's repositories link (the quotas' count,
+               registry/quotas.py)
     enforce    while usage is over the limit: the cached manifest pulled longest ago goes
                (``evict_cached``: its tags, and the blob links no manifest left in its repository
                uses), then usage is read again; manifests pulled within ``GRACE`` stay, since a
@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from dockyard.proxy.records import ProxyConfig
 from dockyard.proxy.store import ProxyStore
+from dockyard.registry.quotas import Quotas
 from dockyard.registry.store import MetadataStore
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,11 @@ class CacheSpace:
     def __init__(self, rows: ProxyStore, store: MetadataStore, now: Callable[[], datetime]) -> None:
         self.rows = rows
         self.store = store
+        self.quotas = Quotas(store)
         self.now = now
 
     async def usage(self, namespace: str) -> int:
-        return await self.store.namespace_usage(namespace)
+        return (await self.quotas.get(namespace)).used
 
     async def enforce(self, config: ProxyConfig) -> int:
         """Evict until the namespace fits its limit (or nothing old enough is left); how many

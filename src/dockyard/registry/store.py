@@ -374,21 +374,6 @@ class MetadataStore:
             )
             return True
 
-    @offload
-    def namespace_usage(self, namespace: str) -> int:
-        """Bytes of the distinct blobs the namespace's repositories link (a layer shared by two of
-        them counts once), as quotas count it."""
-        linked = (
-            select(links.c.digest)
-            .select_from(links.join(repositories))
-            .where(repositories.c.name.startswith(f"{namespace}/", autoescape=True))
-            .distinct()
-            .subquery()
-        )
-        query = select(func.coalesce(func.sum(blobs.c.size), 0)).where(blobs.c.digest.in_(select(linked)))
-        with self.db.read.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
     def _insert_manifest(
         self,
         conn: Connection,
