@@ -5,9 +5,6 @@ manifest outside a proxy namespace is collected (the test can fail)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
 
 import anyio
@@ -17,28 +14,18 @@ from dockyard.config import Settings
 from dockyard.migrations import upgrade
 from dockyard.registry.manifests import parse_manifest
 from dockyard.services import Services, build_services
+from tests.proxy.test_store import OCI_MANIFEST
+from tests.proxy.test_store import _manifest as random_manifest
 
 pytestmark = pytest.mark.integration
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def _manifest() -> tuple[str, bytes, str]:
-    layer = "sha256:" + hashlib.sha256(os.urandom(16)).hexdigest()
-    content = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2, "digest": layer},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": 9, "digest": layer}],
-        }
-    ).encode()
-    return "sha256:" + hashlib.sha256(content).hexdigest(), content, layer
 
 
 async def _cache_untagged(services: Services, repository: str) -> tuple[str, str]:
     store = services.registry.store
-    digest, content, layer = _manifest()
-    await store.cache_manifest(repository, digest, content, parse_manifest(content, OCI_MANIFEST), [])
+    digest, content = random_manifest()
+    parsed = parse_manifest(content, OCI_MANIFEST)
+    layer = str(parsed.blobs[0].digest)
+    await store.cache_manifest(repository, digest, content, parsed, [])
     await store.link_blob(repository, layer, 9)
     return digest, layer
 
