@@ -198,7 +198,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     room = DiskRoom(Reserve(settings.data_dir / "reserve", settings.disk_reserve_bytes))
     dispatcher = Dispatcher(database)
     registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room, dispatcher)
-    proxy = _proxy(settings, database, secrets, registry)
+    metrics = Metrics()
+    proxy = _proxy(settings, database, secrets, registry, metrics)
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
     login = _login(settings, accounts, signing_key, clock)
     hub = HubService(
@@ -207,7 +208,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     activity = ActivityRecorder(ActivityStore(database))
     registry.pulls.subscribe(activity)
     register_handlers(dispatcher, ActivityHandlers(database, hub.base_url), BuildWebhooks(hub.base_url))
-    metrics = Metrics()
     metrics.gauge("dockyard_build_queue_depth", "Builds waiting to run", _queue_depth(database))
     return Services(
         settings=settings,
@@ -262,7 +262,9 @@ def open_services(settings: Settings) -> Iterator[Services]:
         services.close()
 
 
-def _proxy(settings: Settings, database: Database, secrets: SecretBox, registry: Registry) -> ProxyService:
+def _proxy(
+    settings: Settings, database: Database, secrets: SecretBox, registry: Registry, metrics: Metrics
+) -> ProxyService:
     rows = ProxyStore(database, secrets, NamespaceReservations())
     cache = PullThroughCache(
         rows,
@@ -272,6 +274,7 @@ def _proxy(settings: Settings, database: Database, secrets: SecretBox, registry:
         allow_private=settings.proxy_allow_private,
         timeout=settings.proxy_timeout_seconds,
         max_manifest_bytes=settings.max_manifest_bytes,
+        metrics=metrics,
     )
     registry.pull_through = cache
     return ProxyService(rows, cache)

@@ -154,3 +154,18 @@ async def test_the_upstreams_rate_limit_headers_are_logged(
         assert (await client.get("/v2/up/app/manifests/v1")).status_code == 200
     logged = [r.getMessage() for r in caplog.records if "rate limit" in r.getMessage()]
     assert logged and "'ratelimit-remaining': '7;w=21600'" in logged[0], caplog.text
+
+
+async def test_the_upstreams_rate_limit_reaches_the_metrics(
+    tmp_path: Path, upstream: CountingRegistry
+) -> None:
+    """RateLimit-Remaining and RateLimit-Limit become gauges per proxy namespace at /metrics, so an
+    alert can fire before the allowance runs out."""
+    _publish(upstream, "v1", upstream.digests[0])
+    upstream.headers = {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "7;w=21600"}
+    async with dockyard(tmp_path, **OPEN) as (client, services):
+        await services.proxy.add("up", upstream.url)
+        assert (await client.get("/v2/up/app/manifests/v1")).status_code == 200
+        scraped = services.metrics.exposition().decode()
+    assert 'dockyard_proxy_upstream_ratelimit_remaining{namespace="up"} 7.0' in scraped, scraped
+    assert 'dockyard_proxy_upstream_ratelimit_limit{namespace="up"} 100.0' in scraped

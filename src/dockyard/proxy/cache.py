@@ -28,11 +28,13 @@ import httpx
 
 from dockyard.digests import Digest
 from dockyard.guarded_http import GuardedTransport
+from dockyard.metrics import Metrics
 from dockyard.proxy.flight import BlobTooLarge, FetchFailed, Flight, Flights
 from dockyard.proxy.records import ProxyConfig, UpstreamManifest
 from dockyard.proxy.space import CacheSpace
 from dockyard.proxy.store import ProxyStore
 from dockyard.proxy.upstream import (
+    RateLimitHook,
     Upstream,
     UpstreamError,
     UpstreamMissing,
@@ -65,7 +67,9 @@ class PullThroughCache:
         timeout: float,
         max_manifest_bytes: int,
         now: Callable[[], datetime] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics  # the upstreams' rate limits, a gauge per proxy namespace
         self.rows = rows
         self.store = store
         self.storage = storage
@@ -110,10 +114,20 @@ class PullThroughCache:
                 self._client = httpx.AsyncClient(transport=transport, timeout=self.timeout)
             credentials = await self.rows.credentials(config.namespace) if config.has_credentials else None
             found = Upstream(
-                config.upstream_url, credentials, self._client, max_manifest_bytes=self.max_manifest_bytes
+                config.upstream_url,
+                credentials,
+                self._client,
+                max_manifest_bytes=self.max_manifest_bytes,
+                on_rate_limit=self._rate_limit_hook(config.namespace),
             )
             self._upstreams[config.id] = found
         return found
+
+    def _rate_limit_hook(self, namespace: str) -> RateLimitHook | None:
+        metrics = self.metrics
+        if metrics is None:
+            return None
+        return lambda remaining, limit: metrics.upstream_rate_limit(namespace, remaining, limit)
 
     async def close(self) -> None:
         if self._client is not None:

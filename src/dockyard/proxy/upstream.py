@@ -24,7 +24,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_TOKEN_BYTES = 64 * 1024
+RateLimitHook = Callable[[float | None, float | None], None]  # (remaining, limit): the metrics' gauges
 RATE_LIMIT_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "docker-ratelimit-source", "retry-after")
 DOCKER_HUB_HOSTS = frozenset({"registry-1.docker.io", "docker.io", "index.docker.io"})
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -66,8 +67,10 @@ class Upstream:
         client: httpx.AsyncClient,
         *,
         max_manifest_bytes: int,
+        on_rate_limit: RateLimitHook | None = None,
     ) -> None:
         self.base_url = base_url
+        self.on_rate_limit = on_rate_limit  # told each answer's RateLimit-Remaining and -Limit
         self.credentials = credentials
         self.client = client
         self.max_manifest_bytes = max_manifest_bytes
@@ -122,10 +125,22 @@ class Upstream:
                 await response.aclose()
                 response = await self._send(method, url, scope, authorization)
             _log_rate_limit(response)
+            if self.on_rate_limit is not None:
+                remaining, limit = (
+                    _quota(response, "ratelimit-remaining"),
+                    _quota(response, "ratelimit-limit"),
+                )
+                if remaining is not None or limit is not None:
+                    self.on_rate_limit(remaining, limit)
             _raise_for(response)
             yield response
         finally:
             await response.aclose()
+
+    def _report_rate_limit(self, response: httpx.Response) -> None:
+        remaining, limit = _quota(response, "ratelimit-remaining"), _quota(response, "ratelimit-limit")
+        if self.on_rate_limit is not None and (remaining is not None or limit is not None):
+            self.on_rate_limit(remaining, limit)
 
     async def _send(
         self, method: str, url: str, scope: str, authorization: str | None = None
@@ -240,6 +255,15 @@ def _log_rate_limit(response: httpx.Response) -> None:
     found = {name: response.headers[name] for name in RATE_LIMIT_HEADERS if name in response.headers}
     if found:
         log.info("upstream %s rate limit: %s", response.request.url.host, found)
+
+
+def _quota(response: httpx.Response, name: str) -> float | None:
+    """The number of a RateLimit header (``76;w=21600``: 76), None when absent or not a number."""
+    value = response.headers.get(name, "").split(";")[0].strip()
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
 def _reason(exc: httpx.HTTPError) -> str:
