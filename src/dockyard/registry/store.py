@@ -86,11 +86,9 @@ MANIFEST_BY_DIGEST = (
     .select_from(manifests.join(repositories))
     .where(repositories.c.name == bindparam("name"), manifests.c.digest == bindparam("digest"))
 )
-MANIFEST_ID = (
-    select(manifests.c.id)
-    .where(manifests.c.repository_id == bindparam("repo_id"), manifests.c.digest == bindparam("digest"))
-    .with_for_update(read=True)
-)  # a collector deleting it waits for the PUT, or the PUT for it
+MANIFEST_ID = select(manifests.c.id).where(
+    manifests.c.repository_id == bindparam("repo_id"), manifests.c.digest == bindparam("digest")
+).with_for_update(read=True)  # a collector deleting it waits for the PUT, or the PUT for it
 LINKED_SIZES = (
     select(links.c.digest, blobs.c.size)
     .select_from(links.join(blobs).join(repositories))

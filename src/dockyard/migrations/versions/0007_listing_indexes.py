@@ -39,13 +39,9 @@ SEARCH = ["description", "name", "namespace", "is_private", "star_count", "pull_
 def upgrade() -> None:
     op.add_column(
         "repositories",
-        sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default="1970-01-01 00:00:00", nullable=False
-        ),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default="1970-01-01 00:00:00", nullable=False),
     )
-    op.add_column(
-        "repositories", sa.Column("pull_count", sa.BigInteger(), server_default="0", nullable=False)
-    )
+    op.add_column("repositories", sa.Column("pull_count", sa.BigInteger(), server_default="0", nullable=False))
     op.add_column("repositories", sa.Column("star_count", sa.Integer(), server_default="0", nullable=False))
     op.execute("UPDATE repositories SET updated_at = COALESCE(pushed_at, created_at)")
     op.execute(

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("namespace", name=op.f("pk_namespace_quotas")),
     )
 
+
     op.create_table(
         "retention_policies",
         sa.Column("target", sa.String(length=255), nullable=False),

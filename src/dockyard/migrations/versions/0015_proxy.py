@@ -55,7 +55,9 @@ def upgrade() -> None:
         sa.Column("last_pulled_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("repository", "digest", name=op.f("pk_proxy_pulls")),
     )
-    op.create_index("ix_proxy_pulls_namespace_last_pulled_at", "proxy_pulls", ["namespace", "last_pulled_at"])
+    op.create_index(
+        "ix_proxy_pulls_namespace_last_pulled_at", "proxy_pulls", ["namespace", "last_pulled_at"]
+    )
 
 
 def downgrade() -> None:
