@@ -125,13 +125,7 @@ class Upstream:
                 await response.aclose()
                 response = await self._send(method, url, scope, authorization)
             _log_rate_limit(response)
-            if self.on_rate_limit is not None:
-                remaining, limit = (
-                    _quota(response, "ratelimit-remaining"),
-                    _quota(response, "ratelimit-limit"),
-                )
-                if remaining is not None or limit is not None:
-                    self.on_rate_limit(remaining, limit)
+            self._report_rate_limit(response)
             _raise_for(response)
             yield response
         finally:
