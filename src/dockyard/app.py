@@ -71,7 +71,14 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app.state.auth = services.login
     app.state.builds = services.builds
     web_pages.install(
-        app, settings, services.hub, services.accounts, services.sessions, services.login, services.secrets
+        app,
+        settings,
+        services.hub,
+        services.accounts,
+        services.sessions,
+        services.login,
+        services.secrets,
+        services.proxy,
     )
     api = web_api.install(app, _api_context(services))
     # Every body is limited while it is read, whichever route it is for.
@@ -104,6 +111,7 @@ def _api_context(services: Services) -> Context:
         services.hub_tokens,
         services.api_store,
         services.builds,
+        services.proxy,
     )
 
 

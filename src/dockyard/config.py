@@ -216,6 +216,12 @@ class Settings(BaseSettings):
     # Deliveries to loopback, private and link-local addresses (cloud metadata addresses never).
     webhook_allow_private: bool = False
 
+    # -- pull-through cache (`dockyard proxy`): upstream registries on loopback, private or
+    # link-local addresses (checked on every connection, redirects and token realms included);
+    # cloud metadata addresses never. Connect and read timeout of every upstream request.
+    proxy_allow_private: bool = False
+    proxy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
     # -- background work (dockyard/background.py): the roles `dockyard serve` runs itself, "all"
     # (the default), "none" (a `dockyard worker` does them), or a comma-separated list of roles.
     background: str = "all"

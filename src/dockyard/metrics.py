@@ -8,6 +8,9 @@
     dockyard_gc_runs_total, dockyard_gc_bytes_freed_total   garbage collections in this server
     dockyard_webhook_deliveries_total{outcome}             delivered, retry or failed
     dockyard_build_queue_depth                             queued builds, read at scrape time
+    dockyard_proxy_upstream_ratelimit_remaining{namespace}  an upstream's RateLimit-Remaining and
+    dockyard_proxy_upstream_ratelimit_limit{namespace}      RateLimit-Limit, as last answered to a
+                                                            proxy namespace (the most recent wins)
 
 Several workers: ``dockyard serve`` points PROMETHEUS_MULTIPROC_DIR at a new directory (in
 /dev/shm where it can, never in the data folder) before any worker imports prometheus-client, so
@@ -24,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -97,6 +100,20 @@ class Metrics:
         self.deliveries = Counter(
             "dockyard_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=r
         )
+        self.upstream_remaining = Gauge(
+            "dockyard_proxy_upstream_ratelimit_remaining",
+            "Pulls the upstream still allows (its RateLimit-Remaining), per proxy namespace",
+            ["namespace"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.upstream_limit = Gauge(
+            "dockyard_proxy_upstream_ratelimit_limit",
+            "The upstream's pull allowance per window (its RateLimit-Limit), per proxy namespace",
+            ["namespace"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self._gauges: list[_Gauge] = []
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
@@ -105,6 +122,12 @@ class Metrics:
     def gc_finished(self, freed: int) -> None:
         self.gc_runs.inc()
         self.gc_freed.inc(freed)
+
+    def upstream_rate_limit(self, namespace: str, remaining: float | None, limit: float | None) -> None:
+        if remaining is not None:
+            self.upstream_remaining.labels(namespace).set(remaining)
+        if limit is not None:
+            self.upstream_limit.labels(namespace).set(limit)
 
     def delivered(self, outcome: str) -> None:
         self.deliveries.labels(outcome).inc()

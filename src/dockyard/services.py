@@ -30,12 +30,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 import sqlalchemy as sa
 
 from dockyard.accounts import registry_events as account_events
 from dockyard.accounts.limits import CreationLimits
+from dockyard.accounts.reservations import NamespaceReservations
 from dockyard.accounts.service import AccountService
 from dockyard.auth.counters import CounterStore, DatabaseCounters
 from dockyard.auth.keys import SigningKey, load_or_create
@@ -64,6 +66,9 @@ from dockyard.hub.retention import Retention
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
 from dockyard.metrics import Metrics
+from dockyard.proxy.cache import PullThroughCache
+from dockyard.proxy.service import ProxyService
+from dockyard.proxy.store import ProxyStore
 from dockyard.registry import events as registry_events
 from dockyard.registry.gc import Collector
 from dockyard.registry.service import Registry
@@ -78,6 +83,7 @@ from dockyard.web.sessions import SessionStore
 
 SESSION_SWEEP_SECONDS = 3600.0
 MAX_JANITOR_SECONDS = 3600.0
+PROXY_JANITOR_SECONDS = 600.0  # proxy spools of killed processes, namespaces over their size limit
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ class Services:
     build_worker: BuildWorker
     deliveries: DeliveryWorker
     dispatcher: Dispatcher  # the outbox's: handlers registered by register_handlers
+    proxy: ProxyService  # proxy namespaces; its cache is the registry's pull_through
     metrics: Metrics  # GET /metrics (dockyard/metrics.py)
 
     def background(self, roles: Collection[str], *, web: bool = False) -> list[BackgroundTask]:
@@ -126,6 +133,9 @@ class Services:
             *self._retention_tasks(),
             BackgroundTask(
                 "sessions-sweep", "janitor", periodic(SESSION_SWEEP_SECONDS, purge_sessions, clock)
+            ),
+            BackgroundTask(
+                "proxy-janitor", "janitor", periodic(PROXY_JANITOR_SECONDS, self.proxy.cache.janitor, clock)
             ),
             BackgroundTask("events-dispatch", "events", self.dispatcher.run),
             BackgroundTask("webhook-delivery", "webhooks", self.deliveries.run),
@@ -168,8 +178,13 @@ class Services:
             registry.store,
             registry.uploads,
             observe=self.metrics.gc_finished,
-            spare=self.retention.spared,  # untagged manifests a retention policy still keeps
+            spare=self._spared,
         )
+
+    async def _spared(self, now: datetime) -> set[int]:
+        """Untagged manifests the collector leaves alone: those a retention policy still keeps,
+        and every manifest of a proxy namespace (its size limit's eviction removes those)."""
+        return await self.retention.spared(now) | await self.proxy.spared(now)
 
     def close(self) -> None:
         self.database.dispose()
@@ -184,6 +199,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     room = DiskRoom(Reserve(settings.data_dir / "reserve", settings.disk_reserve_bytes))
     dispatcher = Dispatcher(database)
     registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room, dispatcher)
+    metrics = Metrics()
+    proxy = _proxy(settings, database, secrets, registry, metrics)
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
     login = _login(settings, accounts, signing_key, clock, DatabaseCounters(database))
     hub = HubService(
@@ -192,7 +209,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     activity = ActivityRecorder(ActivityStore(database))
     registry.pulls.subscribe(activity)
     register_handlers(dispatcher, ActivityHandlers(database, hub.base_url), BuildWebhooks(hub.base_url))
-    metrics = Metrics()
     metrics.gauge("dockyard_build_queue_depth", "Builds waiting to run", _queue_depth(database))
     return Services(
         settings=settings,
@@ -219,6 +235,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             observe=metrics.delivered,
         ),
         dispatcher=dispatcher,
+        proxy=proxy,
         metrics=metrics,
     )
 
@@ -244,6 +261,24 @@ def open_services(settings: Settings) -> Iterator[Services]:
         yield services
     finally:
         services.close()
+
+
+def _proxy(
+    settings: Settings, database: Database, secrets: SecretBox, registry: Registry, metrics: Metrics
+) -> ProxyService:
+    rows = ProxyStore(database, secrets, NamespaceReservations())
+    cache = PullThroughCache(
+        rows,
+        registry.store,
+        registry.storage,
+        spool=settings.data_dir / "proxy-spool",
+        allow_private=settings.proxy_allow_private,
+        timeout=settings.proxy_timeout_seconds,
+        max_manifest_bytes=settings.max_manifest_bytes,
+        metrics=metrics,
+    )
+    registry.pull_through = cache
+    return ProxyService(rows, cache)
 
 
 def _login(

@@ -3,6 +3,7 @@ rule written as SQL so the catalog can be filtered (and paged) in the database."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from sqlalchemy import and_, false, or_, select, true
@@ -16,6 +17,7 @@ from dockyard.accounts._queries import (
     collaborators,
     members,
     namespaces,
+    org_members,
     organizations,
     permissions,
     repositories,
@@ -23,6 +25,7 @@ from dockyard.accounts._queries import (
 )
 from dockyard.accounts.records import CatalogPage, Principal
 from dockyard.db.engine import offload
+from dockyard.proxy import readmodels as proxy_reads
 
 
 class Access(q.ServicePart):
@@ -69,6 +72,13 @@ class Access(q.ServicePart):
 
 
 def _facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
+    facts = _account_facts(conn, principal, repository)
+    if not facts.exists and proxy_reads.has_mirror(conn):
+        return dataclasses.replace(facts, mirrored=True)  # the instance mirror answers it
+    return facts
+
+
+def _account_facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
     namespace = names.namespace_of(repository)
     caller = principal.user_id if principal is not None and not principal.is_admin else None
     repo = conn.execute(
@@ -82,6 +92,9 @@ def _facts(conn: Connection, principal: Principal | None, repository: str) -> po
         .where(repositories.c.name == repository)
     ).first()
     exists, is_private = repo is not None, bool(repo.is_private) if repo is not None else False
+    proxy_private = proxy_reads.proxy_privacy(conn, namespace)
+    if proxy_private is not None:
+        return _proxy_facts(conn, principal, namespace, proxy_private)
     if principal is None or principal.is_admin:
         return policy.RepositoryFacts(exists=exists, is_private=is_private)
     if namespace == principal.username:
@@ -105,6 +118,22 @@ def _facts(conn: Connection, principal: Principal | None, repository: str) -> po
             ).scalars()
         )
     return policy.RepositoryFacts(exists, is_private, team_permissions=granted, collaborator=collaborator)
+
+
+def _proxy_facts(
+    conn: Connection, principal: Principal | None, namespace: str, private: bool
+) -> policy.RepositoryFacts:
+    """A proxy namespace's repository: there (upstream) and public unless the proxy is private,
+    when the members of the organisation of the same name may pull."""
+    member = False
+    if private and principal is not None and not principal.is_admin:
+        found = conn.execute(
+            select(org_members.c.user_id)
+            .select_from(org_members.join(organizations).join(namespaces))
+            .where(org_members.c.user_id == principal.user_id, namespaces.c.name == namespace)
+        ).first()
+        member = found is not None
+    return policy.RepositoryFacts(exists=True, is_private=private, proxy=True, proxy_member=member)
 
 
 def readable(principal: Principal | None) -> ColumnElement[bool]:

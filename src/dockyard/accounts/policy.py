@@ -15,9 +15,16 @@ Repositories: the caller holds the union of what every row that applies gives (`
                                                                           admin: pull push delete
     collaborator        the caller is one on it (it exists)               the same, by their permission
 
+
 Nothing else gives anything, so a private repository and a missing one look alike. library/*
 belongs to nobody: anyone pulls its public repositories, only administrators write. Being a
 member of an organisation (its "member" role) gives nothing on its repositories by itself.
+
+Pull-through (dockyard/proxy/), after the rows (``pulled_through``): a proxy namespace is
+read-only, so whatever the rows give is narrowed to pull, for administrators too; its repositories
+count as existing (the upstream has them, or answers 404) and as public unless the proxy is
+private, when the members of its organisation pull as well. With an instance mirror, a repository
+that does not exist here may be pulled by anyone (the mirror answers it).
 
 A personal access token then narrows the result to its highest scope: repo:admin -> pull push
 delete, repo:write -> pull push, repo:read -> pull, repo:public_read -> pull on public
@@ -68,6 +75,9 @@ class RepositoryFacts:
     org_owner: bool = False  # the namespace is an organisation whose owners team holds the caller
     team_permissions: frozenset[str] = NONE  # permissions the caller's teams hold on the repository
     collaborator: str | None = None  # the caller's permission as a collaborator on the repository
+    proxy: bool = False  # the namespace is a proxy namespace: read-only
+    proxy_member: bool = False  # the caller is a member of the proxy namespace's organisation
+    mirrored: bool = False  # missing here, and the instance mirror answers pulls of it
 
     @property
     def is_public(self) -> bool:
@@ -115,8 +125,20 @@ def token_ceiling(scopes: frozenset[str] | None, facts: RepositoryFacts) -> froz
     return frozenset(ceiling)
 
 
+def pulled_through(
+    principal: Principal | None, facts: RepositoryFacts, actions: frozenset[str]
+) -> frozenset[str]:
+    """The rows' actions as proxy namespaces and the instance mirror change them."""
+    if facts.proxy:
+        member = PULL if principal is not None and facts.proxy_member else NONE
+        return (actions | member) & PULL
+    if facts.mirrored and not facts.exists:
+        return actions | PULL
+    return actions
+
+
 def repository_actions(principal: Principal | None, facts: RepositoryFacts) -> frozenset[str]:
-    actions = granted(principal, facts)
+    actions = pulled_through(principal, facts, granted(principal, facts))
     if principal is not None:
         actions &= token_ceiling(principal.token_scopes, facts)
     return actions

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import accounts, builds, configcheck, ops, worker
+from dockyard.cli import accounts, builds, configcheck, ops, proxy, worker
 from dockyard.cli.common import DataDir, DockyardCli, console, fail, load_settings, prepare_data
 from dockyard.config import CONFIG_ENV, Settings
 
@@ -81,6 +81,7 @@ def migrate(data_dir: DataDir = None) -> None:
 
 accounts.register(app)  # after serve and migrate, so they lead the help
 builds.register(app)
+proxy.register(app)
 ops.register(app)
 configcheck.register(app)
 worker.register(app)

@@ -11,6 +11,7 @@ pages), inside the caller's connection: records out, never the registry's tables
     repositories_within(conn, target)                 the repositories of a namespace, or one by name
     tagged(conn, repo_id)                             every tag with its digest (retention's candidates)
     untagged_manifests(conn, repo_id, before)         manifests no tag, index or subject keeps
+    manifest_ids_within(conn, namespaces)             every manifest of these namespaces (the proxy's)
 
 Sizes are added up in Python, not with SQL's SUM: Python's integers cannot overflow, whatever sizes
 manifests stored before sizes were checked against the blobs.
@@ -302,6 +303,18 @@ def untagged_manifests(conn: Connection, repo_id: int, before: datetime | None) 
     if before is not None:
         query = query.where(manifests.c.created_at < before)
     return [UntaggedManifest(int(r.id), r.digest, _utc(r.created_at)) for r in conn.execute(query)]
+
+
+def manifest_ids_within(conn: Connection, namespaces: Collection[str]) -> set[int]:
+    """Ids of every manifest in the repositories of these namespaces."""
+    if not namespaces:
+        return set()
+    query = (
+        select(manifests.c.id)
+        .join(repositories, repositories.c.id == manifests.c.repository_id)
+        .where(repositories.c.namespace.in_(list(namespaces)))
+    )
+    return {int(mid) for mid in conn.execute(query).scalars()}
 
 
 def _utc(value: datetime) -> datetime:

@@ -14,6 +14,7 @@ from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.events import ManifestPulled, PullListeners
 from dockyard.registry.gc import delete_untagged
 from dockyard.registry.manifests import INDEX_TYPES, OCI_INDEX, parse_manifest
+from dockyard.registry.pullthrough import BlobStream, PullThrough
 from dockyard.registry.records import Actor, Descriptor, ManifestPut, Page, StoredManifest
 from dockyard.registry.reference import is_digest, lookup_reference, parse_digest, validate_tag
 from dockyard.registry.space import DiskRoom
@@ -29,9 +30,10 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class BlobLocation:
     digest: Digest
-    size: int
+    size: int | None  # None only for a blob streaming from an upstream that did not say
     path: str
     local_file: Path | None
+    upstream: BlobStream | None = None  # set when the bytes come from a pull-through cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,22 +60,57 @@ class Registry:
         self.pulls = PullListeners()
         # Handles the events the store writes; told of each, so this process's are handled at once.
         self.dispatcher = dispatcher
+        self.pull_through: PullThrough | None = None  # proxy namespaces (registry/pullthrough.py)
 
     # -- blobs --------------------------------------------------------------------------
 
-    async def blob(self, repository: str, digest: Digest) -> BlobLocation:
+    async def blob(self, repository: str, digest: Digest, *, head: bool = False) -> BlobLocation:
         size = await self.store.linked_blob_size(repository, str(digest))
+        path = paths.blob_data(digest)
+        source = None if size is not None else await self._pulled_through(repository)
+        if source is not None:  # the pull-through hook for blobs
+            assert self.pull_through is not None
+            size = await self.store.linked_blob_size(source, str(digest))
+            fetched = None if size is not None else await self.pull_through.blob(source, digest, head=head)
+            if fetched is not None:
+                return BlobLocation(digest, fetched.size, path, None, fetched)
+            size = size if size is not None else await self.store.linked_blob_size(source, str(digest))
         if size is None:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, {"digest": str(digest)})
-        path = paths.blob_data(digest)
         return BlobLocation(digest, size, path, self.storage.local_file(path))
 
+    async def _proxied(self, repository: str) -> bool:
+        return self.pull_through is not None and await self.pull_through.proxies(repository)
+
+    async def _pulled_through(self, repository: str) -> str | None:
+        """The proxied repository a miss in ``repository`` is answered from: itself in a proxy
+        namespace, the instance mirror's copy for a name this registry does not hold, else None."""
+        if self.pull_through is None:
+            return None
+        if await self.pull_through.proxies(repository):
+            return repository
+        mirrored = await self.pull_through.mirror_for(repository)
+        if mirrored is None or await self.store.repository_identity(repository) is not None:
+            return None
+        return mirrored
+
+    async def check_not_proxied(self, repository: str) -> None:
+        """A proxied repository takes no pushes or deletes, whoever asks: it mirrors its upstream."""
+        if await self._proxied(repository):
+            raise RegistryError(
+                ErrorCode.DENIED,
+                {"name": repository},
+                message="requested access to the resource is denied: a proxy namespace is read-only",
+            )
+
     async def delete_blob(self, repository: str, digest: Digest) -> None:
+        await self.check_not_proxied(repository)
         if not await self.room.deleting(lambda: self.store.unlink_blob(repository, str(digest))):
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, {"digest": str(digest)})
 
     async def mount(self, repository: str, digest: Digest, sources: list[str]) -> int | None:
         """Link a blob another readable repository has; None when none has it."""
+        await self.check_not_proxied(repository)
         for source in sources:
             if await self.store.linked_blob_size(source, str(digest)) is None:
                 continue
@@ -101,6 +138,7 @@ class Registry:
         extra_tags: list[str],
         actor: Actor | str | None = None,
     ) -> PutManifestResult:
+        await self.check_not_proxied(repository)
         tag_names = [validate_tag(t) for t in extra_tags]
         if is_digest(reference):
             expected = parse_digest(reference)
@@ -129,10 +167,11 @@ class Registry:
     async def pull_manifest(
         self, repository: str, reference: str, accepted: frozenset[str] | None, actor: str | None
     ) -> StoredManifest:
-        """A GET: the manifest, counted as a pull."""
-        found = await self.manifest(repository, reference, accepted)
+        """A GET: the manifest, counted as a pull (of the repository that served it: the instance
+        mirror's copy for a name it answers)."""
+        found, served = await self._manifest(repository, reference, accepted)
         tag = None if is_digest(reference) else reference
-        self.pulls.publish(ManifestPulled(repository, found.digest, tag, actor))
+        self.pulls.publish(ManifestPulled(served, found.digest, tag, actor))
         return found
 
     async def manifest(
@@ -140,17 +179,33 @@ class Registry:
     ) -> StoredManifest:
         """A GET or HEAD. A reference that is neither a tag nor a digest names nothing that could
         exist, so it is 404 MANIFEST_UNKNOWN (the conformance suite's ``.INVALID_MANIFEST_NAME``)."""
-        found = None
-        match lookup_reference(reference):
-            case Digest() as digest:
-                found = await self.store.manifest_by_digest(repository, str(digest))
-            case str() as tag:
-                found = await self.store.manifest_by_tag(repository, tag)
+        return (await self._manifest(repository, reference, accepted))[0]
+
+    async def _manifest(
+        self, repository: str, reference: str, accepted: frozenset[str] | None
+    ) -> tuple[StoredManifest, str]:
+        found = await self._lookup(repository, reference)
+        proxied = repository if await self._proxied(repository) else None
+        if proxied is None and found is None:
+            proxied = await self._pulled_through(repository)
+        if proxied is not None:  # the pull-through hook for manifests
+            assert self.pull_through is not None
+            cached = found if proxied == repository else await self._lookup(proxied, reference)
+            found = await self.pull_through.manifest(proxied, reference, cached)
         if found is None:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, {"reference": reference})
+        served = proxied or repository
         if accepted is None or found.media_type in accepted:
-            return found
-        return await self._fallback(repository, found, accepted)
+            return found, served
+        return await self._fallback(served, found, accepted), served
+
+    async def _lookup(self, repository: str, reference: str) -> StoredManifest | None:
+        match lookup_reference(reference):
+            case Digest() as digest:
+                return await self.store.manifest_by_digest(repository, str(digest))
+            case str() as tag:
+                return await self.store.manifest_by_tag(repository, tag)
+        return None
 
     async def _fallback(
         self, repository: str, found: StoredManifest, accepted: frozenset[str]
@@ -173,6 +228,7 @@ class Registry:
     async def delete_manifest(
         self, repository: str, reference: str, actor: Actor | str | None = None
     ) -> None:
+        await self.check_not_proxied(repository)
         who = _actor(actor)
         if is_digest(reference):
             digest = str(parse_digest(reference))

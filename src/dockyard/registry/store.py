@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -334,6 +334,49 @@ class MetadataStore:
             event = outbox.row(pushed.event())
             self._hot.execute(conn, outbox.INSERT, event, column_keys=list(event))
         return pushed
+
+    @offload
+    def cache_manifest(
+        self, repository: str, digest: str, content: bytes, parsed: ParsedManifest, tags: Sequence[str]
+    ) -> None:
+        """A pull-through cache's fill: the repository, the manifest, its references and its tags,
+        in one transaction, like a push but without one's checks or event. The blobs and child
+        manifests it names are fetched later, when a client asks for them (the cache checked the
+        manifest's digest instead); and a fill is not a push, so no ``manifest.pushed`` (no push
+        webhook, no build trigger, no audit row of a push)."""
+        now = _now()
+        with self._writing() as conn:
+            repo_id = self._ensure_repository(conn, repository)
+            manifest_id = self._insert_manifest(conn, repo_id, digest, content, parsed, now)
+            for name in tags:
+                params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
+                conn.execute(self._upsert_tag, params)
+            conn.execute(TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
+
+    @offload
+    def evict_cached(self, repository: str, digest: str) -> bool:
+        """A pull-through cache's eviction: the manifest, the tags on it, its references, and the
+        repository's blob links no manifest left in it references, in one transaction and with no
+        event (nobody deleted anything upstream); False when it is gone already. The bytes stay
+        for the garbage collector, like those of any unlinked blob."""
+        with self._writing() as conn:
+            repo_id = self._repository_id(conn, repository)
+            where = and_(manifests.c.repository_id == repo_id, manifests.c.digest == digest)
+            manifest_id = conn.execute(select(manifests.c.id).where(where)).scalar_one_or_none()
+            if repo_id is None or manifest_id is None:
+                return False
+            conn.execute(delete(tags).where(tags.c.manifest_id == manifest_id))
+            conn.execute(delete(references).where(references.c.manifest_id == manifest_id))
+            conn.execute(delete(manifests).where(manifests.c.id == manifest_id))
+            still_used = (
+                select(references.c.digest)
+                .select_from(references.join(manifests))
+                .where(manifests.c.repository_id == repo_id)
+            )
+            conn.execute(
+                delete(links).where(links.c.repository_id == repo_id, links.c.digest.not_in(still_used))
+            )
+            return True
 
     def _insert_manifest(
         self,

@@ -40,6 +40,7 @@ from dockyard.accounts.service import AccountService
 from dockyard.config import Settings
 from dockyard.hub.errors import NotFound, PermissionDenied
 from dockyard.hub.service import HubService
+from dockyard.proxy.service import ProxyService
 from dockyard.secretbox import SecretBox
 from dockyard.web.sessions import CSRF_COOKIE, SESSION_COOKIE, SessionStore, WebSession, new_token
 
@@ -73,6 +74,7 @@ class WebApp:
     env: Environment
     login: Callable[[str, str, str | None], Awaitable[Principal]]
     secrets: SecretBox | None = None  # seals the flash cookie; without it, flashes are not kept
+    proxy: ProxyService | None = None  # proxy namespaces, for the administrators' page
 
 
 class WebRequest:

@@ -18,6 +18,7 @@ from dockyard.web.pages import (
     explore,
     orgs,
     policies,
+    proxies,
     repositories,
     settings,
 )
@@ -124,6 +125,7 @@ def _admin_routes() -> list[Route]:
         Route("/admin/users/{username}/{action}", admin.user_action, methods=POST),
         Route("/admin/audit", admin.audit, methods=GET),
         Route("/admin/storage", admin.storage, methods=GET),
+        Route("/admin/proxies", proxies.index, methods=GET),
         Route("/admin/storage/quota", admin.save_quota, methods=POST),
         Route("/admin/settings", admin.site_settings, methods=GET),
         Route("/admin/settings/signup", admin.save_signup, methods=POST),

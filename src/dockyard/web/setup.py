@@ -17,6 +17,7 @@ from dockyard.accounts.service import AccountService
 from dockyard.auth.service import AuthService
 from dockyard.config import Settings
 from dockyard.hub.service import HubService
+from dockyard.proxy.service import ProxyService
 from dockyard.secretbox import SecretBox
 from dockyard.web.context import WebApp, error_page, load, not_found
 from dockyard.web.login import password_login
@@ -35,9 +36,12 @@ def install(
     sessions: SessionStore,
     login: AuthService,
     secrets: SecretBox,
+    proxy: ProxyService | None = None,
 ) -> None:
     app.state.hub = hub
-    app.state.web = WebApp(settings, hub, accounts, sessions, environment(), password_login(login), secrets)
+    app.state.web = WebApp(
+        settings, hub, accounts, sessions, environment(), password_login(login), secrets, proxy
+    )
     app.router.routes.extend(page_routes())
     _html_errors(app)
 

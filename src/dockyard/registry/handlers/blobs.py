@@ -17,7 +17,7 @@ OCTET_STREAM = "application/octet-stream"
 async def get_blob(request: Request) -> Response:
     name = repository(request)
     digest = parse_digest(request.path_params["digest"])
-    location = await registry(request).blob(name, digest)
+    location = await registry(request).blob(name, digest, head=request.method == "HEAD")
     if request.method == "HEAD":  # a pusher asking whether to upload: it will reference the blob
         await registry(request).touch_blob(name, digest)
     headers = {
@@ -26,6 +26,8 @@ async def get_blob(request: Request) -> Response:
         "Cache-Control": "max-age=31536000",
         "Accept-Ranges": "bytes",
     }
+    if location.upstream is not None:
+        return _from_upstream(request, location, headers)
     if (accel := request.app.state.settings.accel_redirect) and location.local_file is not None:
         # nginx sends the file (sendfile, ranges) from its internal location; access was checked.
         del headers["Accept-Ranges"]  # nginx says it, and answers the ranges
@@ -44,9 +46,23 @@ async def get_blob(request: Request) -> Response:
     return _stream(request, location, headers)
 
 
+def _from_upstream(request: Request, location: BlobLocation, headers: dict[str, str]) -> Response:
+    """A blob a proxy namespace is fetching: whole (a Range is answered with all of it, which
+    HTTP allows), streamed as it arrives, of the upstream's length when it said."""
+    assert location.upstream is not None
+    del headers["Accept-Ranges"]
+    if location.size is not None:
+        headers["Content-Length"] = str(location.size)
+    chunks = location.upstream.chunks
+    if request.method == "HEAD" or chunks is None:
+        return Response(status_code=200, headers=headers, media_type=OCTET_STREAM)
+    return StreamingResponse(chunks, headers=headers, media_type=OCTET_STREAM)
+
+
 def _stream(request: Request, location: BlobLocation, headers: dict[str, str]) -> Response:
     """Backends without a local file: stream, honouring a single byte range."""
     size = location.size
+    assert size is not None
     start, end, status = 0, size - 1, 200
     byte_range = request.headers.get("range")
     if byte_range is not None:

@@ -39,6 +39,7 @@ def _created(request: Request, digest: Digest) -> Response:
 async def start_upload(request: Request) -> Response:
     name = repository(request)
     reg = registry(request)
+    await reg.check_not_proxied(name)
     params = request.query_params
     if "mount" in params:
         digest = parse_digest(params["mount"])

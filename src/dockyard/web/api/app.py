@@ -17,6 +17,7 @@ from dockyard.web.api import (
     immutability,
     namespaces,
     orgs,
+    proxies,
     quotas,
     repositories,
     search,
@@ -57,6 +58,7 @@ ROUTERS = (
     build_links.router,
     immutability.router,
     quotas.router,
+    proxies.router,
 )
 
 

@@ -21,6 +21,7 @@ from dockyard.auth.service import AuthService
 from dockyard.builds.context import BuildsContext
 from dockyard.config import Settings
 from dockyard.hub.service import HubService
+from dockyard.proxy.service import ProxyService
 from dockyard.web.api.errors import Forbidden, Unauthorized
 from dockyard.web.api.schemas import COMPONENT, DOCKER_ID
 from dockyard.web.api.store import ApiStore
@@ -46,6 +47,7 @@ class Context:
     tokens: HubTokens
     store: ApiStore
     builds: BuildsContext
+    proxy: ProxyService | None = None  # proxy namespaces (dockyard/proxy/), for administrators
 
 
 def context(request: Request) -> Context:
