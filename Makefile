@@ -17,6 +17,9 @@ DOCKYARD_HOST ?= 127.0.0.1
 DOCKYARD_PORT ?= 5000
 DOCKYARD_DATA_DIR ?= ./dockyard-data
 PYTEST_ARGS ?= tests/
+# Two test processes (pytest-xdist), a test file each at a time: most real-client tests wait on
+# docker, git or a starting server, and the other process uses the second core meanwhile.
+TEST_PROCESSES ?= 2
 
 .PHONY: serve check test test-fast venv
 
@@ -29,7 +32,7 @@ check: $(INSTALLED)
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 test: $(INSTALLED)
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 # The markers are given per directory in tests/conftest.py (unit, integration, e2e).
 test-fast: $(INSTALLED)

@@ -40,6 +40,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ if TYPE_CHECKING:
 
 BASE_IMAGE = "dockyard-test-base:local"
 BUSYBOX_LINKS = ("sh", "ls", "cat", "echo", "true")
+# xdist's workers inherit COLUMNS=80 from execnet; Rich would fix every console of the CLI at 80
+# columns when first imported. Without it (as in a plain pytest run) tables take the width the
+# CLI runner or the subprocess environment gives.
+os.environ.pop("COLUMNS", None)
 STARTUP_TIMEOUT = 60.0  # generous: a loaded 2-core machine takes 30 s to start one
 SHUTDOWN_TIMEOUT = 30.0
 LOG_TAIL_CHARS = 8000
@@ -414,13 +419,14 @@ def podman_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     """podman with throw-away storage (vfs driver) and policy, independent of the machine's configuration."""
     path = require_tool("podman")
     home = tmp_path_factory.mktemp("podman")
+    runroot = Path(tempfile.mkdtemp(prefix="podman-", dir="/tmp"))  # podman: at most 50 characters
     policy = home / "policy.json"
     policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}\n')
     cli = Cli(
         path,
         (
             f"--root={home / 'root'}",
-            f"--runroot={home / 'runroot'}",
+            f"--runroot={runroot}",
             f"--tmpdir={home / 'tmp'}",
             "--storage-driver=vfs",
             "--cgroup-manager=cgroupfs",
@@ -430,6 +436,7 @@ def podman_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     )
     yield cli
     cli("system", "reset", "--force", check=False)
+    shutil.rmtree(runroot, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -81,7 +81,10 @@ def test_a_deleted_private_repository_does_not_come_back_public_with_its_layer(w
         finished = client.put(with_query(location, digest=sha256(layer)), content=layer[2048:])
         assert_error(finished, 404, "BLOB_UPLOAD_UNKNOWN")
 
-        # A push into the name makes a new repository: its config uploads, the old layer is not there.
+    # A push into the name, with a token from after the delete (an older one may not recreate it,
+    # tests/access/test_delete_wins.py), makes a new repository: its config uploads, the old layer
+    # is not there.
+    with world.client(world.token(f"repository:{REPOSITORY}:pull,push", user=OWNER)) as client:
         config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
         again = client.post(
             with_query(f"/v2/{REPOSITORY}/blobs/uploads/", digest=sha256(config)), content=config
