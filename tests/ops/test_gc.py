@@ -140,6 +140,7 @@ async def test_the_in_transaction_check_catches_a_collection_just_before_the_tra
     assert (await registry.store.tags(REPO, None, None)).items == []  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer at a time
 async def test_on_postgresql_a_collector_waits_for_a_manifest_put_that_checked_its_blobs(
     registry: Registry, collector: Collector, pusher: Pusher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -148,8 +149,6 @@ async def test_on_postgresql_a_collector_waits_for_a_manifest_put_that_checked_i
     PUT had not committed) waits for the commit and then sees the new reference. Without the lock
     it deletes links and files while the PUT is open, and the PUT commits a manifest whose layers
     are gone (a push the client saw succeed that does not pull)."""
-    if registry.store.db.dialect != "postgresql":
-        pytest.skip("SQLite runs one writer at a time; the row locks are PostgreSQL's")
     old = await pusher.image(REPO, "old", [layer()])
     await registry.delete_manifest(REPO, "old")
     sizes = await registry.store.linked_blob_sizes(REPO, old.blobs)
