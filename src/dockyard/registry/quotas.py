@@ -22,7 +22,7 @@ from typing import cast
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import Connection
 
-from dockyard.db.engine import offload
+from dockyard.db.engine import lookup, offload
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.models import NamespaceQuota
 from dockyard.registry.store import MetadataStore, blobs, links, repositories
@@ -116,6 +116,7 @@ def require_room(conn: Connection, repository: str, digest: str, size: int, *, l
 class Quotas:
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
+        self.inline_lookups = store.inline_lookups  # db.engine.lookup: point reads inline on SQLite
 
     @offload
     def get(self, namespace: str) -> Quota:
@@ -145,10 +146,21 @@ class Quotas:
         with self.store.db.read.connect() as conn:
             require_room(conn, repository, digest, size, lock=False)
 
-    @offload
-    def check_manifest(self, repository: str) -> None:
+    async def check_manifest(self, repository: str) -> None:
+        """Every manifest PUT asks: the usual answer (no quota) is one point read, inline on
+        SQLite (no thread hop); adding up the usage only runs when there is a quota."""
         namespace = _namespace(repository)
+        limit = await self._limit(namespace)
+        if limit is not None:
+            await self._check_usage(namespace, limit)
+
+    @lookup
+    def _limit(self, namespace: str) -> int | None:
         with self.store.db.read.connect() as conn:
-            limit = limit_of(conn, namespace)
-            if limit is not None and (used := used_by(conn, namespace)) > limit:
+            return limit_of(conn, namespace)
+
+    @offload
+    def _check_usage(self, namespace: str, limit: int) -> None:
+        with self.store.db.read.connect() as conn:
+            if (used := used_by(conn, namespace)) > limit:
                 raise QuotaExceeded(used, limit)
