@@ -35,7 +35,7 @@ from dockyard.db.engine import offload
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.quotas import require_room
 from dockyard.registry.records import RepositoryIdentity
-from dockyard.registry.store import REPOSITORY_IDENTITY, MetadataStore, blobs, links, repositories
+from dockyard.registry.store import MetadataStore, blobs, identity_of, links, repositories
 
 # How long an upload waits for a collector that is deleting the same digest (a batch's file
 # deletes take well under a second; a crashed collector's marks are finished by the next run).
@@ -99,7 +99,7 @@ class BlobLedger:
                 raise BlobSwept(digest)
             if identity is None:  # a session older than identities: the name is all it knows
                 repo_id = self.store._ensure_repository(conn, repository)
-            elif _identity_of(conn, repository) == identity:
+            elif identity_of(conn, repository) == identity:
                 repo_id = identity.id
             else:
                 return False
@@ -167,8 +167,3 @@ def _locked_blob(digest: str) -> Select[Any]:
         .where(blobs.c.digest == digest)
         .with_for_update(read=True, of=blobs)
     )
-
-
-def _identity_of(conn: Connection, repository: str) -> RepositoryIdentity | None:
-    row = conn.execute(REPOSITORY_IDENTITY, {"name": repository}).first()
-    return None if row is None else RepositoryIdentity(int(row.id), str(row.created_at))

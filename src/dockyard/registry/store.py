@@ -169,7 +169,7 @@ class MetadataStore:
     @lookup
     def repository_identity(self, name: str) -> RepositoryIdentity | None:
         with self.db.read.connect() as conn:
-            return _identity(conn.execute(REPOSITORY_IDENTITY, {"name": name}).first())
+            return identity_of(conn, name)
 
     async def ensure_repository(self, name: str) -> RepositoryIdentity:
         """The repository's identity, creating it (by its namespace's default) when absent."""
@@ -180,7 +180,7 @@ class MetadataStore:
     def _create_repository(self, name: str) -> RepositoryIdentity:
         with self._writing() as conn:
             self._ensure_repository(conn, name)
-            found = _identity(conn.execute(REPOSITORY_IDENTITY, {"name": name}).first())
+            found = identity_of(conn, name)
         assert found is not None
         return found
 
@@ -225,22 +225,6 @@ class MetadataStore:
     def link_blob(self, repository: str, digest: str, size: int) -> None:
         with self._writing() as conn:
             self._link(conn, self._ensure_repository(conn, repository), digest, size)
-
-    @offload
-    def link_upload(
-        self, repository: str, digest: str, size: int, identity: RepositoryIdentity | None
-    ) -> bool:
-        """Link an uploaded blob into the incarnation of the repository its session began in;
-        False when that one is gone (deleted, perhaps recreated since)."""
-        with self._writing() as conn:
-            if identity is None:  # a session older than identities: the name is all it knows
-                repo_id = self._ensure_repository(conn, repository)
-            elif _identity(conn.execute(REPOSITORY_IDENTITY, {"name": repository}).first()) == identity:
-                repo_id = identity.id
-            else:
-                return False
-            self._link(conn, repo_id, digest, size)
-            return True
 
     def _link(self, conn: Connection, repo_id: int, digest: str, size: int) -> None:
         now = _now()
@@ -541,36 +525,9 @@ class MetadataStore:
             return int((conn.execute(select(func.count()).select_from(manifests))).scalar_one())
 
 
-def _require_content(conn: Connection, repo_id: int, parsed: ParsedManifest) -> None:
-    """Inside the manifest's own transaction: every blob it needs is still linked and every child
-    manifest still there (an online collector may have removed one since the service checked;
-    its deletes are transactions too, so they come wholly before this check or wholly after the
-    commit). On databases with row locks the rows stay share-locked until the commit."""
-    wanted = {d.digest for d in parsed.blobs}
-    if wanted:
-        query = (
-            select(links.c.digest)
-            .where(links.c.repository_id == repo_id, links.c.digest.in_(wanted))
-            .with_for_update(read=True)
-        )
-        missing = sorted(wanted - set(conn.execute(query).scalars()))
-        if missing:
-            raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, {"digests": missing})
-    children = {d.digest for d in parsed.children}
-    if children:
-        query = (
-            select(manifests.c.digest)
-            .where(manifests.c.repository_id == repo_id, manifests.c.digest.in_(children))
-            .with_for_update(read=True)
-        )
-        missing = sorted(children - set(conn.execute(query).scalars()))
-        if missing:
-            raise RegistryError(
-                ErrorCode.MANIFEST_UNKNOWN, {"digests": missing}, message="index references unknown manifests"
-            )
-
-
-def _identity(row: Any) -> RepositoryIdentity | None:
+def identity_of(conn: Connection, name: str) -> RepositoryIdentity | None:
+    """The incarnation of the repository called ``name`` now, None when there is none."""
+    row = conn.execute(REPOSITORY_IDENTITY, {"name": name}).first()
     return None if row is None else RepositoryIdentity(int(row.id), str(row.created_at))
 
 
