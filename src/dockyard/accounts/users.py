@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts import _queries as q
-from dockyard.accounts import credentials, limits, names
+from dockyard.accounts import credentials, limits, names, readmodels
 from dockyard.accounts._queries import (
     OWNERS,
     USERS,
@@ -202,7 +202,7 @@ class Users(q.ServicePart):
     @offload
     def user_count(self) -> int:
         with self.db.read.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+            return readmodels.user_count(conn)
 
     @offload
     def set_admin(self, username: str, admin: bool, *, actor: str | None = None) -> User:
