@@ -26,6 +26,7 @@ from dockyard.registry.events import ManifestPushed
 from dockyard.registry.gc import Collector
 from dockyard.registry.immutability import refuse_moves
 from dockyard.registry.ledger import BlobSwept
+from dockyard.registry.prepared import Statements
 from dockyard.registry.records import ManifestPut
 from dockyard.registry.service import Registry
 from dockyard.registry.store import blobs, links
@@ -159,11 +160,13 @@ async def test_on_postgresql_a_collector_waits_for_a_manifest_put_that_checked_i
         asyncio.run(collector.collect(0))
         collected.set()
 
-    def checked_then_collect(conn: Connection, repo_id: int, tags: Sequence[str], manifest_id: int) -> None:
+    def checked_then_collect(
+        conn: Connection, hot: Statements, repo_id: int, tags: Sequence[str], manifest_id: int
+    ) -> None:
         runs.append(threading.Thread(target=collect))
         runs[0].start()
         collected.wait(2.0)  # long enough to delete everything, unless it waits for our locks
-        refuse_moves(conn, repo_id, tags, manifest_id)
+        refuse_moves(conn, hot, repo_id, tags, manifest_id)
 
     monkeypatch.setattr(store_module, "refuse_moves", checked_then_collect)
     body = json.loads(

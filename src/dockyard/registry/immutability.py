@@ -1,7 +1,8 @@
 """Immutable tags (Docker Hub's): a push may create a tag but never move it to another manifest.
 
     validate(rules), covers(rules, tag)      the rules (TagRules in tag_rules.py saves them)
-    refuse_moves(conn, repo_id, tags, id)    inside the manifest PUT's transaction: DENIED
+    refuse_moves(conn, hot, repo_id, tags, id)
+                                             inside the manifest PUT's transaction: DENIED
                                              "tag X is immutable" for a tag that would move
 
 Rules are RE2 expressions (``google-re2``), matched against the whole tag, so a hostile rule
@@ -16,15 +17,17 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import re2  # type: ignore[import-untyped]
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection
 
 from dockyard.db.models import Tag
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.models import TagImmutability
+from dockyard.registry.prepared import Statements
 
 immutability = cast(Table, TagImmutability.__table__)
 tags = cast(Table, Tag.__table__)
+HAS_RULES = select(immutability.c.repository_id).where(immutability.c.repository_id == bindparam("repo_id"))
 
 MAX_RULES = 20
 MAX_RULE_LENGTH = 255
@@ -70,8 +73,12 @@ def covers(rules: Sequence[str], tag: str) -> bool:
     return any((found := _compiled(rule)) is not None and found.fullmatch(tag) for rule in rules)
 
 
-def refuse_moves(conn: Connection, repo_id: int, tag_names: Sequence[str], manifest_id: int) -> None:
-    if not tag_names:
+def refuse_moves(
+    conn: Connection, hot: Statements, repo_id: int, tag_names: Sequence[str], manifest_id: int
+) -> None:
+    """Every PUT asks whether the repository has rules: one prepared point read on SQLite. Only
+    a repository with rules pays for reading them and the tags the PUT would move."""
+    if not tag_names or hot.scalar(conn, HAS_RULES, {"repo_id": repo_id}) is None:
         return
     rules = conn.execute(select(immutability.c.rules).where(immutability.c.repository_id == repo_id)).first()
     if rules is None:

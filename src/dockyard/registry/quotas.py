@@ -17,17 +17,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Protocol, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
-from dockyard.db.engine import lookup, offload
+from dockyard.db.engine import Database, offload
+from dockyard.db.models import Blob, Repository, RepositoryBlob
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.models import NamespaceQuota
-from dockyard.registry.store import MetadataStore, blobs, links, repositories
 
 quotas = cast(Table, NamespaceQuota.__table__)
+repositories = cast(Table, Repository.__table__)
+blobs = cast(Table, Blob.__table__)
+links = cast(Table, RepositoryBlob.__table__)
+# The manifest PUT's read (store.put_manifest, a prepared statement on SQLite).
+LIMIT = select(quotas.c.limit_bytes).where(quotas.c.namespace == bindparam("namespace"))
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -66,7 +71,7 @@ def human(size: int) -> str:
     return f"{size} B"
 
 
-def _namespace(repository: str) -> str:
+def namespace_of(repository: str) -> str:
     return repository.split("/", 1)[0]
 
 
@@ -104,7 +109,7 @@ def require_room(conn: Connection, repository: str, digest: str, size: int, *, l
 
     In a link's transaction the quota's row is locked until the commit (PostgreSQL; SQLite has
     one writer): two uploads into one namespace cannot both see the room only one of them fits."""
-    namespace = _namespace(repository)
+    namespace = namespace_of(repository)
     limit = limit_of(conn, namespace, lock=lock)
     if limit is None or _holds(conn, namespace, digest):
         return
@@ -113,10 +118,16 @@ def require_room(conn: Connection, repository: str, digest: str, size: int, *, l
         raise QuotaExceeded(used, limit)
 
 
+class _Store(Protocol):
+    """What Quotas needs of the MetadataStore (which imports this module: the manifest PUT checks
+    the quota in its own transaction)."""
+
+    db: Database
+
+
 class Quotas:
-    def __init__(self, store: MetadataStore) -> None:
+    def __init__(self, store: _Store) -> None:
         self.store = store
-        self.inline_lookups = store.inline_lookups  # db.engine.lookup: point reads inline on SQLite
 
     @offload
     def get(self, namespace: str) -> Quota:
@@ -134,7 +145,7 @@ class Quotas:
     def set(self, namespace: str, limit: int | None) -> None:
         if limit is not None and limit < 0:
             raise ValueError("a quota is a size of zero bytes or more")
-        with self.store._writing() as conn:
+        with self.store.db.write.begin() as conn:
             conn.execute(delete(quotas).where(quotas.c.namespace == namespace))
             if limit is not None:
                 values = {"namespace": namespace, "limit_bytes": limit, "updated_at": datetime.now(UTC)}
@@ -146,21 +157,9 @@ class Quotas:
         with self.store.db.read.connect() as conn:
             require_room(conn, repository, digest, size, lock=False)
 
-    async def check_manifest(self, repository: str) -> None:
-        """Every manifest PUT asks: the usual answer (no quota) is one point read, inline on
-        SQLite (no thread hop); adding up the usage only runs when there is a quota."""
-        namespace = _namespace(repository)
-        limit = await self._limit(namespace)
-        if limit is not None:
-            await self._check_usage(namespace, limit)
 
-    @lookup
-    def _limit(self, namespace: str) -> int | None:
-        with self.store.db.read.connect() as conn:
-            return limit_of(conn, namespace)
-
-    @offload
-    def _check_usage(self, namespace: str, limit: int) -> None:
-        with self.store.db.read.connect() as conn:
-            if (used := used_by(conn, namespace)) > limit:
-                raise QuotaExceeded(used, limit)
+def refuse_if_over(conn: Connection, namespace: str, limit: int | None) -> None:
+    """A manifest PUT's check, in its transaction (store.put_manifest reads ``LIMIT``): refused
+    while the namespace is over its quota; the usage is only added up when there is one."""
+    if limit is not None and (used := used_by(conn, namespace)) > limit:
+        raise QuotaExceeded(used, int(limit))

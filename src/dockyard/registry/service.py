@@ -151,7 +151,6 @@ class Registry:
             tag_names.insert(0, validate_tag(reference))
             digest = Digest.of(content)
         parsed = parse_manifest(content, content_type)
-        await self.uploads.quotas.check_manifest(repository)
         await self.room.check_writable()
         who = _actor(actor)
         tags = tuple(dict.fromkeys(tag_names))

@@ -42,6 +42,7 @@ from dockyard.registry.events import (
 )
 from dockyard.registry.immutability import refuse_moves
 from dockyard.registry.prepared import Statements
+from dockyard.registry.quotas import LIMIT, namespace_of, refuse_if_over
 from dockyard.registry.records import (
     Actor,
     Descriptor,
@@ -88,9 +89,11 @@ MANIFEST_BY_DIGEST = (
     .select_from(manifests.join(repositories))
     .where(repositories.c.name == bindparam("name"), manifests.c.digest == bindparam("digest"))
 )
-MANIFEST_ID = select(manifests.c.id).where(
-    manifests.c.repository_id == bindparam("repo_id"), manifests.c.digest == bindparam("digest")
-).with_for_update(read=True)  # a collector deleting it waits for the PUT, or the PUT for it
+MANIFEST_ID = (
+    select(manifests.c.id)
+    .where(manifests.c.repository_id == bindparam("repo_id"), manifests.c.digest == bindparam("digest"))
+    .with_for_update(read=True)
+)  # a collector deleting it waits for the PUT, or the PUT for it
 LINKED_SIZES = (
     select(links.c.digest, blobs.c.size)
     .select_from(links.join(blobs).join(repositories))
@@ -296,11 +299,13 @@ class MetadataStore:
         now = _now()
         with self._writing() as conn:
             _check_references(conn, push, self._hot)
+            namespace = namespace_of(push.repository)
+            refuse_if_over(conn, namespace, self._hot.scalar(conn, LIMIT, {"namespace": namespace}))
             repo_id = self._hot.scalar(conn, REPOSITORY_ID, {"name": push.repository})
             if repo_id is None:
                 repo_id = self._ensure_repository(conn, push.repository)
             manifest_id = self._insert_manifest(conn, repo_id, push.digest, push.content, push.parsed, now)
-            refuse_moves(conn, repo_id, push.tags, manifest_id)  # immutable tags (immutability.py)
+            refuse_moves(conn, self._hot, repo_id, push.tags, manifest_id)  # immutable tags (immutability.py)
             for name in push.tags:
                 params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
                 self._hot.execute(conn, self._upsert_tag, params)
