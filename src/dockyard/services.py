@@ -244,8 +244,8 @@ def register_handlers(dispatcher: Dispatcher, hub: ActivityHandlers, build_hooks
     """Who acts on which event, in the order they run (in one transaction)."""
     on = dispatcher.on
     on(BUILD_STATE, build_hooks.handle)
-    on(registry_events.PUSHED, hub.pushed)
-    on(registry_events.PUSHED, account_events.pushed)
+    dispatcher.on_many(registry_events.PUSHED, hub.pushed)
+    dispatcher.on_many(registry_events.PUSHED, account_events.pushed)
     on(registry_events.TAG_DELETED, account_events.deleted)
     on(registry_events.MANIFEST_DELETED, account_events.deleted)
     on(registry_events.REPOSITORY_DELETED, hub.repository_deleted)

@@ -6,7 +6,8 @@ every other part of the service records its events through it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +80,17 @@ class AuditLog(q.ServicePart):
 _INSERT = events.insert()
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One event to write (``write_events``)."""
+
+    kind: str
+    actor: str | None
+    target: str | None
+    detail: Mapping[str, Any]
+    ip: str | None = None
+
+
 def write_event(
     conn: Connection,
     kind: str,
@@ -88,15 +100,26 @@ def write_event(
     detail: Mapping[str, Any],
     ip: str | None = None,
 ) -> None:
-    row = {
-        "created_at": q.now(),
-        "kind": kind[:64],
-        "actor": _scrub(actor)[:64] if actor else None,
-        "ip": ip[:64] if ip else None,
-        "target": _scrub(target)[:255] if target else None,
-        "detail": _scrub_detail(detail),
-    }
-    conn.execute(_INSERT, row)  # built once: pushes are audited in bulk by the outbox's dispatcher
+    write_events(conn, [AuditRow(kind, actor, target, detail, ip)])
+
+
+def write_events(conn: Connection, found: Sequence[AuditRow]) -> None:
+    """Rows in one ``executemany`` (the outbox's dispatcher audits a burst of pushes at once)."""
+    if not found:
+        return
+    now = q.now()
+    rows = [
+        {
+            "created_at": now,
+            "kind": row.kind[:64],
+            "actor": _scrub(row.actor)[:64] if row.actor else None,
+            "ip": row.ip[:64] if row.ip else None,
+            "target": _scrub(row.target)[:255] if row.target else None,
+            "detail": _scrub_detail(row.detail),
+        }
+        for row in found
+    ]
+    conn.execute(_INSERT, rows)
 
 
 def _scrub(value: str) -> str:

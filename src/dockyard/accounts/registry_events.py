@@ -10,11 +10,13 @@ rules of a deleted repository.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts._queries import collaborators, permissions
-from dockyard.accounts.audit import write_event
+from dockyard.accounts.audit import AuditRow, write_event, write_events
 from dockyard.accounts.records import EventKind
 from dockyard.events import Event
 from dockyard.registry import views
@@ -22,11 +24,15 @@ from dockyard.registry.events import ManifestDeleted, ManifestPushed, Repository
 from dockyard.registry.reference import is_digest
 
 
-def pushed(conn: Connection, event: Event) -> None:
-    push = ManifestPushed.of(event)
+def pushed(conn: Connection, events: Sequence[Event]) -> None:
+    """A run of pushes: their audit rows in one ``executemany``."""
+    write_events(conn, [_push_row(ManifestPushed.of(event)) for event in events])
+
+
+def _push_row(push: ManifestPushed) -> AuditRow:
     detail: dict[str, str] = {"tag": push.tags[0]} if push.tags else {}
     detail.update(digest=push.digest, resource="manifests")
-    write_event(conn, EventKind.PUSH, actor=push.actor, ip=push.ip, target=push.repository, detail=detail)
+    return AuditRow(EventKind.PUSH, actor=push.actor, ip=push.ip, target=push.repository, detail=detail)
 
 
 def deleted(conn: Connection, event: Event) -> None:

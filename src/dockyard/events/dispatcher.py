@@ -10,14 +10,17 @@ event's own work is rolled back and it is tried again later (``retry_at``, doubl
 ``RETRY_FIRST`` up to ``RETRY_MAX``), while the rest of the batch commits. Nothing is dropped.
 
 Handlers are synchronous ``(conn, event) -> None``, registered by the composition root with
-``on(kind, handler)``; this module never imports them. They must only touch the database.
+``on(kind, handler)``, or ``(conn, events) -> None`` with ``on_many(kind, handler)``: such a
+handler gets each run of consecutive events of its kind at once (a burst of pushes is one run),
+so it can write their rows in one ``executemany`` instead of a statement per event. The order of
+events is kept. This module never imports the handlers. They must only touch the database.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +35,7 @@ from dockyard.events.outbox import Event, events
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, Event], None]
+ManyHandler = Callable[[Connection, Sequence[Event]], None]
 
 BATCH = 200
 POLL_SECONDS = 1.0  # how soon another process's events are seen (this process's wake us at once)
@@ -52,6 +56,32 @@ class _HandlerFailed(Exception):
     """A handler raised in a batch run without savepoints: run it again event by event."""
 
 
+class _Each:
+    """A one-event handler as a handler of runs."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    def __call__(self, conn: Connection, run: Sequence[Event]) -> None:
+        for event in run:
+            self.handler(conn, event)
+
+
+def _event(row: Any) -> Event:
+    return Event(row.kind, row.payload, row.actor, _aware(row.created_at), row.id)
+
+
+def _runs(batch: Sequence[Event]) -> Iterator[Sequence[Event]]:
+    """Consecutive events of one kind, in order."""
+    start = 0
+    for i in range(1, len(batch) + 1):
+        if i == len(batch) or batch[i].kind != batch[start].kind:
+            yield batch[start:i]
+            start = i
+
+
 DUE = (
     select(events)
     .where(or_(events.c.retry_at.is_(None), events.c.retry_at <= bindparam("now")))
@@ -65,12 +95,15 @@ class Dispatcher:
     def __init__(self, database: Database, *, poll_seconds: float = POLL_SECONDS) -> None:
         self.db = database
         self.poll_seconds = poll_seconds
-        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._handlers: dict[str, list[ManyHandler]] = defaultdict(list)
         # PostgreSQL: dispatchers in several processes share the rows; SQLite has one writer anyway.
         self._due = DUE.with_for_update(skip_locked=True) if database.dialect == "postgresql" else DUE
         self._wake: anyio.Event | None = None
 
     def on(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind].append(_Each(handler))
+
+    def on_many(self, kind: str, handler: ManyHandler) -> None:
         self._handlers[kind].append(handler)
 
     # -- one batch ----------------------------------------------------------------------------
@@ -95,27 +128,28 @@ class Dispatcher:
             if isolate:
                 done = [row.id for row in rows if self._isolated(conn, row)]
             else:
-                for row in rows:
-                    self._run(conn, row, raise_as=_HandlerFailed)
+                for run in _runs([_event(row) for row in rows]):
+                    self._run(conn, run, raise_as=_HandlerFailed)
                 done = [row.id for row in rows]
             if done:
                 conn.execute(DELETE_DONE, {"ids": done})
         return len(rows)
 
-    def _run(self, conn: Connection, row: Any, *, raise_as: type[Exception] | None = None) -> None:
-        event = Event(row.kind, row.payload, row.actor, _aware(row.created_at), row.id)
-        for handler in self._handlers.get(event.kind, ()):
+    def _run(
+        self, conn: Connection, run: Sequence[Event], *, raise_as: type[Exception] | None = None
+    ) -> None:
+        for handler in self._handlers.get(run[0].kind, ()):
             try:
-                handler(conn, event)
+                handler(conn, run)
             except Exception as exc:
                 if raise_as is None:
                     raise
-                raise raise_as(row.id) from exc
+                raise raise_as(run[0].id) from exc
 
     def _isolated(self, conn: Connection, row: Any) -> bool:
         savepoint = conn.begin_nested()
         try:
-            self._run(conn, row)
+            self._run(conn, [_event(row)])
         except Exception:
             savepoint.rollback()
             self._defer(conn, row)

@@ -5,7 +5,7 @@ Pushes and deletions arrive as outbox events (``dockyard.events``), handled in t
 transaction, so a push that was acknowledged always gets its statistics and its webhooks, even if
 the server died right after answering it:
 
-    ActivityHandlers.pushed(conn, event)              manifest.pushed
+    ActivityHandlers.pushed(conn, events)             manifest.pushed (a run of them at once)
     ActivityHandlers.repository_deleted(conn, event)  repository.deleted
 
 Pulls change nothing in the registry, so they are counted in memory (stats.py) and written by
@@ -54,6 +54,7 @@ class PullTally:
     last_at: datetime
 
 
+ANY_HOOK = select(webhooks.c.id).where(webhooks.c.repository_id == bindparam("repo_id")).limit(1)
 ACTIVE_HOOKS = select(webhooks.c.id).where(
     webhooks.c.repository_id == bindparam("repo_id"),
     webhooks.c.active == true(),
@@ -150,17 +151,28 @@ class ActivityHandlers:
             set_={"last_pushed_at": tag.excluded.last_pushed_at, "pusher": tag.excluded.pusher},
         )
 
-    def pushed(self, conn: Connection, event: Event) -> None:
-        push = ManifestPushed.of(event)
-        card = views.repository_card(conn, push.repository_id)
-        if card is None or card.name != push.repository:
-            return  # deleted since: its statistics and webhooks went with it
-        params = {"repo_id": card.id, "digest": push.digest, "at": push.at, "actor": push.actor}
-        conn.execute(self._digest_pushed, params)
-        for tag in push.tags:
-            conn.execute(self._tag_pushed, {**params, "tag": tag})
-        if push.tags:
-            self._queue_webhooks(conn, card, push)
+    def pushed(self, conn: Connection, events: Sequence[Event]) -> None:
+        """A run of pushes: their statistics in one ``executemany`` per table, and the webhooks
+        of those pushed to a repository that has any."""
+        cards: dict[int, views.RepositoryCard | None] = {}
+        live: list[tuple[views.RepositoryCard, ManifestPushed]] = []
+        for push in map(ManifestPushed.of, events):
+            if push.repository_id not in cards:
+                cards[push.repository_id] = views.repository_card(conn, push.repository_id)
+            card = cards[push.repository_id]
+            if card is not None and card.name == push.repository:  # else deleted since: nothing to keep
+                live.append((card, push))
+        if not live:
+            return
+        rows = [{"repo_id": c.id, "digest": p.digest, "at": p.at, "actor": p.actor} for c, p in live]
+        conn.execute(self._digest_pushed, rows)
+        tagged = [{**row, "tag": tag} for row, (_, p) in zip(rows, live, strict=True) for tag in p.tags]
+        if tagged:
+            conn.execute(self._tag_pushed, tagged)
+        hooked = {c.id for c, _ in live if conn.execute(ANY_HOOK, {"repo_id": c.id}).first() is not None}
+        for card, push in live:
+            if push.tags and card.id in hooked:
+                self._queue_webhooks(conn, card, push)
 
     def _queue_webhooks(self, conn: Connection, card: views.RepositoryCard, push: ManifestPushed) -> int:
         # Only webhooks that existed when the push happened: events are handled a moment later,
