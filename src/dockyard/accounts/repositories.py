@@ -77,8 +77,7 @@ class Repositories(q.ServicePart):
 
     @lookup
     def _repository_exists(self, name: str) -> bool:
-        with self.db.read.connect() as conn:
-            return conn.execute(REPOSITORY_EXISTS, {"name": name}).first() is not None
+        return self.db.point(REPOSITORY_EXISTS, {"name": name}) is not None
 
     @offload
     def _create_pushed_repository(

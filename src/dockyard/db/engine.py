@@ -4,12 +4,15 @@ The schema and its upgrades are ``dockyard.migrations``'."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.sql import Executable
+
+from dockyard.db.points import PointReads
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -62,10 +65,19 @@ class Database:
 
     read: Engine
     write: Engine
+    points: PointReads | None = field(default=None, compare=False)
 
     @property
     def dialect(self) -> str:
         return self.read.dialect.name
+
+    def point(self, statement: Executable, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The one row of a read by key, or None; raw driver values on SQLite (points.py)."""
+        if self.points is not None:
+            return self.points.one(statement, params)
+        with self.read.connect() as conn:
+            row = conn.execute(statement, dict(params)).first()
+        return None if row is None else tuple(row)
 
     def forget_old_pages(self) -> None:
         """On SQLite, fold the write-ahead log into the database and empty it (old page images
@@ -75,6 +87,8 @@ class Database:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def dispose(self) -> None:
+        if self.points is not None:
+            self.points.close()
         self.read.dispose()
         if self.write is not self.read:
             self.write.dispose()
@@ -102,7 +116,9 @@ def make_database(url: str) -> Database:
         # One write connection per process: SQLite has one writer anyway, and threads queueing
         # for the pool wake at once, where SQLite's busy handler sleeps 1-100 ms between tries
         # (8 threads of tag PUTs: 214 per second before, 360-390 after, on a busy machine).
-        return Database(_sqlite_engine(url, None, 16), _sqlite_engine(url, "BEGIN IMMEDIATE", 1))
+        read = _sqlite_engine(url, None, 16)
+        points = PointReads(read) if PointReads.usable(read) else None
+        return Database(read, _sqlite_engine(url, "BEGIN IMMEDIATE", 1), points)
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     return Database(engine, engine)
 

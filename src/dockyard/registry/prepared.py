@@ -16,28 +16,13 @@ columns left out are not compiled in; a statement is compiled once, so it always
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
-
-class _Compiled:
-    __slots__ = ("names", "processors", "sql")
-
-    def __init__(self, statement: Any, dialect: Any, column_keys: Sequence[str] | None) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
-        self.sql: str = compiled.string
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        bind: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
-        self.processors: tuple[Callable[[Any], Any] | None, ...] = tuple(bind.get(n) for n in self.names)
-
-    def values(self, params: Mapping[str, Any]) -> list[Any]:
-        return [
-            value if process is None else process(value)
-            for value, process in zip((params[n] for n in self.names), self.processors, strict=True)
-        ]
+from dockyard.db.prepared import Compiled
 
 
 class Statements:
@@ -46,7 +31,7 @@ class Statements:
 
     def __init__(self, dialect_name: str) -> None:
         self.enabled = dialect_name == "sqlite"
-        self._compiled: dict[int, _Compiled] = {}
+        self._compiled: dict[int, Compiled] = {}
         self._keep: list[Any] = []  # the statements, so their ids stay theirs
 
     def execute(
@@ -90,10 +75,10 @@ class Statements:
         finally:
             cursor.close()
 
-    def _compile(self, conn: Connection, statement: Executable, column_keys: Sequence[str]) -> _Compiled:
+    def _compile(self, conn: Connection, statement: Executable, column_keys: Sequence[str]) -> Compiled:
         compiled = self._compiled.get(id(statement))
         if compiled is None:
-            compiled = _Compiled(statement, conn.dialect, column_keys)
+            compiled = Compiled(statement, conn.dialect, column_keys)
             self._compiled[id(statement)] = compiled
             self._keep.append(statement)
         return compiled
