@@ -105,8 +105,8 @@ def _sqlite_engine(url: str, begin: str | None, connections: int) -> Engine:
         connect_args={"check_same_thread": False, "isolation_level": None},
     )
     event.listen(engine, "connect", _sqlite_pragmas)
-    if begin:
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+    if begin:  # on the driver's connection: exec_driver_sql costs a whole execution context per write
+        event.listen(engine, "begin", lambda conn: conn.connection.dbapi_connection.execute(begin))
     return engine
 
 

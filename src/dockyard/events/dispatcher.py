@@ -39,7 +39,7 @@ ManyHandler = Callable[[Connection, Sequence[Event]], None]
 
 BATCH = 200
 POLL_SECONDS = 1.0  # how soon another process's events are seen (this process's wake us at once)
-GATHER_SECONDS = 0.02  # after a wake, let a burst of pushes gather into one batch
+GATHER_SECONDS = 0.1  # after a wake, let a burst of pushes gather into one batch (handled as runs)
 RETRY_FIRST = 1.0
 RETRY_MAX = 3600.0
 
