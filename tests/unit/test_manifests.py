@@ -190,3 +190,21 @@ def test_config_and_layers_may_not_add_up_past_int64() -> None:
         parse_manifest(json.dumps(doc).encode(), OCI_MANIFEST)
     doc["layers"][0]["size"] = 0
     assert parse_manifest(json.dumps(doc).encode(), OCI_MANIFEST).blobs[0].size == MAX_SIZE
+
+
+def test_a_small_manifest_is_parsed_once_and_a_big_one_or_a_bad_one_every_time() -> None:
+    """The parse cache (manifests.py) keys on the bytes and the Content-Type and holds only
+    successes of at most CACHED_BYTES: memory stays bounded, and errors are never remembered."""
+    from dockyard.registry.manifests import CACHED_BYTES
+
+    small = image()
+    assert parse_manifest(small, OCI_MANIFEST) is parse_manifest(bytes(small), OCI_MANIFEST)
+    with pytest.raises(RegistryError):  # the same bytes under another declared type: checked anew
+        parse_manifest(small, DOCKER_MANIFEST)
+    big = image(annotations={"pad": "x" * CACHED_BYTES})
+    assert len(big) > CACHED_BYTES
+    first = parse_manifest(big, OCI_MANIFEST)
+    assert first == parse_manifest(big, OCI_MANIFEST) and first is not parse_manifest(big, OCI_MANIFEST)
+    for _ in range(2):
+        with pytest.raises(RegistryError):
+            parse_manifest(b"{not json", OCI_MANIFEST)

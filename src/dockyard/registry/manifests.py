@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -28,6 +29,12 @@ MAX_SIZE = 2**63 - 1
 # index's fallback), perhaps deeper in the stack: this bound keeps every later parse far from
 # Python's recursion limit, which json's parser counts against.
 MAX_DEPTH = 64
+# Parsing is a pure function of the bytes and the Content-Type, and the same manifest comes back
+# often: every tag pushed onto an image that is already there (CI's :latest, :sha, :1.2), every
+# page that shows it. Small manifests (nearly all are 0.5-3 KB) are remembered, so at most
+# PARSED_CACHE x CACHED_BYTES (4 MiB) stays in memory whatever clients send.
+PARSED_CACHE = 256
+CACHED_BYTES = 16 * 1024
 
 
 def invalid(reason: str) -> RegistryError:
@@ -37,6 +44,19 @@ def invalid(reason: str) -> RegistryError:
 
 
 def parse_manifest(content: bytes, content_type: str | None) -> ParsedManifest:
+    """The manifest's media type, references, subject and annotations; MANIFEST_INVALID otherwise.
+    The result is shared between callers: never change it."""
+    if len(content) <= CACHED_BYTES:
+        return _parse_small(content, content_type)
+    return _parse(content, content_type)
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE)
+def _parse_small(content: bytes, content_type: str | None) -> ParsedManifest:
+    return _parse(content, content_type)  # a manifest that raises is not remembered
+
+
+def _parse(content: bytes, content_type: str | None) -> ParsedManifest:
     try:
         doc = json.loads(content)
     except (ValueError, UnicodeDecodeError):
