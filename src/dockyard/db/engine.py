@@ -3,12 +3,16 @@ The schema and its upgrades are ``dockyard.migrations``'."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
+import os
+import threading
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.sql import Executable
 
@@ -30,12 +34,44 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+DB_THREADS = 40  # as many as anyio's default thread limiter
+_threads: ThreadPoolExecutor | None = None
+_threads_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The process's database threads, started on first use (a forked worker starts its own)."""
+    global _threads
+    if _threads is None:
+        with _threads_lock:
+            if _threads is None:
+                _threads = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="dockyard-db")
+    return _threads
+
+
+def _after_fork() -> None:
+    global _threads
+    _threads = None  # the parent's threads do not exist in the child
+
+
+def in_thread(call: Callable[[], R]) -> Awaitable[R]:
+    """``call`` on a database thread, awaited. A ThreadPoolExecutor hands work over through a C
+    SimpleQueue where anyio's to_thread takes a Condition, a capacity limiter and its backend
+    lookups: a third of a tag PUT's hop. A unit of database work is one transaction of its own,
+    so a caller cancelled meanwhile lets it finish (or never start) without waiting for it."""
+    context = contextvars.copy_context()  # as to_thread does: the caller's context variables
+    return asyncio.get_running_loop().run_in_executor(_executor(), context.run, call)
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def offload(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     """Run a synchronous unit of database work on a worker thread, as one awaitable."""
 
     @functools.wraps(fn)
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        return await in_thread(functools.partial(fn, *args, **kwargs))
 
     return run
 
@@ -49,7 +85,7 @@ def lookup(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
         if getattr(args[0], "inline_lookups", False):
             return fn(*args, **kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        return await in_thread(functools.partial(fn, *args, **kwargs))
 
     return run
 

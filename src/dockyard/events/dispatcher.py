@@ -29,7 +29,7 @@ import anyio.to_thread
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.engine import Connection
 
-from dockyard.db.engine import Database
+from dockyard.db.engine import Database, in_thread
 from dockyard.events.outbox import Event, events
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class Dispatcher:
     # -- the background task ------------------------------------------------------------------
 
     async def dispatch(self) -> int:
-        return await anyio.to_thread.run_sync(self.dispatch_once)
+        return await in_thread(self.dispatch_once)
 
     async def drain(self) -> None:
         """Handle every due event now, in this process: for changes whose effects the caller
