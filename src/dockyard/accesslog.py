@@ -90,10 +90,9 @@ class RequestLog:
 
     def _request_id(self, scope: Scope, peer: str | None) -> str:
         """A trusted proxy's id is kept (one id across the whole path); anyone else's is not."""
-        if self.proxies.trusts(peer):
-            for key, value in scope.get("headers", ()):
-                if key == REQUEST_ID_HEADER and _INCOMING_ID.fullmatch(value):
-                    return bytes(value).decode()
+        for key, value in scope.get("headers", ()):
+            if key == REQUEST_ID_HEADER and _INCOMING_ID.fullmatch(value) and self.proxies.trusts(peer):
+                return bytes(value).decode()
         # Ids correlate log lines and grant nothing: the PRNG serves, without a syscall each (the
         # module's instance, which CPython reseeds in a forked worker).
         return f"{random.getrandbits(64):016x}"

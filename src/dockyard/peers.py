@@ -34,6 +34,8 @@ class TrustedProxies:
         self.networks = tuple(networks)
 
     def trusts(self, address: str | None) -> bool:
+        if not self.networks:  # the usual set-up: no proxy in front, nothing to parse
+            return False
         parsed = _parse(address)
         return parsed is not None and any(parsed in network for network in self.networks)
 
