@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -143,12 +144,19 @@ class Metrics:
         return generate_latest(scrape)
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestMetrics:
     """ASGI middleware: counts and times each request by its route's template."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children, looked up once per (method, route, status): labels() takes a lock
+        # and builds its key on every call. Bounded: methods outside METHODS count as OTHER, routes
+        # are templates, statuses are the app's own.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,9 +186,16 @@ class RequestMetrics:
     def _record(self, scope: Scope, seen: dict[str, int], elapsed: float) -> None:
         route = getattr(scope.get("route"), "path", None)
         template = route if isinstance(route, str) else "unmatched"
-        method = scope["method"]
-        self.metrics.requests.labels(method, template, str(seen["status"])).inc()
-        self.metrics.duration.labels(method, template).observe(elapsed)
+        method = scope["method"] if scope["method"] in METHODS else "OTHER"
+        key = (method, template, seen["status"])
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.metrics.requests.labels(method, template, str(seen["status"])),
+                self.metrics.duration.labels(method, template),
+            )
+        children[0].inc()
+        children[1].observe(elapsed)
         if UPLOAD_ROUTE in template and method in ("POST", "PATCH", "PUT"):
             self.metrics.received.inc(seen["received"])
         elif template.endswith(BLOB_ROUTE) and method == "GET" and seen["status"] in (200, 206):

@@ -70,6 +70,25 @@ async def test_requests_bytes_and_routes_are_counted(client: httpx.AsyncClient) 
     assert not any(route and digest in route for route in routes)  # templates, never raw paths
 
 
+@pytest.mark.anyio
+async def test_methods_a_client_makes_up_count_as_other(client: httpx.AsyncClient) -> None:
+    """Label values are bounded: a method of the client's invention would otherwise add a series
+    (and memory) per name."""
+    for method in ("BREW", "WHEN", "BREW"):
+        await client.request(method, "/v2/")
+    found = samples((await client.get("/metrics")).text)
+    methods = {
+        dict(labels).get("method") for (name, labels) in found if name == "dockyard_http_requests_total"
+    }
+    assert "BREW" not in methods and "WHEN" not in methods
+    others = [
+        v
+        for (name, labels), v in found.items()
+        if name == "dockyard_http_requests_total" and ("method", "OTHER") in labels
+    ]
+    assert sum(others) == 3
+
+
 WORKER = """
 from dockyard.metrics import Metrics
 metrics = Metrics()
