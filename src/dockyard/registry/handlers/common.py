@@ -63,19 +63,22 @@ async def body_stream(request: Request) -> AsyncIterator[bytes]:
 async def read_limited(request: Request, limit: int) -> bytes:
     """Read a small body (a manifest), refusing more than ``limit`` bytes."""
     declared = content_length(request)
-    too_big = RegistryError(
-        ErrorCode.MANIFEST_TOO_BIG, {"limit": limit}, message=f"manifest larger than {limit} bytes"
-    )
     if declared is not None and declared > limit:
-        raise too_big
+        raise _too_big(limit)
     parts: list[bytes] = []
     total = 0
     async for chunk in body_stream(request):
         total += len(chunk)
         if total > limit:
-            raise too_big
+            raise _too_big(limit)
         parts.append(chunk)
     return b"".join(parts)
+
+
+def _too_big(limit: int) -> RegistryError:
+    return RegistryError(
+        ErrorCode.MANIFEST_TOO_BIG, {"limit": limit}, message=f"manifest larger than {limit} bytes"
+    )
 
 
 def pagination(request: Request) -> tuple[int | None, str | None]:
