@@ -17,9 +17,11 @@ DOCKYARD_HOST ?= 127.0.0.1
 DOCKYARD_PORT ?= 5000
 DOCKYARD_DATA_DIR ?= ./dockyard-data
 PYTEST_ARGS ?= tests/
-# Two test processes (pytest-xdist), a test file each at a time: most real-client tests wait on
-# docker, git or a starting server, and the other process uses the second core meanwhile.
-TEST_PROCESSES ?= 2
+# Four test processes (pytest-xdist) on two cores, a test file each at a time: most real-client
+# tests wait on docker, git, chromium or a starting server, and the other processes use the cores
+# meanwhile (two processes left a third of the CPU idle). Files go out slowest first, by the
+# record in tests/durations.json (tests/schedule.py), not xdist's default (most tests first).
+TEST_PROCESSES ?= 4
 
 .PHONY: serve check test test-fast venv
 
@@ -32,7 +34,7 @@ check: $(INSTALLED)
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 test: $(INSTALLED)
-	$(VENV)/bin/pytest -q -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The markers are given per directory in tests/conftest.py (unit, integration, e2e).
 test-fast: $(INSTALLED)

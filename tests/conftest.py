@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import pytest
 
+from tests import schedule
+
 if TYPE_CHECKING:
     from dockyard.db.engine import Database
 
@@ -619,8 +621,18 @@ KIND_OF_DIRECTORY = {
 DEFAULT_KIND = "e2e"  # a new directory not listed above: the slow kind until someone says otherwise
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    schedule.add_option(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    schedule.configure(config)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give every test its directory's kind unless its module names one; no test is of two kinds."""
+    """Give every test its directory's kind unless its module names one; no test is of two kinds.
+    Under xdist, order the files slowest first (tests/schedule.py)."""
+    schedule.order_slowest_first(items)
     tests = Path(__file__).parent
     for item in items:
         kinds = [kind for kind in KINDS if item.get_closest_marker(kind)]
