@@ -62,7 +62,9 @@ BUSYBOX_LINKS = ("sh", "ls", "cat", "echo", "true")
 # columns when first imported. Without it (as in a plain pytest run) tables take the width the
 # CLI runner or the subprocess environment gives.
 os.environ.pop("COLUMNS", None)
-STARTUP_TIMEOUT = 60.0  # generous: a loaded 2-core machine takes 30 s to start one
+# Generous: a loaded 2-core machine takes 30 s to start one, and `make test` runs four test
+# processes (a shared machine running other suites took over 60 s to start a build server).
+STARTUP_TIMEOUT = 120.0
 SHUTDOWN_TIMEOUT = 30.0
 LOG_TAIL_CHARS = 8000
 
