@@ -298,7 +298,7 @@ def test_the_listing_statements_are_portable_sql() -> None:
                 sql = str(
                     select(catalog.repositories.c.id)
                     .where(where)
-                    .order_by(*order)
+                    .order_by(*order.order)
                     .offset(5)
                     .limit(5)
                     .compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]

@@ -6,7 +6,7 @@ inside the caller's connection: records out, never the tables.
     credentials_version(conn, user_id)   the account's current one, None when gone
     organization_names(conn)             every organisation, by name
     owned_organizations(conn, user_id)   the organisations whose owners team holds the user
-    user_page(conn, text, offset, limit) the administrators' list of users, searched and cut in SQL
+    user_page(conn, text, ...)           the administrators' list of users, searched, keyset-paged in SQL
     audit_page(conn, ...) / audit_kinds   the audit log, filtered and keyset-paged in SQL
 """
 
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from dockyard.accounts._queries import OWNERS, events, members, namespaces, organizations, teams, users, utc
 from dockyard.accounts.records import AuditEvent
+from dockyard.db.keyset import Cursors, Keyset
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,10 @@ class UserListing:
 class UserPage:
     users: list[UserListing]
     count: int  # every user that matches, not only this page
+    cursors: Cursors  # where the pages beside this one start
+
+
+USER_ORDER = Keyset("name", (namespaces.c.name,))  # unique: a total order
 
 
 _SESSION_USER = select(
@@ -85,8 +90,12 @@ def owned_organizations(conn: Connection, user_id: int) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def user_page(conn: Connection, text: str, *, offset: int, limit: int) -> UserPage:
-    """Users whose name, email or full name contains ``text`` (lowercase), by name."""
+def user_page(
+    conn: Connection, text: str, *, cursor: str | None = None, offset: int = 0, limit: int
+) -> UserPage:
+    """Users whose name, email or full name contains ``text`` (lowercase), by name: after or before
+    ``cursor`` when given (``InvalidCursor`` when it is not one of this listing's), else after
+    ``offset`` users."""
     where = []
     if text:
         where.append(
@@ -108,10 +117,9 @@ def user_page(conn: Connection, text: str, *, offset: int, limit: int) -> UserPa
         )
         .select_from(users.join(namespaces))
         .where(*where)
-        .order_by(namespaces.c.name)
-        .offset(offset)
-        .limit(limit)
     )
+    query, window = USER_ORDER.page(query, conn, cursor=cursor, offset=offset, limit=limit)
+    rows, cursors = window.cut(conn.execute(query).all())
     found = [
         UserListing(
             r.name,
@@ -122,10 +130,10 @@ def user_page(conn: Connection, text: str, *, offset: int, limit: int) -> UserPa
             utc(r.created_at),
             None if r.last_login_at is None else utc(r.last_login_at),
         )
-        for r in conn.execute(query).all()
+        for r in rows
     ]
     count = conn.execute(select(func.count()).select_from(users.join(namespaces)).where(*where)).scalar_one()
-    return UserPage(found, int(count))
+    return UserPage(found, int(count), cursors)
 
 
 def audit_page(

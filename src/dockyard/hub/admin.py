@@ -24,7 +24,7 @@ from dockyard.accounts.readmodels import UserListing
 from dockyard.accounts.records import AuditEvent, Principal, User
 from dockyard.accounts.service import AccountService
 from dockyard.db.engine import Database, offload
-from dockyard.hub.errors import InvalidInput, NotFound, PermissionDenied
+from dockyard.hub.errors import InvalidInput, NotFound, PermissionDenied, cursor_checked
 from dockyard.hub.records import Page
 from dockyard.registry import readmodels as registry_views
 from dockyard.registry.readmodels import NamespaceUsage
@@ -81,17 +81,22 @@ class SiteAdmin:
 
     # -- users ----------------------------------------------------------------------------------
 
-    async def users(self, viewer: Principal | None, query: str, page: int, page_size: int) -> Page[UserRow]:
+    async def users(
+        self, viewer: Principal | None, query: str, page: int, page_size: int, cursor: str | None = None
+    ) -> Page[UserRow]:
+        """``cursor``: from a page's links (``Page.next_cursor``), the page it leads to."""
         require_admin(viewer)
-        return await self._users(query.strip().lower()[:MAX_QUERY], max(1, page), page_size)
+        with cursor_checked():
+            return await self._users(query.strip().lower()[:MAX_QUERY], max(1, page), page_size, cursor)
 
     @offload
-    def _users(self, text: str, page: int, page_size: int) -> Page[UserRow]:
+    def _users(self, text: str, page: int, page_size: int, cursor: str | None) -> Page[UserRow]:
+        offset = (page - 1) * page_size
         with self.db.read.connect() as conn:
-            found = accounts_views.user_page(conn, text, offset=(page - 1) * page_size, limit=page_size)
+            found = accounts_views.user_page(conn, text, cursor=cursor, offset=offset, limit=page_size)
             held = registry_views.repository_counts(conn, [u.username for u in found.users])
         items = [UserRow(**asdict(u), repositories=held.get(u.username, 0)) for u in found.users]
-        return Page(items, found.count, page, page_size)
+        return Page.keyed(items, found.count, page, page_size, found.cursors, followed=bool(cursor))
 
     async def set_disabled(self, viewer: Principal | None, username: str, disabled: bool) -> User:
         admin = require_admin(viewer)

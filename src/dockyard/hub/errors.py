@@ -9,10 +9,14 @@ AccountError                  (dockyard.accounts.errors)
 └── PermissionDenied          the viewer sees the repository but may not do this to it
 
 A private repository the viewer may not pull raises ``NotFound``, exactly as a missing one.
-Messages are safe to show to the person who caused them.
+Messages are safe to show to the person who caused them. A listing's malformed cursor
+(``InvalidCursor``) becomes ``InvalidInput`` through ``cursor_checked``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from dockyard.accounts.errors import (
     AccountError,
@@ -22,5 +26,23 @@ from dockyard.accounts.errors import (
     NotFound,
     PermissionDenied,  # one class for both domains: the organisation pages raise it from accounts
 )
+from dockyard.db.keyset import InvalidCursor
 
-__all__ = ["AccountError", "AlreadyExists", "Conflict", "InvalidInput", "NotFound", "PermissionDenied"]
+__all__ = [
+    "AccountError",
+    "AlreadyExists",
+    "Conflict",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "cursor_checked",
+]
+
+
+@contextmanager
+def cursor_checked() -> Iterator[None]:
+    """A listing's cursor that is not one of its own (``db/keyset.py``) is the caller's bad input."""
+    try:
+        yield
+    except InvalidCursor as bad:
+        raise InvalidInput(f"invalid cursor: {bad}; follow the next and previous links as given") from None

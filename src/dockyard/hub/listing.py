@@ -3,20 +3,21 @@
 The registry's catalog read model (``registry/catalog.py``) holds the filters, the orders and the
 page; the accounts' visibility rule (``accounts.access.readable``) and the hub's stars come in as
 SQL conditions, so the rule, the order and the page stay one query (three statements) whatever
-the number of repositories.
+the number of repositories. Pages are keyset-paged: a cursor from one page's links starts the
+next (``db/keyset.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy.sql.elements import ColumnElement
 
 from dockyard.accounts.access import readable
 from dockyard.accounts.records import Principal
 from dockyard.db.engine import Database, offload
+from dockyard.db.keyset import Cursors, Keyset
 from dockyard.hub.records import RepositoryOrdering, RepositorySummary
 from dockyard.registry import catalog
 from dockyard.registry.catalog import in_namespace, matching, named, relevance, with_ids
@@ -34,13 +35,14 @@ __all__ = [
 ]
 
 # The same orders, under the names the hub's API and pages take (``RepositoryOrdering``).
-ORDERS = cast(dict[RepositoryOrdering, tuple[Any, ...]], catalog.ORDERS)
+ORDERS = cast(dict[RepositoryOrdering, Keyset], catalog.ORDERS)
 
 
 @dataclass(frozen=True, slots=True)
 class Found:
     items: list[RepositorySummary]
     count: int
+    cursors: Cursors
 
 
 class Listings:
@@ -52,15 +54,17 @@ class Listings:
         self,
         viewer: Principal | None,
         condition: ColumnElement[bool] | None,
-        order: Sequence[Any],
+        order: Keyset,
         *,
+        cursor: str | None,
         offset: int,
         limit: int,
     ) -> Found:
+        """Raises ``InvalidCursor`` for a cursor that is not one of ``order``'s."""
         where = readable(viewer) if condition is None else condition & readable(viewer)
         with self.db.read.connect() as conn:
-            found = catalog.page(conn, where, order, offset=offset, limit=limit)
-        return Found([summary(row) for row in found.rows], found.count)
+            found = catalog.page(conn, where, order, cursor=cursor, offset=offset, limit=limit)
+        return Found([summary(row) for row in found.rows], found.count, found.cursors)
 
 
 def summary(row: catalog.RepositoryRow) -> RepositorySummary:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
+from dockyard.db.keyset import Cursors
+
 # Django-style: a leading "-" sorts descending. "-last_pushed" is newest first (Docker Hub's
 # ``ordering=last_updated``).
 TagOrdering = Literal["name", "-name", "last_pushed", "-last_pushed"]
@@ -63,10 +65,28 @@ class RepositoryDetail:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
+    """A page of a listing. A keyset-paged listing (``Page.keyed``) carries the opaque cursors its
+    ``next`` and ``previous`` links hand back (``?page=N&cursor=...``): following them never goes
+    through OFFSET. Without a cursor, ``page`` alone is a jump to that page (OFFSET)."""
+
     items: list[T]
     count: int  # all matches, not only this page
     page: int
     page_size: int
+    next_cursor: str | None = None  # where the next page starts; None for the last page
+    previous_cursor: str | None = None  # where the previous one ends; None: go by page number
+    keyset: bool = False  # next_cursor decides whether a next page exists
+    followed: bool = False  # reached through a cursor: its number is a label, not an offset
+
+    @classmethod
+    def keyed(
+        cls, items: list[T], count: int, page: int, page_size: int, cursors: Cursors, *, followed: bool
+    ) -> Page[T]:
+        """The page of a keyset listing. A page with nothing before it is page 1, whatever number
+        the link said; the previous link of page 2 is plain page 1 (the head of the list)."""
+        page = 1 if cursors.start else page
+        previous = cursors.before if page > 2 else None
+        return cls(items, count, page, page_size, cursors.after, previous, keyset=True, followed=followed)
 
     @property
     def pages(self) -> int:
@@ -74,7 +94,7 @@ class Page(Generic[T]):
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.next_cursor is not None if self.keyset else self.page < self.pages
 
     @property
     def has_previous(self) -> bool:

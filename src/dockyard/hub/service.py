@@ -34,12 +34,13 @@ from dockyard.accounts.errors import InvalidName
 from dockyard.accounts.records import Principal, Profile
 from dockyard.accounts.service import AccountService
 from dockyard.db.engine import Database, offload
+from dockyard.db.keyset import Keyset
 from dockyard.digests import Digest
 from dockyard.hub import listing
 from dockyard.hub import webhooks as hooks
 from dockyard.hub.admin import SiteAdmin
 from dockyard.hub.attempts import DeliveryDetail, DeliveryLog, delivery_record
-from dockyard.hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from dockyard.hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied, cursor_checked
 from dockyard.hub.images import ImageDetail, ImageReader
 from dockyard.hub.records import (
     Delivery,
@@ -190,13 +191,15 @@ class HubService:
         page_size: int = 25,
         ordering: RepositoryOrdering = "-last_pushed",
         contains: str = "",
+        cursor: str | None = None,
     ) -> Page[RepositorySummary]:
-        """``contains``: only names (after the namespace) holding it, case-insensitive."""
+        """``contains``: only names (after the namespace) holding it, case-insensitive.
+        ``cursor``: from a page's links (``Page.next_cursor``), the page it leads to."""
         condition = listing.in_namespace(namespace)
         text = contains.strip().lower()[:MAX_QUERY]
         if text:
             condition = condition & listing.named(text)
-        return await self._page(viewer, condition, listing.ORDERS[ordering], page, page_size)
+        return await self._page(viewer, condition, listing.ORDERS[ordering], page, page_size, cursor)
 
     async def search(
         self,
@@ -206,6 +209,7 @@ class HubService:
         page: int = 1,
         page_size: int = 25,
         ordering: RepositoryOrdering | None = None,
+        cursor: str | None = None,
     ) -> Page[RepositorySummary]:
         """Repositories whose name or short description contains ``query`` (case-insensitive), that
         the viewer may pull. Default order: exact name, then name prefix, official images, then
@@ -216,10 +220,16 @@ class HubService:
             order = listing.ORDERS[ordering]
         else:
             order = listing.relevance(text) if text else listing.ORDERS["-stars"]
-        return await self._page(viewer, condition, order, page, page_size)
+        return await self._page(viewer, condition, order, page, page_size, cursor)
 
     async def starred(
-        self, viewer: Principal | None, username: str, *, page: int = 1, page_size: int = 25
+        self,
+        viewer: Principal | None,
+        username: str,
+        *,
+        page: int = 1,
+        page_size: int = 25,
+        cursor: str | None = None,
     ) -> Page[RepositorySummary]:
         """The repositories a user starred that the viewer may see, by name (stars are public, as
         on Docker Hub; private repositories stay hidden from those who cannot pull them)."""
@@ -227,16 +237,23 @@ class HubService:
         if user is None:
             raise NotFound(f"no user named {username!r}")
         condition = listing.with_ids(select(stars.c.repository_id).where(stars.c.user_id == user.id))
-        return await self._page(viewer, condition, listing.ORDERS["name"], page, page_size)
+        return await self._page(viewer, condition, listing.ORDERS["name"], page, page_size, cursor)
 
     async def _page(
-        self, viewer: Principal | None, condition: Any, order: Any, page: int, page_size: int
+        self,
+        viewer: Principal | None,
+        condition: Any,
+        order: Keyset,
+        page: int,
+        page_size: int,
+        cursor: str | None,
     ) -> Page[RepositorySummary]:
         page, page_size = _page_bounds(page, page_size)
-        found = await self.listings.page(
-            viewer, condition, order, offset=(page - 1) * page_size, limit=page_size
-        )
-        return Page(found.items, found.count, page, page_size)
+        with cursor_checked():
+            found = await self.listings.page(
+                viewer, condition, order, cursor=cursor, offset=(page - 1) * page_size, limit=page_size
+            )
+        return Page.keyed(found.items, found.count, page, page_size, found.cursors, followed=bool(cursor))
 
     # -- one repository -------------------------------------------------------------------------
 
@@ -398,21 +415,25 @@ class HubService:
         contains: str = "",
         page: int = 1,
         page_size: int = 25,
+        cursor: str | None = None,
     ) -> Page[TagInfo]:
+        """``cursor``: from a page's links (``Page.next_cursor``), the page it leads to."""
         name = await self._require(viewer, name, "pull")
         page, page_size = _page_bounds(page, page_size)
-        found = await self.tag_queries.page(
-            name,
-            ordering=ordering,
-            contains=contains.strip()[:128],
-            exact=None,
-            offset=(page - 1) * page_size,
-            limit=page_size,
-        )
+        with cursor_checked():
+            found = await self.tag_queries.page(
+                name,
+                ordering=ordering,
+                contains=contains.strip()[:128],
+                exact=None,
+                cursor=cursor,
+                offset=(page - 1) * page_size,
+                limit=page_size,
+            )
         if found is None:
             raise _not_found(name)
         items = [await self._finish(row) for row in found.rows]
-        return Page(items, found.count, page, page_size)
+        return Page.keyed(items, found.count, page, page_size, found.cursors, followed=bool(cursor))
 
     async def tag(self, viewer: Principal | None, name: str, tag: str) -> TagInfo:
         name = await self._require(viewer, name, "pull")

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from dockyard.db.engine import Database, offload
+from dockyard.db.keyset import Cursors
 from dockyard.hub.records import ImageInfo, TagInfo, TagOrdering
 from dockyard.hub.tables import aware, manifest_activity, tag_activity
 from dockyard.registry import readmodels
@@ -45,6 +46,7 @@ class TagRow:
 class TagRows:
     rows: list[TagRow]
     count: int
+    cursors: Cursors
 
 
 def _latest(*values: datetime | None) -> datetime | None:
@@ -64,21 +66,30 @@ class TagQueries:
         ordering: TagOrdering,
         contains: str,
         exact: str | None,
-        offset: int,
+        cursor: str | None = None,
+        offset: int = 0,
         limit: int,
     ) -> TagRows | None:
-        """None when the repository does not exist."""
+        """None when the repository does not exist; ``InvalidCursor`` for a cursor that is not
+        one of this ordering's."""
         with self.db.read.connect() as conn:
             repo_id = readmodels.repository_id(conn, repository)
             if repo_id is None:
                 return None
             found = readmodels.tag_page(
-                conn, repo_id, ordering, contains=contains, exact=exact, offset=offset, limit=limit
+                conn,
+                repo_id,
+                ordering,
+                contains=contains,
+                exact=exact,
+                cursor=cursor,
+                offset=offset,
+                limit=limit,
             )
             activity = _tag_activity(conn, repo_id, [t.name for t in found.tags])
             chosen = [_tag_info(t, activity.get(t.name)) for t in found.tags]
             rows = self._with_images(conn, repo_id, chosen)
-        return TagRows(rows, found.count)
+        return TagRows(rows, found.count, found.cursors)
 
     def _with_images(self, conn: Connection, repo_id: int, chosen: list[TagInfo]) -> list[TagRow]:
         children: dict[str, list[readmodels.ChildDescriptor]] = {}

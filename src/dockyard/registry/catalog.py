@@ -5,23 +5,27 @@ the registry's tables. They bring the conditions that are theirs (the accounts' 
 a user's stars) as SQL conditions; the filters, the orders and the page are built here:
 
     in_namespace(ns) / named(text) / matching(text) / with_ids(subquery)   conditions
-    ORDERS[key] / relevance(text)                                           orders
-    page(conn, where, order, offset=, limit=) -> RepositoryPage             one page and the count
+    ORDERS[key] / relevance(text)                                           orders (keysets)
+    page(conn, where, order, cursor=, offset=, limit=) -> RepositoryPage    one page and the count
     detail(conn, name) -> RepositoryRow | None                              one, with its README
 
-Every listing order has an index that hands rows over already sorted (``db/models.py``): a page is
-read off the index and stops after ``offset + limit`` visible rows. Search matches substrings,
-which no B-tree can seek, so it scans ``ix_repositories_search`` (narrow: no README in it) and
-ranks from that index alone. A page is three statements, whatever the number of repositories: the
-ids of the page in order (from an index only), their rows, and the count of everything that matches.
+Every listing order has an index that hands rows over already sorted (``db/models.py``): a page
+is read off the index from the cursor's position on and stops after ``limit + 1`` visible rows.
+Search matches substrings, which no B-tree can seek, so it scans ``ix_repositories_search``
+(narrow: no README in it) and ranks from that index alone. A page is three statements, whatever
+the number of repositories: the ids of the page in order with their sort keys (from an index
+only), their rows, and the count of everything that matches.
 
-The hub API takes page numbers (Docker Hub's contract), so pages are OFFSET over the index order,
-not keyset: the deepest page of 100,000 steps over the index entries before it, never sorts.
+Pages are keyset-paged (``db/keyset.py``): each order ends with the unique name, a page's
+``next`` cursor holds the sort keys of its last row and the next page seeks past them, so
+following ``next`` never skips rows with OFFSET, and a repository created or pushed between two
+pages neither repeats nor hides one seen before. A page asked for by number alone (Docker Hub's
+``?page=N``, a jump in the web pager) is the fallback: OFFSET over the index order, which steps
+over the index entries before it but never sorts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,20 +34,24 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from dockyard.db.keyset import Cursors, Keyset
 from dockyard.registry.store import repositories
 
 LIBRARY = "library"
 _r = repositories.c
 
 # The ascending twins ("-name", "last_pushed", "pulls") are their index read backwards.
-ORDERS: dict[str, tuple[Any, ...]] = {
-    "name": (_r.name,),
-    "-name": (_r.name.desc(),),
-    "-last_pushed": (_r.updated_at.desc(), _r.name),
-    "last_pushed": (_r.updated_at, _r.name.desc()),
-    "-stars": (_r.star_count.desc(), _r.pull_count.desc(), _r.name),
-    "-pulls": (_r.pull_count.desc(), _r.star_count.desc(), _r.name),
-    "pulls": (_r.pull_count, _r.star_count, _r.name.desc()),
+ORDERS: dict[str, Keyset] = {
+    name: Keyset(name, order)
+    for name, order in {
+        "name": (_r.name,),
+        "-name": (_r.name.desc(),),
+        "-last_pushed": (_r.updated_at.desc(), _r.name),
+        "last_pushed": (_r.updated_at, _r.name.desc()),
+        "-stars": (_r.star_count.desc(), _r.pull_count.desc(), _r.name),
+        "-pulls": (_r.pull_count.desc(), _r.star_count.desc(), _r.name),
+        "pulls": (_r.pull_count, _r.star_count, _r.name.desc()),
+    }.items()
 }
 _ROW_COLUMNS = (
     _r.id,
@@ -80,6 +88,7 @@ class RepositoryRow:
 class RepositoryPage:
     rows: list[RepositoryRow]
     count: int  # everything that matches, not only this page
+    cursors: Cursors  # where the pages beside this one start
 
 
 def in_namespace(namespace: str) -> ColumnElement[bool]:
@@ -105,33 +114,45 @@ def with_ids(ids: Any) -> ColumnElement[bool]:
     return _r.id.in_(ids)
 
 
-def relevance(text: str) -> tuple[Any, ...]:
-    """Exact short name, then short names that start with the text, official images, stars, pulls."""
+def relevance(text: str) -> Keyset:
+    """Exact short name, then short names that start with the text, official images, stars, pulls.
+    (A cursor holds the first three as 0 or 1; it is a position for any search text.)"""
     short = func.substr(_r.name, func.length(_r.namespace) + 2)
-    return (
-        case((short == text, 1), else_=0).desc(),
-        case((short.startswith(text, autoescape=True), 1), else_=0).desc(),
-        case((_r.namespace == LIBRARY, 1), else_=0).desc(),
-        _r.star_count.desc(),
-        _r.pull_count.desc(),
-        _r.name,
+    return Keyset(
+        "relevance",
+        (
+            case((short == text, 1), else_=0).desc(),
+            case((short.startswith(text, autoescape=True), 1), else_=0).desc(),
+            case((_r.namespace == LIBRARY, 1), else_=0).desc(),
+            _r.star_count.desc(),
+            _r.pull_count.desc(),
+            _r.name,
+        ),
     )
 
 
 def page(
-    conn: Connection, where: ColumnElement[bool] | None, order: Sequence[Any], *, offset: int, limit: int
+    conn: Connection,
+    where: ColumnElement[bool] | None,
+    order: Keyset,
+    *,
+    cursor: str | None = None,
+    offset: int = 0,
+    limit: int,
 ) -> RepositoryPage:
-    ids_query = select(_r.id).order_by(*order).offset(offset).limit(limit)
+    """One page: after or before ``cursor`` when given (``InvalidCursor`` when it is not one of
+    ``order``'s), else after ``offset`` rows."""
+    ids_query, window = order.page(select(_r.id), conn, cursor=cursor, offset=offset, limit=limit)
     count_query = select(func.count()).select_from(repositories)
     if where is not None:
         ids_query, count_query = ids_query.where(where), count_query.where(where)
-    ids = list(conn.execute(ids_query).scalars())
+    found, cursors = window.cut(conn.execute(ids_query).all())
+    ids = [int(r.id) for r in found]
     rows = conn.execute(select(*_ROW_COLUMNS).where(_r.id.in_(ids))).all() if ids else []
     count = conn.execute(count_query).scalar_one()
     by_id = {row.id: row for row in rows}
-    return RepositoryPage(
-        [_row(by_id[i]) for i in ids if i in by_id], int(count)
-    )  # one deleted in between is skipped
+    # One deleted in between is skipped.
+    return RepositoryPage([_row(by_id[i]) for i in ids if i in by_id], int(count), cursors)
 
 
 def detail(conn: Connection, name: str) -> RepositoryRow | None:

@@ -2,7 +2,7 @@
 pages), inside the caller's connection: records out, never the registry's tables.
 
     repository_id(conn, name)                         its id, None when there is none
-    tag_page(conn, repo_id, ordering, ...)            a page of tags, ordered and cut in SQL
+    tag_page(conn, repo_id, ordering, ...)            a page of tags, ordered and keyset-paged in SQL
     index_children(conn, repo_id, digests)            the platform descriptors of indexes
     images(conn, repo_id, digests)                    image manifests: blob sizes, config digest
     tags_on(conn, repo_id, digest)                    the tags that point at a digest
@@ -27,6 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.engine import Connection
 
+from dockyard.db.keyset import Cursors, Keyset
 from dockyard.registry.store import blobs, links, manifests, references, repositories, tags
 
 CONFIG_TYPES = frozenset(
@@ -48,6 +49,7 @@ class TagRecord:
 class TagPage:
     tags: list[TagRecord]
     count: int  # every tag that matches, not only this page
+    cursors: Cursors  # where the pages beside this one start
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +107,20 @@ def repository_id(conn: Connection, name: str) -> int | None:
     return None if found is None else int(found)
 
 
-def _tag_order(ordering: TagOrder, conn: Connection) -> tuple[Any, ...]:
+def tag_order(ordering: TagOrder, conn: Connection) -> Keyset:
+    """The order, ended by the name (unique in a repository), as a keyset for the pages."""
     # Byte order on both databases (PostgreSQL's default collation would sort "B" after "a").
     name = tags.c.name.collate("C" if conn.dialect.name == "postgresql" else "BINARY")
+    order: tuple[Any, ...]
     if ordering == "name":
-        return (name,)
-    if ordering == "-name":
-        return (name.desc(),)
-    if ordering == "last_pushed":
-        return (tags.c.updated_at, name)
-    return (tags.c.updated_at.desc(), name.desc())
+        order = (name,)
+    elif ordering == "-name":
+        order = (name.desc(),)
+    elif ordering == "last_pushed":
+        order = (tags.c.updated_at, name)
+    else:
+        order = (tags.c.updated_at.desc(), name.desc())
+    return Keyset(ordering, order)
 
 
 def tag_page(
@@ -124,10 +130,13 @@ def tag_page(
     *,
     contains: str = "",
     exact: str | None = None,
+    cursor: str | None = None,
     offset: int = 0,
     limit: int = 25,
 ) -> TagPage:
-    """Tags whose name is ``exact`` or contains ``contains``, ordered, one page: in SQL."""
+    """Tags whose name is ``exact`` or contains ``contains``, ordered, one page: in SQL, after or
+    before ``cursor`` when given (``InvalidCursor`` when it is not one of this ordering's), else
+    after ``offset`` tags (a jump to a page number)."""
     where = [tags.c.repository_id == repo_id]
     if exact is not None:
         where.append(tags.c.name == exact)
@@ -137,15 +146,12 @@ def tag_page(
         select(tags.c.id, tags.c.name, tags.c.updated_at, manifests.c.digest, manifests.c.media_type)
         .select_from(tags.join(manifests, tags.c.manifest_id == manifests.c.id))
         .where(*where)
-        .order_by(*_tag_order(ordering, conn))
-        .offset(offset)
-        .limit(limit)
     )
-    found = [
-        TagRecord(int(r.id), r.name, _utc(r.updated_at), r.digest, r.media_type) for r in conn.execute(query)
-    ]
+    query, window = tag_order(ordering, conn).page(query, conn, cursor=cursor, offset=offset, limit=limit)
+    rows, cursors = window.cut(conn.execute(query).all())
+    found = [TagRecord(int(r.id), r.name, _utc(r.updated_at), r.digest, r.media_type) for r in rows]
     count = conn.execute(select(func.count()).select_from(tags).where(*where)).scalar_one()
-    return TagPage(found, int(count))
+    return TagPage(found, int(count), cursors)
 
 
 def index_children(conn: Connection, repo_id: int, digests: Iterable[str]) -> list[ChildDescriptor]:

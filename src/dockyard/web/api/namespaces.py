@@ -9,7 +9,8 @@ in the same shapes.
 ``ordering`` here is Django's, as Docker Hub documents it: ``last_updated`` is oldest first and
 ``-last_updated`` newest first (the default), likewise ``name``/``-name`` and
 ``pull_count``/``-pull_count``. (The older path's ``last_updated`` is newest first, as Docker Hub
-answers there.) POST to the listing creates a repository: repositories.py.
+answers there.) POST to the listing creates a repository: repositories.py. Listings page by
+keyset: ``next`` and ``previous`` carry a ``cursor`` beside ``page`` (pagination.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dockyard.hub.records import RepositoryOrdering
 from dockyard.web.api import repositories, schemas, tags
 from dockyard.web.api.deps import Ctx, Namespace, PageNumber, PageSize, RepositoryName, Viewer
 from dockyard.web.api.errors import responses
+from dockyard.web.api.pagination import Cursor
 from dockyard.web.api.repositories import RepositoryPage, namespace_page
 from dockyard.web.api.routing import alias
 from dockyard.web.api.tags import TagName, TagPage
@@ -55,9 +57,12 @@ async def list_repositories(
     ordering: Annotated[
         Literal["name", "-name", "last_updated", "-last_updated", "pull_count", "-pull_count"], Query()
     ] = "-last_updated",
+    cursor: Cursor = None,
 ) -> RepositoryPage:
     """The namespace's repositories the caller may pull."""
-    return await namespace_page(request, ctx, caller, namespace, page, page_size, ORDERINGS[ordering], name)
+    return await namespace_page(
+        request, ctx, caller, namespace, page, page_size, ORDERINGS[ordering], name, cursor=cursor
+    )
 
 
 # The same handlers as the older paths': the path parameters are named alike.

@@ -1,19 +1,31 @@
 """Docker Hub's pages: ``{count, next, previous, results}`` with absolute ``next``/``previous`` URLs
-that keep every other query parameter, and ``{"detail": "Invalid page."}`` past the last page."""
+that keep every other query parameter, and ``{"detail": "Invalid page."}`` past the last page.
+
+The listings the database pages (repositories, search, tags) put an opaque ``cursor`` beside
+``page`` in their links: ``?page=3&page_size=25&cursor=...``. A request with a cursor seeks to it
+(keyset pagination, ``db/keyset.py``); ``page`` is then the number shown, not an offset. A request
+with ``page`` alone (a jump, an older link) is the fallback: OFFSET. A cursor that is not one of
+the listing's own is a 400; a followed cursor is never "past the last page"."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Query, Request
 
+from dockyard.db.keyset import MAX_CURSOR
 from dockyard.hub.records import Page
 from dockyard.web.api.errors import NotFound
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+Cursor = Annotated[
+    str | None,
+    Query(max_length=MAX_CURSOR, description="where the page starts: pass on the one in next/previous"),
+]
 
 
 def base_url(request: Request, public_url: str) -> str:
@@ -23,9 +35,9 @@ def base_url(request: Request, public_url: str) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def page_url(request: Request, public_url: str, page: int) -> str:
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
-    query = urlencode([*kept, ("page", str(page))])
+def page_url(request: Request, public_url: str, page: int, cursor: str | None = None) -> str:
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "cursor")]
+    query = urlencode([*kept, ("page", str(page)), *([("cursor", cursor)] if cursor else [])])
     return f"{base_url(request, public_url)}{request.url.path}?{query}"
 
 
@@ -37,11 +49,14 @@ def check_page(page: int, count: int, page_size: int) -> None:
 
 
 def paginate(request: Request, public_url: str, page: Page[T], convert: Callable[[T], R]) -> dict[str, Any]:
-    check_page(page.page, page.count, page.page_size)
+    if not page.followed:
+        check_page(page.page, page.count, page.page_size)
+    after = page_url(request, public_url, page.page + 1, page.next_cursor) if page.has_next else None
+    before = page_url(request, public_url, page.page - 1, page.previous_cursor) if page.has_previous else None
     return {
         "count": page.count,
-        "next": page_url(request, public_url, page.page + 1) if page.has_next else None,
-        "previous": page_url(request, public_url, page.page - 1) if page.has_previous else None,
+        "next": after,
+        "previous": before,
         "results": [convert(item) for item in page.items],
     }
 

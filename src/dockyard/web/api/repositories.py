@@ -1,6 +1,6 @@
 """Repositories: list a namespace's, create, read, update, delete, and star.
 
-    GET    /v2/repositories/{namespace}/                      paginated, what the caller may see
+    GET    /v2/repositories/{namespace}/                      paginated (cursor), what the caller may see
     POST   /v2/repositories/                                  {namespace, name, ...}
     POST   /v2/namespaces/{namespace}/repositories            {name, ...}
     GET    /v2/repositories/{namespace}/{repository}/
@@ -22,7 +22,7 @@ from dockyard.hub.records import RepositoryDetail, RepositoryOrdering
 from dockyard.web.api import present, schemas
 from dockyard.web.api.deps import Context, Ctx, Namespace, PageNumber, PageSize, RepositoryName, User, Viewer
 from dockyard.web.api.errors import responses
-from dockyard.web.api.pagination import paginate
+from dockyard.web.api.pagination import Cursor, paginate
 from dockyard.web.api.routing import alias
 
 router = APIRouter(tags=["repositories"])
@@ -56,9 +56,12 @@ async def list_repositories(
     ordering: Annotated[
         Literal["last_updated", "name", "pull_count", "star_count"], Query()
     ] = "last_updated",
+    cursor: Cursor = None,
 ) -> RepositoryPage:
     """The namespace's repositories the caller may pull; ``last_updated`` is newest push first."""
-    return await namespace_page(request, ctx, caller, namespace, page, page_size, ORDERINGS[ordering])
+    return await namespace_page(
+        request, ctx, caller, namespace, page, page_size, ORDERINGS[ordering], cursor=cursor
+    )
 
 
 async def namespace_page(
@@ -70,11 +73,13 @@ async def namespace_page(
     page_size: int,
     ordering: RepositoryOrdering,
     contains: str = "",
+    *,
+    cursor: str | None,
 ) -> RepositoryPage:
     """A page of a namespace's repositories, for this path and /v2/namespaces/... (namespaces.py)."""
     await ctx.hub.namespace(namespace)  # 404 for a namespace that does not exist
     found = await ctx.hub.namespace_repositories(
-        caller, namespace, page=page, page_size=page_size, ordering=ordering, contains=contains
+        caller, namespace, page=page, page_size=page_size, ordering=ordering, contains=contains, cursor=cursor
     )
     facts = await ctx.store.repository_facts(r.name for r in found.items)
     body = paginate(

@@ -22,7 +22,7 @@ from dockyard.peers import client_ip
 from dockyard.web.api import present, schemas
 from dockyard.web.api.deps import Context, Ctx, PageNumber, PageSize, Viewer
 from dockyard.web.api.errors import Unauthorized, responses
-from dockyard.web.api.pagination import paginate
+from dockyard.web.api.pagination import Cursor, paginate
 from dockyard.web.api.routing import alias
 from dockyard.web.api.tokens import InvalidHubToken
 from dockyard.web.api.users import authenticate
@@ -44,9 +44,10 @@ async def search_repositories(
     query: SearchText = "",
     page: PageNumber = 1,
     page_size: PageSize = 25,
+    cursor: Cursor = None,
 ) -> SearchPage:
     """Repositories the caller may pull whose name or short description contains ``query``."""
-    found = await ctx.hub.search(caller, query, page=page, page_size=page_size)
+    found = await ctx.hub.search(caller, query, page=page, page_size=page_size, cursor=cursor)
     return SearchPage(**paginate(request, ctx.settings.public_url, found, present.search_result))
 
 

@@ -1,6 +1,6 @@
 """Tags with their platform images, compressed sizes and activity.
 
-    GET    /v2/repositories/{namespace}/{repository}/tags            page, page_size, ordering, name
+    GET    /v2/repositories/{namespace}/{repository}/tags            page, page_size, ordering, name, cursor
     GET    /v2/repositories/{namespace}/{repository}/tags/{tag}
     DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}      204; the manifest stays
 
@@ -18,7 +18,7 @@ from dockyard.web.api import present, schemas
 from dockyard.web.api.deps import TAG as TAG_PATTERN
 from dockyard.web.api.deps import Context, Ctx, Namespace, PageNumber, PageSize, RepositoryName, User, Viewer
 from dockyard.web.api.errors import NotFound, responses
-from dockyard.web.api.pagination import paginate
+from dockyard.web.api.pagination import Cursor, paginate
 from dockyard.web.api.routing import alias
 
 router = APIRouter(tags=["tags"])
@@ -49,11 +49,18 @@ async def list_tags(
     page_size: PageSize = 10,
     ordering: Annotated[Literal["last_updated", "-last_updated", "name", "-name"], Query()] = "last_updated",
     name: Annotated[str, Query(max_length=128, description="only tags whose name contains this")] = "",
+    cursor: Cursor = None,
 ) -> TagPage:
     """Newest push first by default, as on Docker Hub."""
     full = f"{namespace}/{repository}"
     found = await ctx.hub.tags(
-        caller, full, ordering=ORDERINGS[ordering], contains=name, page=page, page_size=page_size
+        caller,
+        full,
+        ordering=ORDERINGS[ordering],
+        contains=name,
+        page=page,
+        page_size=page_size,
+        cursor=cursor,
     )
     repository_id = await _repository_id(ctx, full)
     ids = await ctx.store.user_ids(name for t in found.items for name in (t.creator, t.pusher))
