@@ -18,7 +18,7 @@ from dockyard.accounts.errors import AccountError, InvalidInput
 from dockyard.accounts.records import Profile
 from dockyard.web.context import WebRequest, page
 from dockyard.web.login import LoginFailed
-from dockyard.web.pages.common import require_viewer
+from dockyard.web.pages.common import cursor, require_viewer
 from dockyard.web.sessions import SESSION_COOKIE
 
 PROFILE_FIELDS = ("full_name", "location", "company", "website", "email")
@@ -121,5 +121,7 @@ async def starred(web: WebRequest) -> Response:
     info = await web.hub.namespace(web.path("namespace"))
     if info.kind != "user":
         return web.redirect(f"/u/{info.name}")
-    found = await web.hub.starred(web.viewer, info.name, page=web.int_param("page"), page_size=25)
+    found = await web.hub.starred(
+        web.viewer, info.name, page=web.int_param("page"), page_size=25, cursor=cursor(web)
+    )
     return web.render("explore/starred.html", namespace=info, repositories=found, tab="starred")

@@ -21,6 +21,7 @@ from dockyard.hub.admin import as_filter, require_admin
 from dockyard.hub.errors import NotFound
 from dockyard.registry.quotas import human, parse_size
 from dockyard.web.context import WebRequest, page
+from dockyard.web.pages.common import cursor
 
 PAGE_SIZE = 50
 AUDIT_PAGE = 100
@@ -41,7 +42,7 @@ async def index(web: WebRequest) -> Response:
 @page
 async def users(web: WebRequest) -> Response:
     searched = web.param("q").strip()
-    found = await web.hub.admin.users(web.viewer, searched, web.int_param("page"), PAGE_SIZE)
+    found = await web.hub.admin.users(web.viewer, searched, web.int_param("page"), PAGE_SIZE, cursor(web))
     return web.render("admin/users.html", users=found, searched=searched, tab="users")
 
 

@@ -1,4 +1,4 @@
-"""Helpers the page handlers share: names from paths, safe redirects, visibility fields."""
+"""Helpers the page handlers share: names from paths, safe redirects, visibility fields, cursors."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ from dockyard.hub.errors import InvalidInput, PermissionDenied
 from dockyard.web.context import WebRequest
 from dockyard.web.templating import repository_url
 
-__all__ = ["private_choice", "repository_name", "repository_url", "require_viewer", "safe_next"]
+__all__ = ["cursor", "private_choice", "repository_name", "repository_url", "require_viewer", "safe_next"]
 
 
 def repository_name(web: WebRequest) -> str:
     """The repository a /r/<ns>/<repo>/... or /_/<repo>/... path names."""
     name = web.path("name")
     return f"library/{name}" if web.request.url.path.startswith("/_/") else name
+
+
+def cursor(web: WebRequest) -> str | None:
+    """The ``cursor`` of a listing's Next/Previous link (keyset pages); None for a page number alone."""
+    return web.param("cursor") or None
 
 
 def safe_next(target: str, default: str = "/") -> str:

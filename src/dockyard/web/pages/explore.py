@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from dockyard.hub.records import RepositoryOrdering
 from dockyard.web.context import WebRequest, page
+from dockyard.web.pages.common import cursor
 
 EXPLORE_ORDERINGS: dict[str, tuple[RepositoryOrdering, str]] = {
     "pulls": ("-pulls", "Most pulled"),
@@ -29,7 +30,7 @@ async def explore(web: WebRequest) -> Response:
     sort = web.param("sort", "pulls")
     ordering = EXPLORE_ORDERINGS.get(sort, EXPLORE_ORDERINGS["pulls"])[0]
     results = await web.hub.search(
-        web.viewer, "", ordering=ordering, page=web.int_param("page"), page_size=25
+        web.viewer, "", ordering=ordering, page=web.int_param("page"), page_size=25, cursor=cursor(web)
     )
     return web.render(
         "explore/explore.html",
@@ -42,7 +43,9 @@ async def explore(web: WebRequest) -> Response:
 @page
 async def search(web: WebRequest) -> Response:
     query = web.param("q").strip()
-    results = await web.hub.search(web.viewer, query, page=web.int_param("page"), page_size=25)
+    results = await web.hub.search(
+        web.viewer, query, page=web.int_param("page"), page_size=25, cursor=cursor(web)
+    )
     return web.render("explore/search.html", query=query, results=results)
 
 
@@ -52,7 +55,7 @@ async def namespace(web: WebRequest) -> Response:
     sort = web.param("sort", "updated")
     ordering = EXPLORE_ORDERINGS.get(sort, EXPLORE_ORDERINGS["updated"])[0]
     repositories = await web.hub.namespace_repositories(
-        web.viewer, info.name, page=web.int_param("page"), page_size=25, ordering=ordering
+        web.viewer, info.name, page=web.int_param("page"), page_size=25, ordering=ordering, cursor=cursor(web)
     )
     writable = info.name in await web.hub.writable_namespaces(web.viewer)
     return web.render(

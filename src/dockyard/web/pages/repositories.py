@@ -19,7 +19,7 @@ from dockyard.hub import markdown
 from dockyard.hub.errors import PermissionDenied
 from dockyard.hub.records import RepositoryDetail, TagOrdering
 from dockyard.web.context import WebRequest, page
-from dockyard.web.pages.common import private_choice, repository_name, repository_url, require_viewer
+from dockyard.web.pages.common import cursor, private_choice, repository_name, repository_url, require_viewer
 
 TAG_SORTS: dict[str, tuple[str, str]] = {
     "newest": ("-last_pushed", "Newest"),
@@ -139,6 +139,7 @@ async def tags(web: WebRequest) -> Response:
         contains=contains,
         page=web.int_param("page"),
         page_size=size,
+        cursor=cursor(web),
     )
     return web.render(
         "repositories/tags.html",
