@@ -31,10 +31,8 @@ import contextlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-import sqlalchemy as sa
-
+from dockyard.accounts import readmodels as account_reads
 from dockyard.accounts import registry_events as account_events
 from dockyard.accounts.limits import CreationLimits
 from dockyard.accounts.reservations import NamespaceReservations
@@ -46,10 +44,10 @@ from dockyard.auth.service import AuthService
 from dockyard.auth.throttle import LoginThrottle
 from dockyard.auth.tokens import TokenAuthority
 from dockyard.background import BackgroundTask, periodic, select
+from dockyard.builds import readmodels as build_reads
 from dockyard.builds import registry_events as build_events
 from dockyard.builds.context import BuildsContext
 from dockyard.builds.events import BUILD_STATE, write_build_state
-from dockyard.builds.models import Build
 from dockyard.builds.pushauth import PushTokens, token_ttl
 from dockyard.builds.queue import BuildQueue
 from dockyard.builds.runner import Runner, registry_address
@@ -198,7 +196,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     storage = driver_for(settings)
     room = DiskRoom(Reserve(settings.data_dir / "reserve", settings.disk_reserve_bytes))
     dispatcher = Dispatcher(database)
-    registry = Registry(storage, MetadataStore(database), settings.max_manifest_bytes, room, dispatcher)
+    store = MetadataStore(database, default_private=account_reads.default_private)
+    registry = Registry(storage, store, settings.max_manifest_bytes, room, dispatcher)
     metrics = Metrics()
     proxy = _proxy(settings, database, secrets, registry, metrics)
     accounts = AccountService(database, limits=CreationLimits.from_settings(settings))
@@ -359,12 +358,9 @@ def _build_worker(
 
 
 def _queue_depth(database: Database) -> Callable[[], float]:
-    builds = cast(sa.Table, Build.__table__)
-    query = sa.select(sa.func.count()).select_from(builds).where(builds.c.state == "queued")
-
     def depth() -> float:
         with database.read.connect() as conn:
-            return float(conn.execute(query).scalar_one())
+            return float(build_reads.queued_count(conn))
 
     return depth
 

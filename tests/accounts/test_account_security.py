@@ -98,7 +98,7 @@ async def test_delete_refuses_while_repositories_or_sole_ownership_remain(
 
 
 async def _drop_repository(database: Database, name: str) -> None:
-    from dockyard.accounts.service import repositories
+    from dockyard.registry.store import repositories
 
     with database.write.begin() as conn:
         conn.execute(repositories.delete().where(repositories.c.name == name))

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import delete
 
 from dockyard.accounts.errors import InvalidInput, NotFound
-from dockyard.accounts.service import AccountService, repositories
+from dockyard.accounts.service import AccountService
+from dockyard.registry.store import repositories
 from tests.accounts.conftest import World
 
 pytestmark = pytest.mark.anyio

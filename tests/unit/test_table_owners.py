@@ -51,18 +51,8 @@ DB_OWNERS = {
     "RateCounter": "auth",  # the login throttle and pull limits (auth/counters.py)
 }
 
-# (module, table): why it is still there. Not the hub's or the web's: those are clean.
-KNOWN = {
-    ("dockyard.accounts._queries", "repositories"): "the pull rule as SQL (access.readable)",
-    ("dockyard.accounts.access", "repositories"): "the pull rule as SQL, composed into the catalog",
-    ("dockyard.accounts.collaborators", "repositories"): "collaborators keyed by repository id",
-    ("dockyard.accounts.limits", "repositories"): "repository creation limits count repositories",
-    ("dockyard.accounts.organizations", "repositories"): "an organisation holding repositories stays",
-    ("dockyard.accounts.users", "repositories"): "an account holding repositories stays",
-    ("dockyard.accounts.repositories", "repositories"): "accounts' repository list and settings",
-    ("dockyard.registry.store", "namespaces"): "a push's default visibility from its namespace",
-    ("dockyard.services", "builds"): "the composition root reads Build; belongs behind a builds service",
-}
+# (module, table): why it is still there. Nothing today: every package keeps to its own tables.
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True, slots=True)

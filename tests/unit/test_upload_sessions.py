@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, insert, select
 
+from dockyard.accounts import readmodels as account_reads
 from dockyard.db.engine import Database
 from dockyard.db.models import Namespace, Repository
 from dockyard.digests import Digest
@@ -30,7 +31,8 @@ async def body(*chunks: bytes) -> AsyncIterator[bytes]:
 
 @pytest.fixture
 def store(database: Database) -> MetadataStore:
-    return MetadataStore(database)
+    """As the composition root builds it: the accounts' namespaces give new repositories' visibility."""
+    return MetadataStore(database, default_private=account_reads.default_private)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ writes stay one unit of work. Everything here is private to the accounts package
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +27,8 @@ from dockyard.accounts.records import (
 from dockyard.clock import utc as utc  # re-exported: the accounts modules take it from here
 from dockyard.db import models
 from dockyard.db.engine import Database
+from dockyard.registry import repository_rows
+from dockyard.registry.repository_rows import RepositoryRow
 
 if TYPE_CHECKING:
     from dockyard.accounts.limits import CreationLimits
@@ -42,7 +43,6 @@ org_members = cast(Table, models.OrganizationMember.__table__)
 collaborators = cast(Table, models.RepositoryCollaborator.__table__)
 tokens = cast(Table, models.AccessToken.__table__)
 events = cast(Table, models.AuditEvent.__table__)
-repositories = cast(Table, models.Repository.__table__)
 
 OWNERS = policy.OWNERS_TEAM
 RETIRED = "retired"  # the namespace kind of a deleted account's name: taken for good
@@ -96,7 +96,6 @@ class ServicePart:
     passwords: Passwords
     limits: CreationLimits
     inline_lookups: bool  # point reads run inline on SQLite (db.engine.lookup)
-    _insert: Callable[[Table], Any]  # the dialect's INSERT, which knows ON CONFLICT DO NOTHING
 
 
 # -- time and keys ------------------------------------------------------------------------------------
@@ -177,15 +176,15 @@ def require_team(conn: Connection, org: str, team: str) -> int:
 
 
 def repository(conn: Connection, name: str) -> RepositoryInfo | None:
-    row = conn.execute(select(repositories).where(repositories.c.name == name)).first()
+    row = repository_rows.row(conn, name)
     return None if row is None else repository_record(row)
 
 
 def require_repository(conn: Connection, name: str) -> int:
-    repo_id = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar_one_or_none()
-    if repo_id is None:
+    found = repository_rows.visibility(conn, name)
+    if found is None:
         raise NotFound(f"repository {name!r} does not exist; create it with `dockyard repo create {name}`")
-    return int(repo_id)
+    return found.id
 
 
 def default_private(conn: Connection, namespace: str) -> bool | None:
@@ -221,16 +220,16 @@ def org_record(row: Any) -> Organization:
     return Organization(row.id, row.name, bool(row.default_private), utc(row.created_at))
 
 
-def repository_record(row: Any) -> RepositoryInfo:
+def repository_record(row: RepositoryRow) -> RepositoryInfo:
     return RepositoryInfo(
         id=row.id,
         name=row.name,
         namespace=row.namespace or names.namespace_of(row.name),
-        is_private=bool(row.is_private),
+        is_private=row.is_private,
         description=row.description,
         full_description=row.full_description,
-        created_at=utc(row.created_at),
-        pushed_at=aware(row.pushed_at),
+        created_at=row.created_at,
+        pushed_at=row.pushed_at,
         created_by=row.created_by,
     )
 

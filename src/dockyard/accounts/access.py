@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,12 +20,12 @@ from dockyard.accounts._queries import (
     org_members,
     organizations,
     permissions,
-    repositories,
     teams,
 )
 from dockyard.accounts.records import CatalogPage, Principal
 from dockyard.db.engine import offload
 from dockyard.proxy import readmodels as proxy_reads
+from dockyard.registry import repository_rows
 
 
 class Access(q.ServicePart):
@@ -43,32 +43,17 @@ class Access(q.ServicePart):
     def readable_repositories(self, principal: Principal | None, repositories_: Iterable[str]) -> list[str]:
         """The given names the caller may pull, in the given order (for ``_catalog``)."""
         wanted = list(dict.fromkeys(repositories_))
-        readable: set[str] = set()
         with self.db.read.connect() as conn:
-            condition = _readable(principal)
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                query = select(repositories.c.name).where(repositories.c.name.in_(chunk), condition)
-                readable.update(conn.execute(query).scalars())
+            readable = repository_rows.names_within(conn, _readable(principal), wanted)
         return [name for name in wanted if name in readable]
 
     @offload
     def catalog(self, principal: Principal | None, limit: int | None, last: str | None) -> CatalogPage:
         """One page of the repositories the caller may pull, sorted bytewise, filtered in SQL so
         pages stay full."""
-        collate = "C" if self.db.dialect == "postgresql" else "BINARY"
-        ordered = repositories.c.name.collate(collate)
         with self.db.read.connect() as conn:
-            query = select(repositories.c.name).where(_readable(principal)).order_by(ordered)
-            if last is not None:
-                query = query.where(ordered > last)
-            if limit is not None:
-                query = query.limit(limit + 1)
-            items = list(conn.execute(query).scalars())
-        if limit is not None and len(items) > limit:
-            items = items[:limit]
-            return CatalogPage(items, items[-1] if items else None)
-        return CatalogPage(items, None)
+            page = repository_rows.name_page(conn, _readable(principal), limit, last)
+        return CatalogPage(page.items, page.last)
 
 
 def _facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
@@ -80,18 +65,8 @@ def _facts(conn: Connection, principal: Principal | None, repository: str) -> po
 
 def _account_facts(conn: Connection, principal: Principal | None, repository: str) -> policy.RepositoryFacts:
     namespace = names.namespace_of(repository)
-    caller = principal.user_id if principal is not None and not principal.is_admin else None
-    repo = conn.execute(
-        select(repositories.c.id, repositories.c.is_private, collaborators.c.permission)
-        .select_from(
-            repositories.outerjoin(
-                collaborators,
-                and_(collaborators.c.repository_id == repositories.c.id, collaborators.c.user_id == caller),
-            )
-        )
-        .where(repositories.c.name == repository)
-    ).first()
-    exists, is_private = repo is not None, bool(repo.is_private) if repo is not None else False
+    repo = repository_rows.visibility(conn, repository)
+    exists, is_private = repo is not None, repo.is_private if repo is not None else False
     proxy_private = proxy_reads.proxy_privacy(conn, namespace)
     if proxy_private is not None:
         return _proxy_facts(conn, principal, namespace, proxy_private)
@@ -99,7 +74,7 @@ def _account_facts(conn: Connection, principal: Principal | None, repository: st
         return policy.RepositoryFacts(exists=exists, is_private=is_private)
     if namespace == principal.username:
         return policy.RepositoryFacts(exists, is_private, namespace_is_caller=True)
-    collaborator = repo.permission if repo is not None else None
+    collaborator = _collaborator(conn, repo.id, principal.user_id) if repo is not None else None
     held = conn.execute(
         select(teams.c.id, teams.c.name)
         .select_from(members.join(teams).join(organizations).join(namespaces))
@@ -120,6 +95,15 @@ def _account_facts(conn: Connection, principal: Principal | None, repository: st
     return policy.RepositoryFacts(exists, is_private, team_permissions=granted, collaborator=collaborator)
 
 
+def _collaborator(conn: Connection, repo_id: int, user_id: int) -> str | None:
+    """The user's permission as a collaborator on the repository, None when they are not one."""
+    query = select(collaborators.c.permission).where(
+        collaborators.c.repository_id == repo_id, collaborators.c.user_id == user_id
+    )
+    found = conn.execute(query).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
 def _proxy_facts(
     conn: Connection, principal: Principal | None, namespace: str, private: bool
 ) -> policy.RepositoryFacts:
@@ -137,18 +121,18 @@ def _proxy_facts(
 
 
 def readable(principal: Principal | None) -> ColumnElement[bool]:
-    """The pull rule as a condition on ``repositories``, for listings that filter in the database."""
+    """The pull rule as a condition on repositories, for listings that filter in the database."""
     return _readable(principal)
 
 
 def _readable(principal: Principal | None) -> ColumnElement[bool]:
-    """SQL for "the caller may pull this existing repository": the policy's pull rule."""
-    public = repositories.c.is_private == false()
+    """SQL for "the caller may pull this existing repository": the policy's pull rule, the
+    caller's namespaces and grants as the terms of the registry's condition."""
     if principal is None:
-        return public
+        return repository_rows.public()
     scopes = principal.token_scopes
     if scopes is not None and scopes <= {"repo:public_read"}:
-        return public
+        return repository_rows.public()
     if principal.is_admin:
         return true()
     owned_orgs = (
@@ -162,10 +146,4 @@ def _readable(principal: Principal | None) -> ColumnElement[bool]:
         .where(members.c.user_id == principal.user_id)
     )
     shared = select(collaborators.c.repository_id).where(collaborators.c.user_id == principal.user_id)
-    return or_(
-        public,
-        repositories.c.namespace == principal.username,
-        repositories.c.namespace.in_(owned_orgs),
-        repositories.c.id.in_(granted),
-        repositories.c.id.in_(shared),
-    )
+    return repository_rows.visible(namespaces=(principal.username, owned_orgs), ids=(granted, shared))

@@ -17,14 +17,14 @@ from sqlalchemy.engine import Connection
 
 from dockyard.accounts import _queries as q
 from dockyard.accounts import names
-from dockyard.accounts._queries import PERMISSIONS, collaborators, namespaces, repositories, users
+from dockyard.accounts._queries import PERMISSIONS, collaborators, namespaces, users
 from dockyard.accounts.audit import write_event
 from dockyard.accounts.errors import InvalidInput, NotFound
 from dockyard.accounts.records import Collaborator, EventKind, Permission
 from dockyard.db.engine import offload
+from dockyard.registry import views as registry_views
 
 COLLABORATOR_COLUMNS = (
-    repositories.c.name.label("repository"),
     namespaces.c.name.label("username"),
     users.c.id.label("user_id"),
     collaborators.c.permission,
@@ -36,14 +36,14 @@ class Collaborators(q.ServicePart):
     @offload
     def list_collaborators(self, repository: str) -> list[Collaborator]:
         with self.db.read.connect() as conn:
-            repo_id = q.require_repository(conn, names.canonical_repository(repository))
-            return _collaborators(conn, repo_id)
+            repository = names.canonical_repository(repository)
+            return _collaborators(conn, q.require_repository(conn, repository), repository)
 
     @offload
     def get_collaborator(self, repository: str, username: str) -> Collaborator:
         with self.db.read.connect() as conn:
-            repo_id = q.require_repository(conn, names.canonical_repository(repository))
-            found = _collaborators(conn, repo_id, username)
+            repository = names.canonical_repository(repository)
+            found = _collaborators(conn, q.require_repository(conn, repository), repository, username)
         if not found:
             raise NotFound(f"{username!r} is not a collaborator on {repository!r}")
         return found[0]
@@ -77,7 +77,7 @@ class Collaborators(q.ServicePart):
                 detail = {"user": username, "permission": permission, "previous": previous}
                 kind = EventKind.COLLABORATOR_CHANGED
                 write_event(conn, kind, actor=actor, target=repository, detail=detail)
-            return _collaborators(conn, repo_id, username)[0]
+            return _collaborators(conn, repo_id, repository, username)[0]
 
     @offload
     def remove_collaborator(self, repository: str, username: str, *, actor: str | None = None) -> None:
@@ -101,14 +101,15 @@ class Collaborators(q.ServicePart):
         wanted = sorted(set(repositories_))
         if not wanted:
             return {}
-        query = (
-            select(repositories.c.name, func.count(collaborators.c.user_id))
-            .select_from(repositories.outerjoin(collaborators))
-            .where(repositories.c.name.in_(wanted))
-            .group_by(repositories.c.name)
-        )
         with self.db.read.connect() as conn:
-            return {name: int(count) for name, count in conn.execute(query).all()}
+            ids = registry_views.repository_ids(conn, wanted)
+            query = (
+                select(collaborators.c.repository_id, func.count())
+                .where(collaborators.c.repository_id.in_(list(ids.values())))
+                .group_by(collaborators.c.repository_id)
+            )
+            counted = {int(repo_id): int(count) for repo_id, count in conn.execute(query).all()}
+        return {name: counted.get(repo_id, 0) for name, repo_id in ids.items()}
 
 
 def _require_personal(conn: Connection, repository: str, owner: str) -> None:
@@ -120,10 +121,13 @@ def _require_personal(conn: Connection, repository: str, owner: str) -> None:
         )
 
 
-def _collaborators(conn: Connection, repo_id: int, username: str | None = None) -> list[Collaborator]:
+def _collaborators(
+    conn: Connection, repo_id: int, repository: str, username: str | None = None
+) -> list[Collaborator]:
+    """The collaborators of the repository ``repo_id`` (named ``repository``), by username."""
     query = (
         select(*COLLABORATOR_COLUMNS)
-        .select_from(collaborators.join(repositories).join(users).join(namespaces))
+        .select_from(collaborators.join(users).join(namespaces))
         .where(collaborators.c.repository_id == repo_id)
         .order_by(namespaces.c.name)
     )
@@ -131,7 +135,7 @@ def _collaborators(conn: Connection, repo_id: int, username: str | None = None) 
         query = query.where(namespaces.c.name == username)
     return [
         Collaborator(
-            row.repository, row.username, row.user_id, cast(Permission, row.permission), q.utc(row.created_at)
+            repository, row.username, row.user_id, cast(Permission, row.permission), q.utc(row.created_at)
         )
         for row in conn.execute(query).all()
     ]

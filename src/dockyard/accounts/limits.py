@@ -22,16 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts.errors import QuotaExceeded, RateLimited
 from dockyard.clock import utc
 from dockyard.config import Settings
 from dockyard.db import models
+from dockyard.registry import repository_rows
 
 hits = cast(Table, models.RateLimitHit.__table__)
-repositories = cast(Table, models.Repository.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +107,7 @@ def check_namespace(conn: Connection, namespace: str, cap: int) -> None:
     """QuotaExceeded when the namespace already holds ``cap`` repositories."""
     if cap <= 0:
         return
-    held = conn.execute(
-        select(func.count()).select_from(
-            select(repositories.c.id).where(repositories.c.namespace == namespace).limit(cap).subquery()
-        )
-    ).scalar_one()
-    if held >= cap:
+    if repository_rows.held(conn, namespace, at_most=cap) >= cap:
         raise QuotaExceeded(
             f"{namespace!r} holds {cap} repositories, the most a namespace may; delete some first"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts import _queries as q
@@ -24,7 +24,6 @@ from dockyard.accounts._queries import (
     org_members,
     organizations,
     permissions,
-    repositories,
     teams,
     users,
 )
@@ -33,6 +32,7 @@ from dockyard.accounts.errors import AlreadyExists, Conflict, InvalidInput, NotF
 from dockyard.accounts.memberships import count_owners, join
 from dockyard.accounts.records import EventKind, Organization, Permission, Team, TeamPermission
 from dockyard.db.engine import offload
+from dockyard.registry import repository_rows
 
 
 class Organizations(q.ServicePart):
@@ -77,9 +77,7 @@ class Organizations(q.ServicePart):
         hub deletes one): its teams, memberships and permissions go with it, its name is retired."""
         with self.db.write.begin() as conn:
             org_id = q.require_org(conn, name)
-            held = conn.execute(
-                select(func.count()).select_from(repositories).where(repositories.c.namespace == name)
-            ).scalar_one()
+            held = repository_rows.held(conn, name)
             if held:
                 raise Conflict(f"{name!r} still has {held} repositories; delete them first")
             org_teams = select(teams.c.id).where(teams.c.organization_id == org_id)
@@ -251,17 +249,25 @@ class Organizations(q.ServicePart):
 
     @offload
     def list_team_permissions(self, org: str, team: str | None = None) -> list[TeamPermission]:
+        """By team, then by repository (the registry's names for the permissions' repository ids)."""
         query = (
-            select(teams.c.name, repositories.c.name.label("repository"), permissions.c.permission)
-            .select_from(permissions.join(teams).join(repositories))
-            .order_by(teams.c.name, repositories.c.name)
+            select(teams.c.name, permissions.c.repository_id, permissions.c.permission)
+            .select_from(permissions.join(teams))
+            .order_by(teams.c.name)
         )
         with self.db.read.connect() as conn:
             query = query.where(teams.c.organization_id == q.require_org(conn, org))
             if team is not None:
                 query = query.where(teams.c.name == team)
             rows = conn.execute(query).all()
-        return [TeamPermission(org, row.name, row.repository, row.permission) for row in rows]
+            named = repository_rows.names_by_id(conn, {row.repository_id for row in rows})
+        rank = {name: i for i, name in enumerate(dict.fromkeys(row.name for row in rows))}  # SQL's team order
+        found = [
+            TeamPermission(org, row.name, named[row.repository_id], row.permission)
+            for row in rows
+            if row.repository_id in named  # one deleted meanwhile: its permissions go with it
+        ]
+        return sorted(found, key=lambda granted: (rank[granted.team], granted.repository))
 
 
 def _teams(conn: Connection, org: str, org_id: int, team: str | None = None) -> list[Team]:

@@ -4,6 +4,7 @@ inside the caller's connection: records out, never the tables.
     user_count(conn)                     how many accounts exist (the first-start hint)
     session_user(conn, user_id)          who a web session belongs to, None when disabled or gone
     credentials_version(conn, user_id)   the account's current one, None when gone
+    default_private(conn, namespace)     whether a repository the registry creates there is private
     organization_names(conn)             every organisation, by name
     owned_organizations(conn, user_id)   the organisations whose owners team holds the user
     user_page(conn, text, ...)           the administrators' list of users, searched, keyset-paged in SQL
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts._queries import OWNERS, events, members, namespaces, organizations, teams, users, utc
@@ -73,6 +74,16 @@ def credentials_version(conn: Connection, user_id: int) -> int | None:
         select(users.c.credentials_version).where(users.c.id == user_id)
     ).scalar_one_or_none()
     return None if found is None else int(found)
+
+
+_DEFAULT_PRIVATE = select(namespaces.c.default_private).where(namespaces.c.name == bindparam("namespace"))
+
+
+def default_private(conn: Connection, namespace: str) -> bool:
+    """The namespace's default visibility, for a repository the registry creates in it (a push
+    into a new name, a mount, a proxy's cache fill): ``registry.store.DefaultVisibility``, passed
+    by the composition root. A namespace without a row (library/, an open registry's) is public."""
+    return bool(conn.execute(_DEFAULT_PRIVATE, {"namespace": namespace}).scalar_one_or_none())
 
 
 def organization_names(conn: Connection) -> list[str]:

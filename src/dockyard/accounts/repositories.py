@@ -1,26 +1,25 @@
 """Repositories as the accounts domain sees them: who created them, visibility, descriptions.
 
-Manifests and blobs are the registry's; a repository row here is what access is decided on.
+The row is the registry's (``registry/repository_rows.py`` writes it, inside the transaction of
+the methods here): the accounts decide who may create or change a repository, count creations
+against the limits and audit the change, in one transaction with the write.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from dockyard.accounts import _queries as q
 from dockyard.accounts import limits, names
-from dockyard.accounts._queries import repositories
 from dockyard.accounts.audit import write_event
 from dockyard.accounts.errors import AlreadyExists, DeletedSince, NotFound
 from dockyard.accounts.records import EventKind, Principal, RepositoryInfo
 from dockyard.db.engine import lookup, offload
-from dockyard.registry import tombstones
+from dockyard.registry import repository_rows, tombstones
 
 NEW_REPOSITORIES = "new repositories"
-REPOSITORY_EXISTS = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
 
 
 class Repositories(q.ServicePart):
@@ -43,20 +42,21 @@ class Repositories(q.ServicePart):
             default_private = q.default_private(conn, namespace)
             if default_private is None:
                 raise NotFound(f"no user or organisation named {namespace!r}")
-            if conn.execute(select(repositories.c.id).where(repositories.c.name == name)).first():
+            if repository_rows.exists(conn, name):
                 raise AlreadyExists(f"repository {name!r} already exists")
             self._count_creation(conn, namespace, created_by)
             is_private = default_private if private is None else private
-            conn.execute(
-                repositories.insert().values(
-                    name=name,
-                    created_at=q.now(),
-                    is_private=is_private,
-                    description=description,
-                    full_description=full_description,
-                    created_by=creator,
-                )
+            created = repository_rows.create(
+                conn,
+                name,
+                is_private=is_private,
+                now=q.now(),
+                description=description,
+                full_description=full_description,
+                created_by=creator,
             )
+            if not created:  # a concurrent push, where transactions do not take the lock up front
+                raise AlreadyExists(f"repository {name!r} already exists")
             write_event(
                 conn, EventKind.REPOSITORY_CREATED, actor=creator, target=name, detail={"private": is_private}
             )
@@ -77,7 +77,7 @@ class Repositories(q.ServicePart):
 
     @lookup
     def _repository_exists(self, name: str) -> bool:
-        return self.db.point(REPOSITORY_EXISTS, {"name": name}) is not None
+        return repository_rows.exists_point(self.db, name)
 
     @offload
     def _create_pushed_repository(
@@ -86,17 +86,13 @@ class Repositories(q.ServicePart):
         namespace = names.namespace_of(name)
         creator = created_by.username if created_by is not None else None
         with self.db.write.begin() as conn:
-            if conn.execute(REPOSITORY_EXISTS, {"name": name}).first():
+            if repository_rows.exists(conn, name):
                 return  # made by a concurrent push meanwhile: nothing to count
             if issued_at is not None and tombstones.deleted_after(conn, name, issued_at):
                 raise DeletedSince(f"{name} was deleted after this push's token was issued; log in again")
             self._count_creation(conn, namespace, created_by)
             is_private = bool(q.default_private(conn, namespace))
-            stmt = self._insert(repositories).values(
-                name=name, created_at=q.now(), is_private=is_private, created_by=creator
-            )
-            result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
-            if result.rowcount:
+            if repository_rows.create(conn, name, is_private=is_private, now=q.now(), created_by=creator):
                 write_event(
                     conn,
                     EventKind.REPOSITORY_CREATED,
@@ -122,11 +118,8 @@ class Repositories(q.ServicePart):
 
     @offload
     def list_repositories(self, namespace: str | None = None) -> list[RepositoryInfo]:
-        query = select(repositories).order_by(repositories.c.name)
-        if namespace is not None:
-            query = query.where(repositories.c.namespace == namespace)
         with self.db.read.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = repository_rows.rows(conn, namespace)
         return [q.repository_record(row) for row in rows]
 
     @offload
@@ -136,9 +129,7 @@ class Repositories(q.ServicePart):
             if info is None:
                 raise NotFound(f"repository {name!r} does not exist")
             if info.is_private != private:
-                conn.execute(
-                    update(repositories).where(repositories.c.id == info.id).values(is_private=private)
-                )
+                repository_rows.set_private(conn, info.id, private)
                 write_event(
                     conn, EventKind.VISIBILITY_CHANGED, actor=actor, target=name, detail={"private": private}
                 )
@@ -151,12 +142,8 @@ class Repositories(q.ServicePart):
         self, name: str, description: str, full_description: str | None = None, *, actor: str | None = None
     ) -> RepositoryInfo:
         description = q.validate_description(description)
-        values: dict[str, str] = {"description": description}
-        if full_description is not None:
-            values["full_description"] = full_description
         with self.db.write.begin() as conn:
-            result = conn.execute(update(repositories).where(repositories.c.name == name).values(**values))
-            if not result.rowcount:
+            if not repository_rows.describe(conn, name, description, full_description):
                 raise NotFound(f"repository {name!r} does not exist")
             info = q.repository(conn, name)
         assert info is not None

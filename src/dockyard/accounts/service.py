@@ -15,17 +15,16 @@ The methods live with their domain, one part per module, composed here into the 
     organizations.py    Organizations     organisations, teams, team members, team permissions
     memberships.py      Memberships       who is in an organisation, as owner or member
     collaborators.py    Collaborators     users given a permission on a personal repository
-    repositories.py     Repositories      repository rows: creation, visibility, descriptions
+    repositories.py     Repositories      repositories: creation, visibility, descriptions (the
+                                          registry's rows, through registry/repository_rows.py)
     access.py           Access            the facts policy.py decides on; the catalog's SQL filter
     tokens.py           Tokens            personal access tokens
     limits.py           (functions)       sign-up and repository creation limits
     audit.py            AuditLog          the audit log, and write_event for every other part
-    _queries.py         ServicePart       tables, selects, rows to records, shared lookups
+    _queries.py         ServicePart       the accounts' tables, selects, rows to records, lookups
 """
 
 from __future__ import annotations
-
-from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.accounts._queries import (  # the table handles stay importable from here
     events,
@@ -33,7 +32,6 @@ from dockyard.accounts._queries import (  # the table handles stay importable fr
     namespaces,
     organizations,
     permissions,
-    repositories,
     teams,
     tokens,
     users,
@@ -58,7 +56,6 @@ __all__ = [
     "namespaces",
     "organizations",
     "permissions",
-    "repositories",
     "teams",
     "tokens",
     "users",
@@ -85,4 +82,3 @@ class AccountService(
         self.passwords = passwords or Passwords()
         self.limits = limits or CreationLimits()
         self.inline_lookups = database.dialect == "sqlite"
-        self._insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert

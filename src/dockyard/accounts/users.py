@@ -23,7 +23,6 @@ from dockyard.accounts._queries import (
     members,
     namespaces,
     organizations,
-    repositories,
     teams,
     tokens,
     users,
@@ -32,6 +31,7 @@ from dockyard.accounts.audit import write_event
 from dockyard.accounts.errors import Conflict, InvalidInput, NotFound
 from dockyard.accounts.records import EventKind, Profile, User
 from dockyard.db.engine import offload
+from dockyard.registry import repository_rows
 
 SIGNUPS = "sign-ups from your address"
 PROFILE_FIELDS = ("full_name", "location", "company", "website")
@@ -154,9 +154,7 @@ class Users(q.ServicePart):
         retired, never given out again: whoever took it would receive the old owner's pulls."""
         with self.db.write.begin() as conn:
             user = q.require_user(conn, username)
-            held = conn.execute(
-                select(func.count()).select_from(repositories).where(repositories.c.namespace == username)
-            ).scalar_one()
+            held = repository_rows.held(conn, username)
             if held:
                 raise Conflict(f"{username!r} still has {held} repositories; delete them first")
             orphaned = _orgs_only_owned_by(conn, user.id)

@@ -13,9 +13,9 @@ import contextlib
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, false, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -25,7 +25,6 @@ from dockyard.db.models import (
     Blob,
     Manifest,
     ManifestReference,
-    Namespace,
     Repository,
     RepositoryBlob,
     Tag,
@@ -62,7 +61,6 @@ links = cast(Table, RepositoryBlob.__table__)
 manifests = cast(Table, Manifest.__table__)
 references = cast(Table, ManifestReference.__table__)
 tags = cast(Table, Tag.__table__)
-namespaces = cast(Table, Namespace.__table__)
 
 
 # Hot lookups are built once: constructing a statement costs more than running it.
@@ -70,14 +68,6 @@ _MANIFEST_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.con
 REPOSITORY_ID = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
 REPOSITORY_IDENTITY = select(repositories.c.id, repositories.c.created_at).where(
     repositories.c.name == bindparam("name")
-)
-# A repository the registry creates (a push, a mount) takes its namespace's default visibility,
-# as one created on the hub does; a namespace without a row (library/, an open registry) is public.
-NAMESPACE_DEFAULT_PRIVATE = func.coalesce(
-    select(namespaces.c.default_private)
-    .where(namespaces.c.name == bindparam("owner_namespace"))
-    .scalar_subquery(),
-    false(),
 )
 MANIFEST_BY_TAG = (
     select(*_MANIFEST_COLUMNS)
@@ -115,9 +105,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class DefaultVisibility(Protocol):
+    """Whether a repository the registry creates (a push into a new name, a mount, a cache fill)
+    starts private: its namespace's default, as for one created on the hub. The namespaces are the
+    accounts', a layer above; the composition root passes theirs (accounts/readmodels.py)."""
+
+    def __call__(self, conn: Connection, namespace: str) -> bool: ...
+
+
+def everything_public(conn: Connection, namespace: str) -> bool:
+    """A registry without accounts (a test's): every namespace is without a row, so public."""
+    return False
+
+
 class MetadataStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, default_private: DefaultVisibility = everything_public) -> None:
         self.db = database
+        self._default_private = default_private
         dialect = database.dialect
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # Tag and repository names sort bytewise whatever the database's locale.
@@ -125,7 +129,7 @@ class MetadataStore:
         self.inline_lookups = dialect == "sqlite"
         self._add_repository = (
             self._insert(repositories)
-            .values(name=bindparam("name"), created_at=bindparam("now"), is_private=NAMESPACE_DEFAULT_PRIVATE)
+            .values(name=bindparam("name"), created_at=bindparam("now"), is_private=bindparam("is_private"))
             .on_conflict_do_nothing(index_elements=["name"])
         )
         upsert = self._insert(tags).values(
@@ -163,9 +167,12 @@ class MetadataStore:
         return conn.execute(REPOSITORY_ID, {"name": name}).scalar_one_or_none()
 
     def _ensure_repository(self, conn: Connection, name: str) -> int:
-        namespace = name.split("/", 1)[0]
-        conn.execute(self._add_repository, {"name": name, "now": _now(), "owner_namespace": namespace})
+        """The repository's id, creating it (by its namespace's default visibility) when absent."""
         repo_id = self._repository_id(conn, name)
+        if repo_id is None:
+            private = self._default_private(conn, name.split("/", 1)[0])
+            conn.execute(self._add_repository, {"name": name, "now": _now(), "is_private": private})
+            repo_id = self._repository_id(conn, name)
         assert repo_id is not None
         return repo_id
 
