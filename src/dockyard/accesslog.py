@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
 import time
@@ -40,6 +41,10 @@ REQUEST_ID_HEADER = b"x-request-id"
 USER_KEY = "access_log_user"
 SECRET_PARAMS = frozenset({"token", "secret"})
 _INCOMING_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+# Ids correlate log lines and grant nothing: a PRNG serves, without a syscall each. Its own
+# instance (the module's is the application's to seed), reseeded from the OS in a forked worker.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 
 Mode = Literal["off", "plain", "json"]
@@ -93,9 +98,7 @@ class RequestLog:
         for key, value in scope.get("headers", ()):
             if key == REQUEST_ID_HEADER and _INCOMING_ID.fullmatch(value) and self.proxies.trusts(peer):
                 return bytes(value).decode()
-        # Ids correlate log lines and grant nothing: the PRNG serves, without a syscall each (the
-        # module's instance, which CPython reseeds in a forked worker).
-        return f"{random.getrandbits(64):016x}"
+        return f"{_ids.getrandbits(64):016x}"
 
     def _write(self, scope: Scope, response: _Response, request_id: str, seconds: float) -> None:
         client = scope.get("client")
