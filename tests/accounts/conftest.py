@@ -30,6 +30,14 @@ def accounts(database: Database) -> AccountService:
     return AccountService(database, cheap_passwords())
 
 
+@pytest.fixture
+async def alice(accounts: AccountService) -> Principal:
+    await accounts.create_user("alice", "alice@example.com", PASSWORD)
+    principal = await accounts.authenticate("alice", PASSWORD)
+    assert principal is not None
+    return principal
+
+
 class World:
     """Users, an organisation with teams, and repositories of every visibility, made through the API."""
 

@@ -22,14 +22,6 @@ pytestmark = pytest.mark.anyio
 DIGEST = "sha256:" + "a" * 64
 
 
-@pytest.fixture
-async def alice(accounts: AccountService) -> Principal:
-    await accounts.create_user("alice", "alice@example.com", PASSWORD)
-    principal = await accounts.authenticate("alice", PASSWORD)
-    assert principal is not None
-    return principal
-
-
 async def test_the_registry_asks_the_namespace_default_only_when_it_creates(
     accounts: AccountService, database: Database, alice: Principal
 ) -> None:

@@ -18,14 +18,6 @@ pytestmark = pytest.mark.anyio
 DIGEST = "sha256:" + "a" * 64
 
 
-@pytest.fixture
-async def alice(accounts: AccountService) -> Principal:
-    await accounts.create_user("alice", "alice@example.com", PASSWORD)
-    principal = await accounts.authenticate("alice", PASSWORD)
-    assert principal is not None
-    return principal
-
-
 # -- users ---------------------------------------------------------------------------------------------
 
 
