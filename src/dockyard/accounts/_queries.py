@@ -28,7 +28,6 @@ from dockyard.clock import utc as utc  # re-exported: the accounts modules take 
 from dockyard.db import models
 from dockyard.db.engine import Database
 from dockyard.registry import repository_rows
-from dockyard.registry.repository_rows import RepositoryRow
 
 if TYPE_CHECKING:
     from dockyard.accounts.limits import CreationLimits
@@ -176,8 +175,7 @@ def require_team(conn: Connection, org: str, team: str) -> int:
 
 
 def repository(conn: Connection, name: str) -> RepositoryInfo | None:
-    row = repository_rows.row(conn, name)
-    return None if row is None else repository_record(row)
+    return repository_rows.row(conn, name)
 
 
 def require_repository(conn: Connection, name: str) -> int:
@@ -218,20 +216,6 @@ def user_record(row: Any) -> User:
 
 def org_record(row: Any) -> Organization:
     return Organization(row.id, row.name, bool(row.default_private), utc(row.created_at))
-
-
-def repository_record(row: RepositoryRow) -> RepositoryInfo:
-    return RepositoryInfo(
-        id=row.id,
-        name=row.name,
-        namespace=row.namespace or names.namespace_of(row.name),
-        is_private=row.is_private,
-        description=row.description,
-        full_description=row.full_description,
-        created_at=row.created_at,
-        pushed_at=row.pushed_at,
-        created_by=row.created_by,
-    )
 
 
 def token_record(row: Any) -> AccessToken:

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from dockyard.registry.repository_rows import RepositoryRow
+
 Action = Literal["pull", "push", "delete"]
 Permission = Literal["read", "write", "admin"]
 OrgRole = Literal["owner", "member"]
@@ -176,17 +178,8 @@ class AuditEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class RepositoryInfo:
-    id: int
-    name: str
-    namespace: str
-    is_private: bool
-    description: str
-    full_description: str
-    created_at: datetime
-    pushed_at: datetime | None
-    created_by: str | None
+# A repository as accounts hand it out: the registry's row record (registry/repository_rows.py).
+RepositoryInfo = RepositoryRow
 
 
 @dataclass(frozen=True, slots=True)

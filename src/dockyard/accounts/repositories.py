@@ -119,8 +119,7 @@ class Repositories(q.ServicePart):
     @offload
     def list_repositories(self, namespace: str | None = None) -> list[RepositoryInfo]:
         with self.db.read.connect() as conn:
-            rows = repository_rows.rows(conn, namespace)
-        return [q.repository_record(row) for row in rows]
+            return repository_rows.rows(conn, namespace)
 
     @offload
     def set_visibility(self, name: str, private: bool, *, actor: str | None = None) -> RepositoryInfo:

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from dockyard import names
 from dockyard.clock import utc
 from dockyard.db.engine import Database
 from dockyard.registry.records import Page
@@ -57,7 +58,7 @@ _CHUNK = 500  # names per IN list
 class RepositoryRow:
     id: int
     name: str
-    namespace: str  # "" on rows written before the column existed
+    namespace: str  # from the name on rows written before the column existed
     is_private: bool
     description: str
     full_description: str
@@ -206,7 +207,7 @@ def _record(found: Any) -> RepositoryRow:
     return RepositoryRow(
         id=int(found.id),
         name=found.name,
-        namespace=found.namespace,
+        namespace=found.namespace or names.namespace_of(found.name),
         is_private=bool(found.is_private),
         description=found.description,
         full_description=found.full_description,
