@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from dockyard.db.engine import Database, offload
 from dockyard.db.models import Blob, Repository, RepositoryBlob
+from dockyard.names import namespace_of
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.models import NamespaceQuota
 
@@ -69,10 +70,6 @@ def human(size: int) -> str:
         if size >= UNITS[unit]:
             return f"{size / UNITS[unit]:.1f} {unit}"
     return f"{size} B"
-
-
-def namespace_of(repository: str) -> str:
-    return repository.split("/", 1)[0]
 
 
 def limit_of(conn: Connection, namespace: str, *, lock: bool = False) -> int | None:

@@ -30,6 +30,7 @@ from dockyard.db.models import (
     Tag,
 )
 from dockyard.events import outbox
+from dockyard.names import namespace_of
 from dockyard.registry import tombstones
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.events import (
@@ -41,7 +42,7 @@ from dockyard.registry.events import (
 )
 from dockyard.registry.immutability import refuse_moves
 from dockyard.registry.prepared import Statements
-from dockyard.registry.quotas import LIMIT, namespace_of, refuse_if_over
+from dockyard.registry.quotas import LIMIT, refuse_if_over
 from dockyard.registry.records import (
     Actor,
     Descriptor,
@@ -170,7 +171,7 @@ class MetadataStore:
         """The repository's id, creating it (by its namespace's default visibility) when absent."""
         repo_id = self._repository_id(conn, name)
         if repo_id is None:
-            private = self._default_private(conn, name.split("/", 1)[0])
+            private = self._default_private(conn, namespace_of(name))
             conn.execute(self._add_repository, {"name": name, "now": _now(), "is_private": private})
             repo_id = self._repository_id(conn, name)
         assert repo_id is not None
