@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.sql import Executable
 
-from dockyard.db.prepared import Compiled
+from dockyard.db.prepared import CompiledCache
 
 
 class PointReads:
@@ -26,8 +26,7 @@ class PointReads:
         self.engine = engine
         self.path = engine.url.database or ""
         self._local = threading.local()
-        self._compiled: dict[int, Compiled] = {}
-        self._keep: list[Executable] = []  # the statements, so their ids stay theirs
+        self._compiled = CompiledCache()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
@@ -40,15 +39,12 @@ class PointReads:
         return engine.dialect.name == "sqlite" and plain
 
     def one(self, statement: Executable, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        compiled = self._compiled.get(id(statement))
-        if compiled is None:
-            compiled = Compiled(statement, self.engine.dialect, None)
-            with self._lock:
-                self._compiled[id(statement)] = compiled
-                self._keep.append(statement)
-        row: tuple[Any, ...] | None = (
-            self._connection().execute(compiled.sql, compiled.values(params)).fetchone()
-        )
+        compiled = self._compiled.get(statement, self.engine.dialect)
+        cursor = self._connection().execute(compiled.sql, compiled.values(params))
+        try:
+            row: tuple[Any, ...] | None = cursor.fetchone()
+        finally:
+            cursor.close()  # resets the statement: no read snapshot stays open (checkpoints wait on those)
         return row
 
     def _connection(self) -> sqlite3.Connection:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.sql import Executable
+
 
 class Compiled:
     __slots__ = ("names", "processors", "sql")
@@ -23,3 +25,20 @@ class Compiled:
             value if process is None else process(value)
             for value, process in zip((params[n] for n in self.names), self.processors, strict=True)
         ]
+
+
+class CompiledCache:
+    """Each statement compiled once per cache, by identity: the statements are module constants
+    built once. Two threads compiling one statement at once both get a correct Compiled."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[int, Compiled] = {}
+        self._keep: list[Executable] = []  # the statements, so their ids stay theirs
+
+    def get(self, statement: Executable, dialect: Any, column_keys: Sequence[str] = ()) -> Compiled:
+        compiled = self._compiled.get(id(statement))
+        if compiled is None:
+            compiled = Compiled(statement, dialect, column_keys)
+            self._keep.append(statement)
+            self._compiled[id(statement)] = compiled
+        return compiled

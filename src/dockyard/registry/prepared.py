@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
-from dockyard.db.prepared import Compiled
+from dockyard.db.prepared import Compiled, CompiledCache
 
 
 class Statements:
@@ -31,8 +31,7 @@ class Statements:
 
     def __init__(self, dialect_name: str) -> None:
         self.enabled = dialect_name == "sqlite"
-        self._compiled: dict[int, Compiled] = {}
-        self._keep: list[Any] = []  # the statements, so their ids stay theirs
+        self._cache = CompiledCache()
 
     def execute(
         self,
@@ -76,9 +75,4 @@ class Statements:
             cursor.close()
 
     def _compile(self, conn: Connection, statement: Executable, column_keys: Sequence[str]) -> Compiled:
-        compiled = self._compiled.get(id(statement))
-        if compiled is None:
-            compiled = Compiled(statement, conn.dialect, column_keys)
-            self._compiled[id(statement)] = compiled
-            self._keep.append(statement)
-        return compiled
+        return self._cache.get(statement, conn.dialect, column_keys)
