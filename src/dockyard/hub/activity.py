@@ -169,7 +169,8 @@ class ActivityHandlers:
         tagged = [{**row, "tag": tag} for row, (_, p) in zip(rows, live, strict=True) for tag in p.tags]
         if tagged:
             conn.execute(self._tag_pushed, tagged)
-        hooked = {c.id for c, _ in live if conn.execute(ANY_HOOK, {"repo_id": c.id}).first() is not None}
+        repo_ids = {card.id for card, _ in live}  # asked once per repository, not per push
+        hooked = {i for i in repo_ids if conn.execute(ANY_HOOK, {"repo_id": i}).first() is not None}
         for card, push in live:
             if push.tags and card.id in hooked:
                 self._queue_webhooks(conn, card, push)
