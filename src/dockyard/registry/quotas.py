@@ -34,6 +34,7 @@ blobs = cast(Table, Blob.__table__)
 links = cast(Table, RepositoryBlob.__table__)
 # The manifest PUT's read (store.put_manifest, a prepared statement on SQLite).
 LIMIT = select(quotas.c.limit_bytes).where(quotas.c.namespace == bindparam("namespace"))
+LIMIT_LOCKED = LIMIT.with_for_update()  # a link's: held until its commit (require_room)
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -73,10 +74,7 @@ def human(size: int) -> str:
 
 
 def limit_of(conn: Connection, namespace: str, *, lock: bool = False) -> int | None:
-    query = select(quotas.c.limit_bytes).where(quotas.c.namespace == namespace)
-    if lock:
-        query = query.with_for_update()
-    found = conn.execute(query).scalar_one_or_none()
+    found = conn.execute(LIMIT_LOCKED if lock else LIMIT, {"namespace": namespace}).scalar_one_or_none()
     return None if found is None else int(found)
 
 
