@@ -1,4 +1,5 @@
-"""The outermost layer of every request: the client address, a request id, and the access log.
+"""The access log: the client address, a request id, and one line per request (run by the
+request edge, edge.py, the outermost layer of every request).
 
 One line per request on the ``dockyard.access`` logger (the server process writes it to stderr),
 ``DOCKYARD_ACCESS_LOG=plain`` (the default)::
@@ -27,11 +28,10 @@ import logging
 import os
 import random
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from dockyard.peers import TrustedProxies
 
@@ -56,31 +56,20 @@ def note_user(scope: Scope, username: str | None) -> None:
         scope.setdefault("state", {})[USER_KEY] = username
 
 
-class RequestLog:
-    """ASGI middleware. ``proxies`` decides when X-Forwarded-For names the client."""
+class AccessLog:
+    """The access log's half of the request edge (edge.py): who the client is, the request id, and
+    the line. ``proxies`` decides when X-Forwarded-For names the client."""
 
-    def __init__(self, app: ASGIApp, *, mode: Mode, proxies: TrustedProxies) -> None:
-        self.app = app
+    def __init__(self, *, mode: Mode, proxies: TrustedProxies) -> None:
         self.mode = mode
         self.proxies = proxies
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
+    def begin(self, scope: Scope) -> str:
+        """Resolve the client into ``scope["client"]`` and give the request its id."""
         peer = self._resolve_client(scope)
         request_id = self._request_id(scope, peer)
         scope.setdefault("state", {})["request_id"] = request_id
-        response = _Response(send, request_id.encode())
-        try:
-            await self.app(scope, receive, response.send)
-        except Exception:
-            await response.fail()  # the 500 carries the id too; the server logs the traceback
-            raise
-        finally:
-            if self.mode != "off":
-                self._write(scope, response, request_id, time.perf_counter() - started)
+        return request_id
 
     def _resolve_client(self, scope: Scope) -> str | None:
         """Put the client's address into ``scope["client"]``; returns the TCP peer's."""
@@ -100,7 +89,9 @@ class RequestLog:
                 return bytes(value).decode()
         return f"{_ids.getrandbits(64):016x}"
 
-    def _write(self, scope: Scope, response: _Response, request_id: str, seconds: float) -> None:
+    def write(self, scope: Scope, status: int, sent: int, request_id: str, seconds: float) -> None:
+        if self.mode == "off":
+            return
         client = scope.get("client")
         template = getattr(scope.get("route"), "path", None)
         fields: dict[str, Any] = {
@@ -109,8 +100,8 @@ class RequestLog:
             "user": (scope.get("state") or {}).get(USER_KEY) or "-",
             "method": scope["method"],
             "path": _path(scope),
-            "status": response.status,
-            "bytes": response.bytes,
+            "status": status,
+            "bytes": sent,
             "duration_ms": round(seconds * 1000, 1),
             "route": _printable(template) if isinstance(template, str) and template else "-",
             "request_id": request_id,
@@ -131,52 +122,6 @@ class RequestLog:
             fields["route"],
             request_id,
         )
-
-
-class _Response:
-    """Wraps ``send``: adds the request id, and notes the status and the body bytes sent."""
-
-    def __init__(self, send: Send, request_id: bytes) -> None:
-        self._send = send
-        self.request_id = request_id
-        self.started = False
-        self.status = 500  # what the client gets if the app fails before answering
-        self.bytes = 0
-        self._length = 0
-
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
-            self.started = True
-            self.status = int(message["status"])
-            headers = list(message.get("headers", ()))
-            headers.append((REQUEST_ID_HEADER, self.request_id))
-            message = {**message, "headers": headers}
-            self._length = _content_length(headers)
-        elif kind == "http.response.body":
-            self.bytes += len(message.get("body", b""))
-        elif kind == "http.response.pathsend":  # granian sends the file itself: its length is declared
-            self.bytes += self._length
-        await self._send(message)
-
-    async def fail(self) -> None:
-        if self.started:
-            return
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")],
-            }
-        )
-        await self.send({"type": "http.response.body", "body": b"Internal Server Error"})
-
-
-def _content_length(headers: list[tuple[bytes, bytes]]) -> int:
-    for key, value in headers:
-        if key.lower() == b"content-length" and value.isdigit():
-            return int(value)
-    return 0
 
 
 def _path(scope: Scope) -> str:

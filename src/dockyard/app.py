@@ -19,16 +19,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dockyard import probes
-from dockyard.accesslog import RequestLog
+from dockyard.accesslog import AccessLog
 from dockyard.auth.guard import TokenGuard
 from dockyard.auth.handlers import token_routes
 from dockyard.background import running
-from dockyard.bodies import BodyLimits, body_rules
+from dockyard.bodies import body_rules
 from dockyard.config import Settings
+from dockyard.edge import Edge, EdgeStarlette
 from dockyard.metrics import CONTENT_TYPE, Metrics, RequestMetrics
 from dockyard.peers import TrustedProxies
 from dockyard.registry.app import (
-    APIVersionHeader,
     http_error,
     registry_error,
     storage_full_error,
@@ -46,15 +46,15 @@ from dockyard.web.api.deps import Context
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
     owned = services is None
     services = services or build_services(settings)
-    routes, middleware = registry_routes(), [Middleware(APIVersionHeader)]
+    routes, middleware = registry_routes(), []
     if services.auth is not None:
         routes += token_routes()
-        # Inside the version header's middleware: the guard's 401s get the API version header too.
+        # Inside the edge, which adds the API version header: the guard's 401s get it too.
         guard = Middleware(
             TokenGuard, auth=services.auth, service=settings.token_service, public_url=settings.public_url
         )
         middleware.append(guard)
-    app = Starlette(
+    app = EdgeStarlette(
         routes=routes,
         middleware=middleware,
         exception_handlers={
@@ -81,16 +81,20 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         services.proxy,
     )
     api = web_api.install(app, _api_context(services))
-    # Every body is limited while it is read, whichever route it is for.
-    app.add_middleware(BodyLimits, rules=body_rules(settings.max_body_bytes, web_api.api_paths(api)))
     ready = probes.readyz(services.database, services.storage)
     app.router.routes.append(Route("/metrics", _metrics_endpoint(services.metrics), methods=["GET"]))
     app.router.routes.append(Route("/healthz", probes.healthz, methods=["GET"]))
     app.router.routes.append(Route("/readyz", ready, methods=["GET"]))
-    app.add_middleware(RequestMetrics, metrics=services.metrics)
-    # Outermost, added last: every layer below sees the resolved client address (and 413s are logged).
-    proxies = TrustedProxies(settings.trusted_networks)
-    app.add_middleware(RequestLog, mode=settings.access_log, proxies=proxies)
+    # Outermost, added last: every layer below sees the resolved client address, every body is
+    # limited while it is read whichever route it is for, and 413s are logged and counted.
+    owned_by_api = web_api.api_paths(api)
+    app.add_middleware(
+        Edge,
+        log=AccessLog(mode=settings.access_log, proxies=TrustedProxies(settings.trusted_networks)),
+        metrics=RequestMetrics(services.metrics),
+        rules=body_rules(settings.max_body_bytes, owned_by_api),
+        api_paths=owned_by_api,
+    )
     return app
 
 

@@ -1,8 +1,8 @@
 """Request bodies limited while they are read, on every endpoint, and a lingering close.
 
-One ASGI middleware, outermost in the app, in front of every route (registry, token server, hub
-API with the build API, pages). Each request is matched once against a table of route families, first
-match wins::
+The rules are applied by the request edge (edge.py), outermost in the app, in front of every route
+(registry, token server, hub API with the build API, pages). Each request is matched once against a
+table of route families, first match wins::
 
     /v2/<name>/blobs/uploads...        unlimited: layers stream to storage in constant memory
     PUT /v2/<name>/manifests/<ref>     the registry's own limit (max_manifest_bytes, MANIFEST_INVALID)
@@ -32,8 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import anyio
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 Protocol = Literal["registry", "api", "page"]
 MIB = 1024 * 1024
@@ -76,28 +75,19 @@ def body_rules(max_body_bytes: int, api_paths: Callable[[str], bool]) -> list[Bo
     ]
 
 
-class BodyLimits:
-    def __init__(self, app: ASGIApp, rules: Sequence[BodyRule]) -> None:
-        self.app = app
-        self.rules = tuple(rules)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _may_have_body(scope):
-            await self.app(scope, receive, send)
-            return
-        method, path = scope["method"], scope["path"]
-        rule = next(r for r in self.rules if r.covers(method, path))
-        await _Exchange(scope, receive, send, rule).run(self.app)
+def rule_for(rules: Sequence[BodyRule], method: str, path: str) -> BodyRule:
+    """The first rule that covers the request (the last covers everything)."""
+    return next(r for r in rules if r.covers(method, path))
 
 
-def _may_have_body(scope: Scope) -> bool:
-    length, chunked = _framing(scope)
+def may_have_body(scope: Scope) -> bool:
+    length, chunked = framing(scope)
     if length is not None:
         return length > 0
     return chunked or scope["method"] not in NO_BODY_METHODS
 
 
-def _framing(scope: Scope) -> tuple[int | None, bool]:
+def framing(scope: Scope) -> tuple[int | None, bool]:
     """The declared Content-Length (None if absent or unreadable) and whether the body is chunked."""
     length, chunked = None, False
     for name, value in scope["headers"]:
@@ -106,78 +96,6 @@ def _framing(scope: Scope) -> tuple[int | None, bool]:
         elif name == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
     return length, chunked
-
-
-class _Exchange:
-    """One request's body accounting, between the server and the app."""
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send, rule: BodyRule) -> None:
-        self.scope, self._receive, self._send, self.rule = scope, receive, send, rule
-        self.received = 0
-        self.body_done = False  # the server said more_body=False, or the client left
-        self.started = self.answered = self.refused = False
-
-    async def run(self, app: ASGIApp) -> None:
-        declared, _ = _framing(self.scope)
-        limit = self.rule.limit
-        if limit is not None and declared is not None and declared > limit:
-            await self._refuse()
-        else:
-            try:
-                await app(self.scope, self.receive, self.send)
-            except Exception:
-                if not self.refused:
-                    raise
-                # The app's reaction to the body it was refused: the client already has its 413.
-        if self.answered and not self.body_done:
-            await self._linger()
-
-    async def receive(self) -> Message:
-        if self.refused:
-            raise BodyTooLarge
-        message = await self._receive()
-        if message["type"] == "http.request":
-            self.received += len(message.get("body", b""))
-            self.body_done = not message.get("more_body", False)
-            if self.rule.limit is not None and self.received > self.rule.limit:
-                await self._refuse()
-                raise BodyTooLarge
-        elif message["type"] == "http.disconnect":
-            self.body_done = True
-        return message
-
-    async def send(self, message: Message) -> None:
-        if self.refused:
-            return
-        kind = message["type"]
-        if kind == "http.response.start":
-            self.started = True
-        elif (kind == "http.response.body" and not message.get("more_body", False)) or kind == (
-            "http.response.pathsend"
-        ):
-            self.answered = True
-        await self._send(message)
-
-    async def _refuse(self) -> None:
-        self.refused = True
-        if self.started:
-            return  # too late for a 413: the app's answer was under way; it ends here
-        self.started = self.answered = True
-        limit = self.rule.limit or 0
-        status, headers, body = too_large(self.rule.protocol, limit, self.scope["path"])
-        await self._send({"type": "http.response.start", "status": status, "headers": headers})
-        await self._send({"type": "http.response.body", "body": body})
-
-    async def _linger(self) -> None:
-        """Read and discard a bounded amount of the body the answer came before."""
-        drained = 0
-        with anyio.move_on_after(DRAIN_SECONDS):
-            while not self.body_done and drained < DRAIN_BYTES:
-                message = await self._receive()
-                if message["type"] != "http.request":
-                    return
-                drained += len(message.get("body", b""))
-                self.body_done = not message.get("more_body", False)
 
 
 def too_large(protocol: Protocol, limit: int, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

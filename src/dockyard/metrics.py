@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -148,55 +147,31 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 class RequestMetrics:
-    """ASGI middleware: counts and times each request by its route's template."""
+    """The metrics' half of the request edge (edge.py): counts and times each request by its
+    route's template."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         # The labelled children, looked up once per (method, route, status): labels() takes a lock
         # and builds its key on every call. Bounded: methods outside METHODS count as OTHER, routes
         # are templates, statuses are the app's own.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        seen = {"status": 500, "length": 0, "received": 0}
-
-        async def counting_receive() -> Message:
-            message = await receive()
-            seen["received"] += len(message.get("body", b""))
-            return message
-
-        async def observing_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
-                for key, value in message.get("headers", ()):
-                    if key == b"content-length":
-                        seen["length"] = int(value)
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, observing_send)
-        finally:
-            self._record(scope, seen, time.perf_counter() - started)
-
-    def _record(self, scope: Scope, seen: dict[str, int], elapsed: float) -> None:
+    def record(self, scope: Scope, status: int, length: int, received: int, elapsed: float) -> None:
+        """``length``: the response's declared Content-Length; ``received``: request body bytes."""
         route = getattr(scope.get("route"), "path", None)
         template = route if isinstance(route, str) else "unmatched"
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
-        key = (method, template, seen["status"])
+        key = (method, template, status)
         children = self._children.get(key)
         if children is None:
             children = self._children[key] = (
-                self.metrics.requests.labels(method, template, str(seen["status"])),
+                self.metrics.requests.labels(method, template, str(status)),
                 self.metrics.duration.labels(method, template),
             )
         children[0].inc()
         children[1].observe(elapsed)
         if UPLOAD_ROUTE in template and method in ("POST", "PATCH", "PUT"):
-            self.metrics.received.inc(seen["received"])
-        elif template.endswith(BLOB_ROUTE) and method == "GET" and seen["status"] in (200, 206):
-            self.metrics.sent.inc(seen["length"])
+            self.metrics.received.inc(received)
+        elif template.endswith(BLOB_ROUTE) and method == "GET" and status in (200, 206):
+            self.metrics.sent.inc(length)

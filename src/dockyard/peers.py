@@ -7,9 +7,9 @@ right to left (each proxy appends the address it saw) and the first address that
 trusted proxy is the client. ``203.0.113.9, 10.0.0.5`` from the trusted peer 10.0.0.2 with
 10.0.0.0/8 trusted is 203.0.113.9; whatever the client wrote further left is ignored.
 
-``RequestLog`` (accesslog.py) resolves the address once per request and writes it into the ASGI
-scope's ``client``, so the login throttle, the rate limiters, the audit log and the access log
-all see the same address through ``client_ip``.
+The request edge (edge.py, with accesslog.py) resolves the address once per request and writes
+it into the ASGI scope's ``client``, so the login throttle, the rate limiters, the audit log and
+the access log all see the same address through ``client_ip``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The registry's ASGI pieces: error rendering and the API version header."""
+"""The registry's ASGI pieces: error rendering (the API version header is the edge's, edge.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.registry.errors import ErrorCode, RegistryError
 from dockyard.registry.space import storage_full
 from dockyard.storage import StorageFull, StorageUnavailable
 
 log = logging.getLogger(__name__)
-
-API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
 
 
 async def registry_error(request: Request, exc: Exception) -> Response:
@@ -52,22 +49,3 @@ async def http_error(request: Request, exc: Exception) -> Response:
         error = RegistryError(ErrorCode.NAME_UNKNOWN, {"path": request.url.path}, message="unknown endpoint")
     body = {} if request.method == "HEAD" else error.body()
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-
-class APIVersionHeader:
-    """Adds Docker-Distribution-API-Version to every /v2 response, errors included."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v2"):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), API_VERSION]
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)
