@@ -20,7 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from dockyard.db.engine import Database, lookup, offload
+from dockyard.db.engine import Database, in_thread, lookup, offload
+from dockyard.db.groupcommit import GroupCommit
 from dockyard.db.models import (
     Blob,
     Manifest,
@@ -144,6 +145,7 @@ class MetadataStore:
             set_={"manifest_id": upsert.excluded.manifest_id, "updated_at": upsert.excluded.updated_at},
         )
         self._hot = Statements(dialect)  # the manifest PUT's statements, compiled once on SQLite
+        self._group = GroupCommit(self._writing) if dialect == "sqlite" else None
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -298,38 +300,46 @@ class MetadataStore:
             present = set((conn.execute(query)).scalars())
         return sorted(wanted - present)
 
-    @offload
-    def put_manifest(self, push: ManifestPut) -> ManifestPushed:
+    async def put_manifest(self, push: ManifestPut) -> ManifestPushed:
         """The whole PUT in one write transaction: the blobs and child manifests it needs are
         there (sizes as declared), the repository (created by its namespace's default when new),
         the manifest and its references, the tags, ``pushed_at``, and the ``manifest.pushed``
-        event. Raises the registry's errors, with nothing written."""
-        now = _now()
+        event. Raises the registry's errors, with nothing written. On SQLite, PUTs that arrive
+        together share a transaction, each in its own savepoint (db/groupcommit.py)."""
+        if self._group is not None:
+            return await self._group.run(functools.partial(self._put_manifest, push))
+        return await in_thread(functools.partial(self._put_manifest_alone, push))
+
+    def _put_manifest_alone(self, push: ManifestPut) -> ManifestPushed:
         with self._writing() as conn:
-            _check_references(conn, push, self._hot)
-            namespace = namespace_of(push.repository)
-            refuse_if_over(conn, namespace, self._hot.scalar(conn, LIMIT, {"namespace": namespace}))
-            repo_id = self._hot.scalar(conn, REPOSITORY_ID, {"name": push.repository})
-            if repo_id is None:
-                repo_id = self._ensure_repository(conn, push.repository)
-            manifest_id = self._insert_manifest(conn, repo_id, push.digest, push.content, push.parsed, now)
-            refuse_moves(conn, self._hot, repo_id, push.tags, manifest_id)  # immutable tags (immutability.py)
-            for name in push.tags:
-                params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
-                self._hot.execute(conn, self._upsert_tag, params)
-            self._hot.execute(conn, TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
-            pushed = ManifestPushed(
-                push.repository,
-                repo_id,
-                push.digest,
-                push.parsed.media_type,
-                push.tags,
-                push.actor,
-                push.ip,
-                now,
-            )
-            event = outbox.row(pushed.event())
-            self._hot.execute(conn, outbox.INSERT, event, column_keys=list(event))
+            return self._put_manifest(push, conn)
+
+    def _put_manifest(self, push: ManifestPut, conn: Connection) -> ManifestPushed:
+        now = _now()
+        _check_references(conn, push, self._hot)
+        namespace = namespace_of(push.repository)
+        refuse_if_over(conn, namespace, self._hot.scalar(conn, LIMIT, {"namespace": namespace}))
+        repo_id = self._hot.scalar(conn, REPOSITORY_ID, {"name": push.repository})
+        if repo_id is None:
+            repo_id = self._ensure_repository(conn, push.repository)
+        manifest_id = self._insert_manifest(conn, repo_id, push.digest, push.content, push.parsed, now)
+        refuse_moves(conn, self._hot, repo_id, push.tags, manifest_id)  # immutable tags (immutability.py)
+        for name in push.tags:
+            params = {"repo_id": repo_id, "tag": name, "manifest_id": manifest_id, "now": now}
+            self._hot.execute(conn, self._upsert_tag, params)
+        self._hot.execute(conn, TOUCH_REPOSITORY, {"repo_id": repo_id, "now": now})
+        pushed = ManifestPushed(
+            push.repository,
+            repo_id,
+            push.digest,
+            push.parsed.media_type,
+            push.tags,
+            push.actor,
+            push.ip,
+            now,
+        )
+        event = outbox.row(pushed.event())
+        self._hot.execute(conn, outbox.INSERT, event, column_keys=list(event))
         return pushed
 
     @offload
