@@ -80,12 +80,14 @@ class GroupCommit:
                     continue
                 try:
                     outcomes = await in_thread(functools.partial(self._transaction, jobs))
-                except BaseException as failed:  # the transaction itself: every job shares it
+                except asyncio.CancelledError:  # the loop is closing: nobody is left to answer
+                    for job in [*jobs, *queue.waiting]:
+                        job.future.cancel()
+                    raise
+                except Exception as failed:  # the transaction itself: every job shares it
                     for job in jobs:
                         if not job.future.done():
                             job.future.set_exception(failed)
-                    if not isinstance(failed, Exception):
-                        raise
                     continue
                 for job, (ok, value) in zip(jobs, outcomes, strict=True):
                     if job.future.done():
