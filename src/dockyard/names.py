@@ -6,6 +6,14 @@
     separator := "." | "_" | "__" | "-"+
     namespace := the first component of the canonical name; path := the rest
 
+A namespace that can hold repositories is narrower: at most 30 characters, single separators,
+
+    namespace_name := alnum+ (("." | "_" | "-") alnum+)*
+
+which covers every kind the namespaces table holds: users and organisations (the accounts narrow
+theirs to Docker IDs, [a-z0-9]{4,30}), ``library``, and proxy namespaces (``hub``, ``quay-io``).
+Looking a repository up accepts any namespace_name; creating one is the accounts' business.
+
 A one-component name is an official image: ``nginx`` is ``library/nginx``. Nothing is normalised:
 ``Nginx``, a Cyrillic a or a fullwidth letter is invalid, never mapped onto another name. The
 registry, the token server, the accounts and the hub all canonicalise through here; each adds its
@@ -22,9 +30,12 @@ ALNUM = r"[a-z0-9]+"
 SEPARATOR = r"(?:[._]|__|[-]+)"
 COMPONENT = rf"{ALNUM}(?:{SEPARATOR}{ALNUM})*"
 NAME = rf"{COMPONENT}(?:/{COMPONENT})*"
+NAMESPACE = rf"{ALNUM}(?:[._-]{ALNUM})*"
 
 NAME_RE = re.compile(NAME)
+NAMESPACE_RE = re.compile(NAMESPACE)
 MAX_NAME_LENGTH = 255
+MAX_NAMESPACE_LENGTH = 30
 OFFICIAL_NAMESPACE = "library"
 
 
@@ -67,6 +78,11 @@ class RepositoryName:
 def canonical(text: str) -> str:
     """``text`` as a canonical name (``nginx`` -> ``library/nginx``), or InvalidName."""
     return str(RepositoryName.parse(text))
+
+
+def valid_namespace(text: str) -> bool:
+    """Whether ``text`` can name a namespace (of any kind: see namespace_name above)."""
+    return isinstance(text, str) and len(text) <= MAX_NAMESPACE_LENGTH and bool(NAMESPACE_RE.fullmatch(text))
 
 
 def canonical_or_none(text: str) -> str | None:

@@ -4,6 +4,7 @@
     team       := [a-z0-9] [a-z0-9_-]{0,29}                 unique within an organisation
     repository := namespace "/" path                        dockyard.names' grammar, and:
     namespace  := docker_id | "library"                     "library" holds the official images
+    existing   := any namespace_name "/" path              dockyard.names: also proxy namespaces
 
 Only ASCII is accepted and nothing is normalised: ``Alice``, a Cyrillic a (U+0430) or the Kelvin
 sign (U+212A, which ``str.lower`` turns into ``k``) are rejected, never mapped onto another name.
@@ -70,6 +71,19 @@ def canonical_repository(name: str) -> str:
             validate_docker_id(parsed.namespace)
         except InvalidName:
             raise InvalidName(f"{name!r} is not in a valid namespace (a user or organisation name)") from None
+    return str(parsed)
+
+
+def existing_repository(name: str) -> str:
+    """``NS/NAME`` canonical, in any namespace that can exist: a user's or an organisation's, library,
+    or a proxy namespace (``hub``, ``quay-io``: dockyard.names' namespace grammar). For looking a
+    repository up (one that does not exist is not found); creating one takes canonical_repository."""
+    try:
+        parsed = names.RepositoryName.parse(name)
+    except names.InvalidName as invalid:
+        raise InvalidName(str(invalid)) from None
+    if not names.valid_namespace(parsed.namespace):
+        raise InvalidName(f"{name!r} is not in a valid namespace")
     return str(parsed)
 
 

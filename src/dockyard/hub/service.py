@@ -57,6 +57,7 @@ from dockyard.hub.site import Signup, SiteSettings
 from dockyard.hub.tables import aware, deliveries, now, repository_stats, stars, webhooks
 from dockyard.hub.tags import TagQueries, TagRow
 from dockyard.hub.webhook_store import WebhookStore
+from dockyard.proxy import readmodels as proxy_reads
 from dockyard.registry import catalog, readmodels, views
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.immutability import InvalidRule
@@ -82,15 +83,16 @@ LAST_PULLED = select(repository_stats.c.last_pulled_at).where(
 @dataclass(frozen=True, slots=True)
 class NamespaceInfo:
     name: str
-    kind: str  # "user" | "org" | "library"
+    kind: str  # "user" | "org" | "library" | "proxy"
     created_at: datetime | None
     profile: Profile | None = None  # a user's: full name, location, company, website
 
 
 def canonical(name: str) -> str:
-    """The canonical repository name; an invalid one cannot exist, so it is NotFound."""
+    """The canonical repository name, in any namespace (a proxy's included: ``hub/app``); an
+    invalid one cannot exist, so it is NotFound."""
     try:
-        return names.canonical_repository(name)
+        return names.existing_repository(name)
     except InvalidName:
         raise NotFound(f"repository {name!r} not found") from None
 
@@ -164,7 +166,14 @@ class HubService:
         org = await self.accounts.get_org(name)
         if org is not None:
             return NamespaceInfo(org.name, "org", org.created_at)
+        if (since := await self._proxy_since(name)) is not None:
+            return NamespaceInfo(name, "proxy", aware(since))
         raise NotFound(f"no user or organisation named {name!r}")
+
+    @offload
+    def _proxy_since(self, name: str) -> datetime | None:
+        with self.db.read.connect() as conn:
+            return proxy_reads.proxy_since(conn, name)
 
     @offload
     def writable_namespaces(self, viewer: Principal | None) -> list[str]:

@@ -6,16 +6,15 @@ ProxyError              a proxy command that cannot be done; the message is safe
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from dockyard import names
 from dockyard.registry import quotas
 
-# A namespace is one repository path component that also fits the namespaces table.
-NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-MAX_NAMESPACE = 30
+# A namespace by dockyard.names' namespace grammar (the hub then finds its repositories too).
+MAX_NAMESPACE = names.MAX_NAMESPACE_LENGTH
 RESERVED = frozenset({"library", "v2", "_"})
 DEFAULT_TTL_SECONDS = 300
 MIRROR_NAMESPACE = "mirror"  # where the instance mirror caches, unless another name is given
@@ -62,7 +61,7 @@ class UpstreamManifest:
 
 
 def check_namespace(name: str) -> str:
-    if len(name) > MAX_NAMESPACE or not NAMESPACE.match(name) or name in RESERVED:
+    if not names.valid_namespace(name) or name in RESERVED:
         raise ProxyError(
             f"{name!r} is not a proxy namespace name: lowercase letters and digits, separated by "
             f"single '.', '_' or '-', at most {MAX_NAMESPACE} characters, not {', '.join(sorted(RESERVED))}"

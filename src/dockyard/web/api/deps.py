@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPBearer
 
+from dockyard import names
 from dockyard.accesslog import note_user
 from dockyard.accounts.records import Principal
 from dockyard.accounts.roles import OrgAdmin, RepositorySharing
@@ -113,7 +114,15 @@ PasswordUser = Annotated[Principal, Depends(password_user)]
 # so the OpenAPI document tells clients (and schemathesis) what a valid one looks like.
 TAG = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
 
-Namespace = Annotated[str, Path(pattern=DOCKER_ID, max_length=30, description="a user or organisation")]
+# Any namespace that can exist (dockyard.names), proxy namespaces such as ``hub`` included.
+Namespace = Annotated[
+    str,
+    Path(
+        pattern=rf"^{names.NAMESPACE}$",
+        max_length=names.MAX_NAMESPACE_LENGTH,
+        description="a user, an organisation, library or a proxy namespace",
+    ),
+]
 RepositoryName = Annotated[
     str, Path(pattern=COMPONENT, max_length=200, description="the name after the namespace")
 ]
