@@ -6,7 +6,8 @@
     dockyard_blob_bytes_received_total                     blob upload bodies (POST, PATCH, PUT)
     dockyard_blob_bytes_sent_total                         blob GET bodies (their Content-Length)
     dockyard_gc_runs_total, dockyard_gc_bytes_freed_total   garbage collections in this server
-    dockyard_webhook_deliveries_total{outcome}             delivered, retry or failed
+    dockyard_webhook_deliveries_total{outcome}             attempts by the status they left: succeeded,
+                                                            pending (to be retried) or failed (gave up)
     dockyard_build_queue_depth                             queued builds, read at scrape time
     dockyard_proxy_upstream_ratelimit_remaining{namespace}  an upstream's RateLimit-Remaining and
     dockyard_proxy_upstream_ratelimit_limit{namespace}      RateLimit-Limit, as last answered to a
