@@ -3,6 +3,8 @@
 
     Distribution(workdir)            .url .host .start() .stop(), a context manager
     CountingRegistry(blobs, delay)   .url .digests .gets[digest] .finished[digest] .requests .close()
+                                     blobs: bytes, or GeneratedBlob(size) for large ones (made a MiB
+                                     at a time as they are sent, never held whole)
                                      .manifests[reference] = (media type, bytes, announced digest)
                                      .lie[digest] = other bytes to send for that blob
 """
@@ -13,9 +15,11 @@ import base64
 import hashlib
 import json
 import os
+import random
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -82,19 +86,52 @@ class Distribution:
         self.stop()
 
 
+MIB = 1024 * 1024
+
+
+class GeneratedBlob:
+    """``size`` pseudo-random bytes made on demand, one MiB at a time from a seed: a large blob an
+    upstream sends without holding it in memory. Sliced only as the registry below sends it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.seed = os.urandom(16)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, part: slice) -> bytes:
+        start = part.start or 0
+        assert start % MIB == 0 and part.stop - start == MIB, "sliced a MiB at a time, on MiB boundaries"
+        generator = random.Random(self.seed + (start // MIB).to_bytes(8, "big"))
+        return generator.randbytes(min(MIB, self.size - start))
+
+    def digest(self) -> str:
+        hashed = hashlib.sha256()
+        for start in range(0, self.size, MIB):
+            hashed.update(self[start : start + MIB])
+        return "sha256:" + hashed.hexdigest()
+
+
+def _digest(blob: bytes | GeneratedBlob) -> str:
+    if isinstance(blob, GeneratedBlob):
+        return blob.digest()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
 class CountingRegistry:
     """Answers /v2/ and serves its blobs under any repository, ``delay`` seconds per MiB,
     counting the GETs of each (what single flight must keep at one)."""
 
-    def __init__(self, blobs: list[bytes], delay: float = 0.0) -> None:
-        self.blobs = {"sha256:" + hashlib.sha256(blob).hexdigest(): blob for blob in blobs}
+    def __init__(self, blobs: Sequence[bytes | GeneratedBlob], delay: float = 0.0) -> None:
+        self.blobs = {_digest(blob): blob for blob in blobs}
         self.digests = list(self.blobs)
         self.delay = delay
         self.gets = dict.fromkeys(self.blobs, 0)
         self.finished = dict.fromkeys(self.blobs, 0)  # GETs whose body went out whole
         self.requests: list[str] = []  # "METHOD path" of every request
         self.manifests: dict[str, tuple[str, bytes, str]] = {}
-        self.lie: dict[str, bytes] = {}
+        self.lie: dict[str, bytes | GeneratedBlob] = {}
         self.redirects: dict[str, str] = {}  # digest -> where a GET of that blob is redirected
         self.headers: dict[str, str] = {}  # sent with every manifest (e.g. Docker Hub's RateLimit-*)
         self.fail = 0  # a status to answer every request under /v2/<name>/ with (0: none)
@@ -187,7 +224,7 @@ class CountingRegistry:
                     return
                 with lock:
                     registry.gets[digest] += 1
-                step = 1024 * 1024
+                step = MIB
                 try:
                     for start in range(0, len(blob), step):
                         self.wfile.write(blob[start : start + step])
