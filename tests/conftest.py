@@ -616,6 +616,8 @@ KIND_OF_DIRECTORY = {
     "hub": "integration",
     "builds": "e2e",
     "e2e": "e2e",
+    "ops": "integration",  # the real docker/skopeo/server ones say e2e (test_gc_e2e.py, the `hub` ones)
+    "proxy": "integration",  # the real server ones say e2e (test_docker_pull.py, test_single_flight.py)
     "security": "e2e",
     "server": "e2e",
     "web": "e2e",

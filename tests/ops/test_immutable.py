@@ -74,6 +74,7 @@ def test_the_cli_turns_immutability_on_and_off(cli: Cli) -> None:  # noqa: F811
         services.close()
 
 
+@pytest.mark.e2e  # the `hub` fixture is a real server
 def test_the_api_reads_and_sets_immutability(hub: Hub, unique: str) -> None:
     repository = f"alice/immutable-{unique}"
     hub.push_image("alice", repository, "v1")

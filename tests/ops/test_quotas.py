@@ -85,6 +85,7 @@ def test_the_cli_sets_shows_and_removes_a_quota(cli: Cli) -> None:  # noqa: F811
     assert "alice: no quota" in cli("quota", "unset", "alice")
 
 
+@pytest.mark.e2e  # the `hub` fixture is a real server
 def test_the_api_shows_usage_and_only_administrators_set_quotas(hub: Hub, unique: str) -> None:
     path = "/v2/namespaces/alice/quota"
     assert hub.api("carol").get(path).status_code == 404

@@ -25,6 +25,7 @@ from tests.proxy.conftest import PROXY_ENV, dockyard_cli
 from tests.proxy.engine import Engine
 from tests.proxy.upstreams import Distribution
 
+pytestmark = pytest.mark.e2e  # docker, distribution and `dockyard serve`
 UPSTREAM_PASSWORD = "upstream bot's password"
 
 

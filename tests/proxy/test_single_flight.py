@@ -23,6 +23,7 @@ from tests.conftest import OPEN_REGISTRY, DockyardServer
 from tests.proxy.conftest import PROXY_ENV, dockyard_cli
 from tests.proxy.upstreams import MIB, CountingRegistry, GeneratedBlob
 
+pytestmark = pytest.mark.e2e  # a real `dockyard serve`, its CLI and HTTP clients
 BLOB_SIZE = 64 * MIB
 DELAY_PER_MIB = 0.011  # ~0.7 s for the whole blob: long enough to overlap, short enough for CI
 
