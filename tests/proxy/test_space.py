@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.services import Services
 from tests.proxy.inprocess import dockyard
 from tests.proxy.upstreams import CountingRegistry
 
@@ -35,6 +36,12 @@ def upstream() -> Iterator[CountingRegistry]:
     registry = CountingRegistry([os.urandom(40 * KIB), os.urandom(40 * KIB), os.urandom(100 * KIB)])
     yield registry
     registry.close()
+
+
+def _on_disk(services: Services, digest: str) -> bool:
+    """Whether the blob's file is in the filesystem store (not only its rows)."""
+    hex_ = digest.split(":", 1)[1]
+    return (services.settings.storage_root / "blobs" / "sha256" / hex_[:2] / hex_ / "data").is_file()
 
 
 def _publish(upstream: CountingRegistry, tag: str, blob: str) -> str:
@@ -74,8 +81,15 @@ async def test_over_its_limit_a_namespace_evicts_the_least_recently_pulled(
         assert await store.manifest_by_tag("up/app", "two") is not None
         assert await store.linked_blob_size("up/app", two) == 40 * KIB
         assert await cache.space.usage("up") == 40 * KIB
+        # The evicted bytes leave the disk at the collector's next run; the kept ones stay.
+        assert _on_disk(services, one) and _on_disk(services, two)
+        report = await services.collector.collect(0)
+        assert report.bytes == 40 * KIB
+        assert not _on_disk(services, one) and _on_disk(services, two)
         # Evicted is not lost: the next pull fetches it again.
         assert (await client.get("/v2/up/app/manifests/one")).status_code == 200
+        assert (await client.get(f"/v2/up/app/blobs/{one}")).status_code == 200
+        assert _on_disk(services, one)
 
 
 async def test_a_lower_limit_evicts_at_once_and_usage_shows_in_the_api_and_page(
