@@ -17,6 +17,7 @@ from dockyard.accounts.service import AccountService
 from dockyard.config import Settings
 from dockyard.hub.errors import InvalidInput
 from dockyard.hub.retention import Policy, Retention
+from dockyard.hub.tables import tag_activity
 from dockyard.registry.gc import Collector
 from dockyard.registry.service import Registry
 from dockyard.registry.store import manifests, tags
@@ -182,3 +183,23 @@ def test_the_janitor_applies_the_policies_on_its_schedule(cli: Cli, tmp_path: Pa
 
 async def tag_names(services: Services) -> list[str]:
     return (await services.registry.tags("alice/app", None, None)).items
+
+
+@pytest.mark.anyio
+async def test_an_old_tag_pulled_within_the_days_stays(cli: Cli) -> None:  # noqa: F811
+    """keep_days keeps tags pushed *or pulled* within D days: a tag pushed 60 days ago and pulled
+    today stays, one pushed as long ago and never pulled goes, and a pull older than D keeps nothing."""
+    services = build_services(Settings(data_dir=cli.data_dir))
+    try:
+        pusher = Pusher(services.registry, services.settings.storage_root)
+        for tag in ("pulled", "idle"):
+            await pushed(pusher, "alice/app", tag, 60)
+        await services.registry.pull_manifest("alice/app", "pulled", None, "bobby")
+        await services.activity.flush()  # the pull statistics, as the server writes them
+        await services.retention.set("alice/app", Policy(keep_days=30), actor="alice")
+        assert await names(services.retention) == ["alice/app:idle"]
+        with services.database.write.begin() as conn:
+            conn.execute(update(tag_activity).values(last_pulled_at=NOW - timedelta(days=40)))
+        assert await names(services.retention) == ["alice/app:idle", "alice/app:pulled"]
+    finally:
+        services.close()
