@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,9 @@ from dockyard.storage import PathNotFound, StorageDriver, paths
 
 log = logging.getLogger(__name__)
 
-CONFIG_SECONDS = 5.0  # how long a process trusts its copy of the proxy table (CLI changes apply after)
+# How long a process trusts its copy of the proxy table: changes made in another process (the CLI,
+# another worker) apply within this; the ProxyService of this process forgets the copy at once.
+CONFIG_SECONDS = 5.0
 ALLOW_PRIVATE_SETTING = "DOCKYARD_PROXY_ALLOW_PRIVATE"
 
 
@@ -81,7 +84,7 @@ class PullThroughCache:
         self.now = now or (lambda: datetime.now(UTC))
         self.space = CacheSpace(rows, store, lambda: self.now())
         self._configs: dict[str, ProxyConfig] = {}
-        self._loaded = -CONFIG_SECONDS
+        self._loaded = -math.inf
         self._upstreams: dict[int, Upstream] = {}
         self._client: httpx.AsyncClient | None = None
         self._fetching: dict[tuple[str, str], asyncio.Task[StoredManifest]] = {}
@@ -94,6 +97,10 @@ class PullThroughCache:
             self._loaded = time.monotonic()
         namespace, slash, _ = repository.partition("/")
         return self._configs.get(namespace) if slash else None
+
+    def forget_config(self) -> None:
+        """Read the proxy table again at the next pull (it was just changed in this process)."""
+        self._loaded = -math.inf
 
     async def proxies(self, repository: str) -> bool:
         return await self._config(repository) is not None

@@ -1,5 +1,6 @@
-"""Proxy namespaces as the administrator manages them (the CLI; the JSON API and pages later):
-checked input, then one row each. The pulls themselves go through ``cache.PullThroughCache``."""
+"""Proxy namespaces as the administrator manages them (the CLI, the JSON API, /admin/proxies):
+checked input, then one row each. The pulls themselves go through ``cache.PullThroughCache``,
+which this process's changes reach at once (other processes': within CONFIG_SECONDS)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class ProxyService:
             raise ProxyError(f"the TTL must be between 0 and {MAX_TTL_SECONDS} seconds")
         if credentials is not None and not (credentials.username and credentials.password):
             raise ProxyError("upstream credentials need both a username and a password")
-        return await self.rows.add(
+        added = await self.rows.add(
             check_namespace(namespace),
             check_upstream_url(upstream_url),
             credentials,
@@ -50,14 +51,19 @@ class ProxyService:
             mirror,
             size_limit,
         )
+        self.cache.forget_config()  # a pull right after this answers from the new proxy
+        return added
 
     async def remove(self, namespace: str) -> int:
-        return await self.rows.remove(namespace)
+        left = await self.rows.remove(namespace)
+        self.cache.forget_config()
+        return left
 
     async def set_limit(self, namespace: str, size_limit: int | None) -> ProxyConfig:
         """Set (None: remove) the namespace's size limit; a lower one evicts at once."""
         _check_limit(size_limit)
         await self.rows.set_limit(namespace, size_limit)
+        self.cache.forget_config()
         config = await self.rows.get(namespace)
         assert config is not None
         await self.cache.space.enforce(config)
