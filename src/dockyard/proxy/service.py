@@ -40,6 +40,10 @@ class ProxyService:
         _check_limit(size_limit)
         if not 0 <= ttl_seconds <= MAX_TTL_SECONDS:
             raise ProxyError(f"the TTL must be between 0 and {MAX_TTL_SECONDS} seconds")
+        if mirror and private:
+            raise ProxyError(
+                "the instance mirror answers every pull of a name Dockyard does not hold: not private"
+            )
         if credentials is not None and not (credentials.username and credentials.password):
             raise ProxyError("upstream credentials need both a username and a password")
         added = await self.rows.add(
