@@ -50,7 +50,12 @@ $(VENV)/bin/uv: | $(VENV)/bin/python
 
 # The lock already pins the dev extras (pytest, httpx, ruff, mypy); the project itself goes in
 # editable and without dependencies, so the lock alone decides every version.
+# Bytecode is compiled here, once: uv does not by default, and where PYTHONDONTWRITEBYTECODE is set
+# (this machine, CI) every process would otherwise compile each module it imports from source,
+# ~1.3 s of CPU per `dockyard serve` and ~0.5 s per CLI command. A .pyc of src/ that an edit made
+# stale is ignored, so developers lose nothing.
 $(INSTALLED): requirements.lock pyproject.toml | $(VENV)/bin/uv
-	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -r requirements.lock
-	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python --no-deps -e .
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(VENV)/bin/python -r requirements.lock
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(VENV)/bin/python --no-deps -e .
+	$(VENV)/bin/python -m compileall -q -j 0 $(VENV)/lib src
 	touch $@

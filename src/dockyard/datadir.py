@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dockyard.config import Settings
 from dockyard.db.engine import sync_url
 from dockyard.filemodes import make_private
-from dockyard.migrations import alembic_config, upgrade
+from dockyard.migrations import History, alembic_config, history, upgrade
 from dockyard.secretbox import SecretBox
 
 DATABASE = "dockyard.db"
@@ -40,8 +40,10 @@ def prepare(settings: Settings, *, create: bool) -> None:
     url = settings.resolved_database_url
     where = str(database) if database is not None else "the configured database"
     try:
-        _check_schema(url, where)
-        upgrade(url, secrets=SecretBox.from_settings(settings))
+        current = _check_schema(url, where)
+        secrets = SecretBox.from_settings(settings)  # a new instance's key is made here, current or not
+        if not current:
+            upgrade(url, secrets=secrets)
     except SQLAlchemyError as exc:
         raise DataDirError(f"cannot use {where}: {_reason(exc)}") from None
 
@@ -76,26 +78,37 @@ def _check_database(folder: Path, database: Path, create: bool) -> None:
         raise DataDirError(f"{database} is not readable and writable by this user (uid {os.getuid()})")
 
 
-def _check_schema(url: str, where: str) -> None:
-    """A database migrated by a newer Dockyard is left alone: downgrading it would lose data."""
+def _check_schema(url: str, where: str) -> bool:
+    """Whether the database is at the newest migration; False when it needs an upgrade. A database
+    migrated by a newer Dockyard is left alone: downgrading it would lose data.
+
+    A current database costs one query: Alembic is imported only to upgrade (dockyard.migrations)."""
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
-                return
-            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+                return False
+            found = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     finally:
         engine.dispose()
-    from alembic.script import ScriptDirectory
-
-    scripts = ScriptDirectory.from_config(alembic_config(url))
-    known = {script.revision for script in scripts.walk_revisions()}
-    unknown = sorted(set(found) - known)
+    known = history() or _alembic_history(url)
+    if found == {known.head}:
+        return True
+    unknown = sorted(found - known.known)
     if unknown:
         raise DataDirError(
             f"{where} has schema version {', '.join(unknown)}, from a newer Dockyard than this one "
-            f"(which knows up to {scripts.get_current_head()}): run the newer Dockyard, or restore a backup"
+            f"(which knows up to {known.head}): run the newer Dockyard, or restore a backup"
         )
+    return False
+
+
+def _alembic_history(url: str) -> History:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    heads = ", ".join(scripts.get_heads())  # several: never current, and the upgrade says why
+    return History(frozenset(script.revision for script in scripts.walk_revisions()), heads)
 
 
 def _no_data(folder: Path) -> DataDirError:

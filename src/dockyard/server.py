@@ -16,7 +16,6 @@ import sys
 
 from dockyard import datadir
 from dockyard.config import Settings
-from dockyard.metrics import multiprocess_metrics
 
 SUPERVISOR_ENV = "_DOCKYARD_SUPERVISOR_PID"
 LISTEN_FD_ENV = "_DOCKYARD_LISTEN_FD"  # the bound socket, inherited across exec
@@ -71,6 +70,8 @@ def run(settings: Settings, listener: socket.socket) -> None:
     """Serve on ``listener`` until SIGINT/SIGTERM; both servers shut down gracefully on either."""
     os.environ.update(settings_env(settings))
     os.environ[BASE_URL_ENV] = settings.base_url
+    from dockyard.metrics import multiprocess_metrics  # prometheus-client: the server's, not the CLI's
+
     # Several workers: before any of them imports prometheus-client, a directory where each writes
     # its metrics (dockyard/metrics.py); one worker keeps them in memory.
     multiprocess_metrics(settings.workers)

@@ -8,11 +8,36 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import accounts, builds, configcheck, ops, proxy, worker
 from dockyard.cli.common import DataDir, DockyardCli, console, fail, load_settings, prepare_data
+from dockyard.cli.lazy import LazyCommands
 from dockyard.config import CONFIG_ENV, Settings
 
-app = DockyardCli(help="Dockyard: a self-hosted Docker Hub.", no_args_is_help=True)
+ACCOUNTS = ("accounts", "ops")  # ops adds its commands to the repo group of accounts
+# Every command but serve and migrate, in the order `dockyard --help` lists them, with the modules
+# (dockyard.cli.*) whose register() adds it. A command imports only its own modules, and they
+# import the services they use: `dockyard serve` imports no account, build or proxy command.
+COMMANDS = {
+    "audit": ACCOUNTS,
+    "gc": ACCOUNTS,
+    "worker": ("worker",),
+    "user": ACCOUNTS,
+    "org": ACCOUNTS,
+    "team": ACCOUNTS,
+    "token": ACCOUNTS,
+    "repo": ACCOUNTS,
+    "build": ("builds",),
+    "proxy": ("proxy",),
+    "quota": ACCOUNTS,
+    "retention": ACCOUNTS,
+    "config": ("configcheck",),
+}
+
+
+class Commands(LazyCommands):
+    lazy = COMMANDS
+
+
+app = DockyardCli(help="Dockyard: a self-hosted Docker Hub.", no_args_is_help=True, cls=Commands)
 
 
 @app.callback()
@@ -78,13 +103,6 @@ def migrate(data_dir: DataDir = None) -> None:
     prepare_data(settings, create=True)
     console.print(f"Database at {settings.resolved_database_url} is up to date.")
 
-
-accounts.register(app)  # after serve and migrate, so they lead the help
-builds.register(app)
-proxy.register(app)
-ops.register(app)
-configcheck.register(app)
-worker.register(app)
 
 if __name__ == "__main__":
     app()
