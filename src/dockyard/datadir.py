@@ -48,6 +48,28 @@ def prepare(settings: Settings, *, create: bool) -> None:
         raise DataDirError(f"cannot use {where}: {_reason(exc)}") from None
 
 
+def first_administrator_hint(settings: Settings) -> str | None:
+    """On a fresh install, how to create the first account (nobody can log in yet); else None.
+
+    Asked by the server process once its application is loaded (dockyard.launch), whose imports
+    this shares: in the CLI process the accounts' read models alone cost ~0.3 s of CPU."""
+    from dockyard.accounts.readmodels import user_count
+    from dockyard.db.engine import make_database
+
+    db = make_database(settings.resolved_database_url)
+    try:
+        with db.read.connect() as conn:
+            users = user_count(conn)
+    finally:
+        db.dispose()
+    if users:
+        return None
+    return (
+        "No users yet. Create the first administrator with:\n"
+        f"  dockyard user create NAME --admin --data-dir {settings.data_dir}"
+    )
+
+
 def _check_folder(folder: Path, create: bool) -> None:
     try:
         folder.stat()

@@ -75,6 +75,12 @@ def run(settings: Settings, listener: socket.socket) -> None:
     # Several workers: before any of them imports prometheus-client, a directory where each writes
     # its metrics (dockyard/metrics.py); one worker keeps them in memory.
     multiprocess_metrics(settings.workers)
+    if settings.server == "uvicorn" or settings.workers > 1:
+        # How to make the first user, if need be; one embedded worker says it itself, once its
+        # application has loaded what the question needs (dockyard.launch).
+        hint = datadir.first_administrator_hint(settings)
+        if hint:
+            print(hint, file=sys.stderr, flush=True)
     if settings.server == "uvicorn":
         _run_uvicorn(settings, listener)
         return

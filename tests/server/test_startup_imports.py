@@ -11,6 +11,7 @@ seconds of CPU: these tests keep the cuts from growing back.
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,10 +25,14 @@ from dockyard import datadir, migrations
 from dockyard.config import Settings
 from dockyard.migrations import History, alembic_config
 
+DUMP = "import json, sys\nprint(json.dumps(sorted(m for m, v in sys.modules.items() if v is not None)))"
+HEAVY = ("fastapi", "dockyard.web", "dockyard.app", "dockyard.services", "alembic", "httpx")
+OTHER_COMMANDS = ("dockyard.cli.accounts", "dockyard.cli.builds", "dockyard.cli.proxy", "dockyard.cli.ops")
+
 
 def modules_after(code: str) -> set[str]:
     """The modules a fresh interpreter holds after running ``code``."""
-    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m, v in sys.modules.items() if v is not None)))"
+    probe = f"{code}\n{DUMP}"
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
@@ -87,18 +92,29 @@ def test_a_current_database_is_checked_without_alembic(tmp_path: Path) -> None:
     assert loaded(modules, "alembic") == []
 
 
-def test_serve_and_light_commands_import_only_their_own_modules() -> None:
-    """``dockyard serve`` up to the exec of the server, and ``dockyard config check``."""
-    heavy = ("fastapi", "dockyard.web", "dockyard.app", "dockyard.services", "alembic", "httpx")
-    others = ("dockyard.cli.accounts", "dockyard.cli.builds", "dockyard.cli.proxy", "dockyard.cli.ops")
-    serve = modules_after("import dockyard.cli.main, dockyard.server")
-    assert loaded(serve, *heavy, *others, "dockyard.accounts.records", "dockyard.registry") == []
-    check = modules_after(
+def test_serve_imports_only_what_it_needs_before_the_server_starts(tmp_path: Path) -> None:
+    """``dockyard serve`` on a current data folder, up to the exec of dockyard.launch."""
+    datadir.prepare(Settings(data_dir=tmp_path), create=True)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    modules = modules_after(
+        "import os\n"
+        f"def stop(*args):\n    {DUMP.replace(chr(10), '; ')}; sys.stdout.flush(); os._exit(0)\n"
+        "os.execv = stop\n"
         "from dockyard.cli.main import app\n"
-        "try:\n    app(['config', 'check'])\nexcept SystemExit:\n    pass"
+        f"app(['serve', '--data-dir', {str(tmp_path)!r}, '--port', '{port}', '--host', '127.0.0.1'])"
+    )
+    assert "dockyard.server" in modules
+    assert loaded(modules, *HEAVY, *OTHER_COMMANDS, "dockyard.accounts.readmodels", "dockyard.registry") == []
+
+
+def test_a_light_command_imports_only_its_own_module() -> None:
+    check = modules_after(
+        "from dockyard.cli.main import app\ntry:\n    app(['config', 'check'])\nexcept SystemExit:\n    pass"
     )
     assert "dockyard.cli.configcheck" in check
-    assert loaded(check, *heavy, *others) == []
+    assert loaded(check, *HEAVY, *OTHER_COMMANDS) == []
 
 
 def test_the_served_application_imports_no_command_line_libraries() -> None:

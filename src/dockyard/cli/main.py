@@ -10,7 +10,7 @@ import typer
 
 from dockyard.cli.common import DataDir, DockyardCli, console, fail, load_settings, prepare_data
 from dockyard.cli.lazy import LazyCommands
-from dockyard.config import CONFIG_ENV, Settings
+from dockyard.config import CONFIG_ENV
 
 ACCOUNTS = ("accounts", "ops")  # ops adds its commands to the repo group of accounts
 # Every command but serve and migrate, in the order `dockyard --help` lists them, with the modules
@@ -72,28 +72,7 @@ def serve(
     except runner.ListenError as exc:
         raise fail(str(exc)) from None
     prepare_data(settings, create=True)
-    _first_administrator_hint(settings)
     runner.run(settings, listener)
-
-
-def _first_administrator_hint(settings: Settings) -> None:
-    """On a fresh install, say how to create the first account: nobody can log in yet."""
-    # The database alone, not every service: this runs before each server start (1.5 s of imports).
-    from dockyard.accounts.readmodels import user_count
-    from dockyard.db.engine import make_database
-
-    db = make_database(settings.resolved_database_url)
-    try:
-        with db.read.connect() as conn:
-            users = user_count(conn)
-    finally:
-        db.dispose()
-    if users == 0:
-        console.print(
-            "No users yet. Create the first administrator with:\n"
-            f"  dockyard user create NAME --admin --data-dir {settings.data_dir}",
-            highlight=False,
-        )
 
 
 @app.command()
