@@ -18,10 +18,13 @@ from __future__ import annotations
 import functools
 import html
 import re
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
-from markdown_it.rules_block import StateBlock
+
+if TYPE_CHECKING:  # imported by the first render: a server that renders none never pays ~40 ms
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_block import StateBlock
 
 TAGS = frozenset(
     {
@@ -56,6 +59,8 @@ _FOLDING = {  # the raw HTML let through, as we write it: lowercase, no other at
 
 @functools.cache
 def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     parser.enable(["table", "strikethrough"])
     parser.block.ruler.before(
