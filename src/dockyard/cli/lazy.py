@@ -9,8 +9,8 @@ create`` imports the account commands, ``dockyard serve`` none of them. Listing 
 
 from __future__ import annotations
 
-import functools
 import importlib
+import threading
 from typing import Any, ClassVar
 
 import typer
@@ -42,11 +42,17 @@ class LazyCommands(TyperGroup):
             self.commands.update(_load(modules))
 
 
-@functools.cache
+_LOADED: dict[tuple[str, ...], dict[str, Any]] = {}
+_LOADING = threading.Lock()  # tests run commands in threads
+
+
 def _load(modules: tuple[str, ...]) -> dict[str, Any]:
     """The click commands ``modules`` register, built once per process: register() adds to
     typer apps that live in the modules, and must not run twice."""
-    holder = typer.Typer()
-    for name in modules:
-        importlib.import_module(f"dockyard.cli.{name}").register(holder)
-    return dict(typer.main.get_group(holder).commands)
+    with _LOADING:
+        if modules not in _LOADED:
+            holder = typer.Typer()
+            for name in modules:
+                importlib.import_module(f"dockyard.cli.{name}").register(holder)
+            _LOADED[modules] = dict(typer.main.get_group(holder).commands)
+        return _LOADED[modules]
