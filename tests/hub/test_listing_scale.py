@@ -8,22 +8,30 @@ database; the results are checked against the old rules (written here as a Pytho
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import event, inspect, text
 
+from dockyard.accounts.credentials import Passwords
 from dockyard.accounts.records import Principal
 from dockyard.accounts.service import AccountService
-from dockyard.db.engine import Database
+from dockyard.db.engine import Database, make_database
 from dockyard.hub.records import RepositoryOrdering, RepositorySummary
 from dockyard.hub.service import HubService
 from dockyard.hub.stats import ActivityRecorder
-from tests.hub.conftest import Hub
+from tests.hub.conftest import PASSWORD, Hub
+from tests.postgres.fixtures import DATABASES, cloned
 
 pytestmark = pytest.mark.anyio
 
@@ -37,14 +45,70 @@ class Row(dict[str, Any]):
     pass
 
 
+@pytest.fixture(scope="module", params=DATABASES)
+def crowded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crowd]:
+    """The crowd's database, built once per database kind for the module: inserting 20,000
+    repositories took seconds per test. The tests that read it share it (none writes to it); a test
+    that writes takes ``database`` without ``crowd`` and gets a fresh database of its own."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            url = stack.enter_context(cloned(request.getfixturevalue("postgres_template")))
+        else:
+            target = tmp_path_factory.mktemp("crowd") / "dockyard.db"
+            shutil.copyfile(request.getfixturevalue("template_database"), target)
+            url = f"sqlite:///{target}"
+        database = make_database(url)
+        stack.callback(database.dispose)
+        accounts = AccountService(
+            database, Passwords(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+        )
+        yield Crowd(database, asyncio.run(_fill(database, accounts)))
+
+
 @pytest.fixture
-async def crowd(database: Database, world: Hub, accounts: AccountService) -> list[Row]:
+def database(request: pytest.FixtureRequest, crowded: Crowd) -> Iterator[Database]:
+    """The module's crowd for a test that asks for it, else a fresh database of the same kind."""
+    if "crowd" in request.fixturenames:
+        yield crowded.database
+        return
+    db = make_database(request.getfixturevalue("fresh_database_url"))
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(crowded: Crowd, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if crowded.database.dialect == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    target = tmp_path / "dockyard.db"
+    shutil.copyfile(request.getfixturevalue("template_database"), target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def crowd(crowded: Crowd, database: Database) -> list[Row]:
+    assert database is crowded.database
+    return crowded.rows
+
+
+@dataclass(frozen=True)
+class Crowd:
+    database: Database
+    rows: list[Row]
+
+
+async def _fill(database: Database, accounts: AccountService) -> list[Row]:
     """20,000 repositories over 200 user namespaces, an organisation and library, a fifth private,
     with pulls, stars and push times; user0 owns acme, bobby reads one private repo of it through a
     team. Written in SQL as the schema at hand stores them (so the test runs against main too)."""
-    stargazers = [(await world.user(f"star{n}")).user_id for n in range(4)]
-    await world.user("user0")
-    await world.user("bobby")
+
+    async def user(name: str) -> int:
+        return (await accounts.create_user(name, f"{name}@example.com", PASSWORD)).id
+
+    stargazers = [await user(f"star{n}") for n in range(4)]
+    await user("user0")
+    await user("bobby")
     await accounts.create_org("acme", "user0")
     await accounts.create_team("acme", "readers")
     await accounts.add_team_member("acme", "readers", "bobby")
