@@ -12,9 +12,9 @@ import pytest
 from tests.builds.conftest import (
     BUILD_ENV,
     GitSource,
+    api_link,
     dockerfile,
     dockyard_cli,
-    link,
     log_text,
     publish_base,
     wait_for,
@@ -46,7 +46,7 @@ def test_build_pushes_with_the_linking_accounts_rights(
     assert httpx.put(api, json=body, auth=("alice", "wrong-password")).status_code == 401
     base_image = publish_base(token_server, docker_cli, alice)
     own = GitSource(tmp_path / "own", require_tool("git"), git_daemon)
-    link(token_server, "alice/app", own, extra=("--created-by", "alice"))
+    api_link(token_server, "alice/app", own, auth=alice)  # alice's link: builds push as alice
     own.commit({"Dockerfile": dockerfile('CMD ["echo", "built by dockyard"]', base=base_image)}, "one")
     own.push("main")
     [build] = wait_for(token_server, "alice/app", 1, auth=alice)
@@ -75,7 +75,7 @@ def test_build_pushes_with_the_linking_accounts_rights(
     ):
         dockyard_cli(token_server, *command)
     other = GitSource(tmp_path / "other", require_tool("git"), git_daemon)
-    link(token_server, "acme/app", other, extra=("--created-by", "bobby"))
+    api_link(token_server, "acme/app", other, auth=("bobby", PASSWORD))  # bobby admins it, for now
     dockyard_cli(token_server, "team", "grant", "acme", "devs", "acme/app", "--permission", "read")
     other.commit({"Dockerfile": dockerfile(base=base_image)}, "not bobby's to push any more")
     other.push("main")

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.builds.conftest import GitSource, builds, dockerfile, dockyard_cli, link, log_text, wait_for
+from tests.builds.conftest import GitSource, api_link, builds, dockerfile, dockyard_cli, log_text, wait_for
 from tests.conftest import DockyardServer
 
 pytestmark = pytest.mark.docker
@@ -30,7 +30,7 @@ def _push_event(source: GitSource, commit: str, message: str = "change") -> byte
 def test_wrong_signature_is_refused_and_queues_nothing(
     build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
-    made = link(build_server, repository, source)
+    made = api_link(build_server, repository, source)
     source.hook(made.github_url, "not-the-secret")
     commit = source.commit({"Dockerfile": dockerfile(base=build_base)}, "signed wrongly")
     output = source.push("main")  # post-receive cannot refuse a push, but it shows the answer
@@ -51,7 +51,7 @@ def test_wrong_signature_is_refused_and_queues_nothing(
 
 
 def test_ping_is_answered(build_server: DockyardServer, source: GitSource, repository: str) -> None:
-    made = link(build_server, repository, source)
+    made = api_link(build_server, repository, source)
     body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
     headers = {"X-GitHub-Event": "ping", "X-Hub-Signature-256": _signed(made.secret, body)}
     response = httpx.post(made.github_url, content=body, headers=headers)
@@ -62,7 +62,7 @@ def test_ping_is_answered(build_server: DockyardServer, source: GitSource, repos
 def test_gitlab_hook_with_token_builds(
     build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
-    made = link(build_server, repository, source)
+    made = api_link(build_server, repository, source)
     commit = source.commit({"Dockerfile": dockerfile("RUN true", base=build_base)}, "via gitlab")
     source._run("push", "-q", "--no-verify", "origin", "main")  # the hook fires too: remove it first
     gitlab_url = made.github_url.replace("/github", "/gitlab")
@@ -86,8 +86,8 @@ def test_gitlab_hook_with_token_builds(
 def test_trigger_url_and_cli_trigger(
     build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
-    made = link(build_server, repository, source, "branch:main=latest", "branch:/^release-(.*)$/=rel-{\\1}")
-    source.hook("http://127.0.0.1:9/unused", "x")  # pushes below trigger nothing by themselves
+    rules = ("branch:main=latest", "branch:/^release-(.*)$/=rel-{\\1}")
+    made = api_link(build_server, repository, source, *rules, hook=False)  # pushes trigger nothing
     commit = source.commit({"Dockerfile": dockerfile("RUN true", base=build_base)}, "to trigger")
     source._run("push", "-q", "origin", "main", "main:release-7")
 
@@ -108,7 +108,7 @@ def test_trigger_url_and_cli_trigger(
 def test_log_streams_while_the_build_runs_then_badge_and_cancel(
     build_server: DockyardServer, source: GitSource, repository: str, build_base: str
 ) -> None:
-    link(build_server, repository, source)
+    api_link(build_server, repository, source)
     slow = dockerfile("RUN for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done", base=build_base)
     source.commit({"Dockerfile": slow}, "slow build")
     source.push("main")
