@@ -15,9 +15,9 @@ import pytest
 from tests.builds.conftest import (
     BUILD_ENV,
     GitSource,
+    api_link,
     builds,
     dockerfile,
-    link,
     log_text,
     publish_base,
     wait_for,
@@ -58,7 +58,7 @@ def test_killed_worker_build_is_retried_after_the_lease(
     server, repository = queue_only_server, "builds/lease"
     source = GitSource(tmp_path, require_tool("git"), git_daemon)
     base = publish_base(server, docker_cli)
-    link(server, repository, source)
+    api_link(server, repository, source)
     slow = dockerfile("RUN for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done", base=base)
     commit = source.commit({"Dockerfile": slow}, "slow")
     source.push("main")
@@ -91,7 +91,7 @@ def test_worker_stopping_mid_build_hands_the_build_back(
     server, repository = queue_only_server, "builds/handback"
     source = GitSource(tmp_path, require_tool("git"), git_daemon)
     base = publish_base(server, docker_cli)
-    link(server, repository, source)
+    api_link(server, repository, source)
     slow = dockerfile("RUN for i in 1 2 3 4 5 6 7 8 9; do echo tick-$i; sleep 1; done", base=base)
     source.commit({"Dockerfile": slow}, "slow")
     source.push("main")

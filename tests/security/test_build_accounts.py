@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile, dockyard_cli, link, publish_base
+from tests.builds.conftest import BUILD_ENV, GitSource, api_link, dockerfile, dockyard_cli, publish_base
 from tests.conftest import BASE_IMAGE, Cli, DockyardServer, GitDaemon, require_tool
 from tests.security._build_sandbox import build_of
 
@@ -42,7 +42,7 @@ def _build(
 ) -> tuple[dict[str, object], str]:
     source = GitSource(tmp_path / who[0] / name, require_tool("git"), git_daemon)
     repository = f"{who[0]}/{name}"
-    link(server, repository, source, extra=("--created-by", who[0]))
+    api_link(server, repository, source, auth=who)  # the builds push with who's rights
     source.commit({"Dockerfile": text}, name)
     source.push("main")
     return build_of(server, repository, auth=who)

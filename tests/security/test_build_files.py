@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builds.conftest import GitSource, dockerfile, dockyard_cli, link, tags
+from tests.builds.conftest import GitSource, api_link, dockerfile, dockyard_cli, tags
 from tests.conftest import Cli, DockyardServer, GitDaemon, require_tool
 from tests.security._build_sandbox import (
     Listener,
@@ -55,7 +55,7 @@ def test_a_dockerfile_linked_to_a_host_file_is_refused_unread(
     server, _ = files_server
     folder, secret = host_secret(tmp_path)
     repository = _repository()
-    link(server, repository, source)
+    api_link(server, repository, source)
     source.commit({}, "Dockerfile -> host file", symlinks={"Dockerfile": str(folder / "secret.txt")})
     source.push("main")
     build, log = build_of(server, repository)
@@ -72,7 +72,7 @@ def test_a_context_linked_to_a_host_folder_is_refused(
     folder, secret = host_secret(tmp_path)
     (folder / "Dockerfile").write_text(dockerfile("COPY secret.txt /stolen", "RUN cat /stolen", base=base))
     repository = _repository()
-    link(server, repository, source, extra=("--context", "app"))
+    api_link(server, repository, source, context="app")
     source.commit({"README": "app is elsewhere\n"}, "context -> host folder", symlinks={"app": str(folder)})
     source.push("main")
     build, log = build_of(server, repository)
@@ -89,7 +89,7 @@ def test_symlinks_inside_the_context_stay_links(
     server, base = files_server
     folder, secret = host_secret(tmp_path)
     repository = _repository()
-    link(server, repository, source)
+    api_link(server, repository, source)
     lines = ("COPY leak /leak", "RUN cat /leak || true")
     source.commit({"Dockerfile": dockerfile(*lines, base=base)}, "leak", symlinks={"leak": str(folder)})
     source.push("main")
@@ -110,7 +110,7 @@ def test_a_submodule_from_the_hosts_disk_is_refused(
     hostrepo.push("main")
     url = str(hostrepo.bare) if scheme == "path" else f"file://{hostrepo.bare}"
     repository = _repository()
-    link(server, repository, source)
+    api_link(server, repository, source)
     add_gitlink(source, "sub", url, commit)
     lines = ("COPY sub /sub", "RUN cat /sub/secret.txt")
     source.commit({"Dockerfile": dockerfile(*lines, base=base)}, "with a submodule")
@@ -150,7 +150,7 @@ def test_add_from_a_url_is_refused(
     listener = Listener()
     try:
         repository = _repository()
-        link(server, repository, source)
+        api_link(server, repository, source)
         lines = ("ARG WHERE=127.0.0.1", f"ADD http://${{WHERE}}:{listener.port}/secret /secret")
         source.commit({"Dockerfile": dockerfile(*lines, base=base)}, "download")
         source.push("main")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builds.conftest import GitSource, dockerfile, link
+from tests.builds.conftest import GitSource, api_link, dockerfile
 from tests.conftest import Cli, DockyardServer, GitDaemon, require_tool
 from tests.security._build_sandbox import Listener, build_of, link_api, push_event, sandbox_server
 
@@ -53,7 +53,7 @@ echo "docker-config=${{DOCKER_CONFIG:-unset}} docker-host=${{DOCKER_HOST:-unset}
 echo "made by the hook" > generated.txt
 """
     repository = _repository()
-    link(server, repository, source)
+    api_link(server, repository, source)
     files = {
         "Dockerfile": dockerfile("COPY generated.txt /generated.txt", "RUN cat /generated.txt", base=base),
         "hooks/pre_build": hook,
@@ -78,7 +78,7 @@ def test_build_and_push_overrides_are_refused_with_a_reason(
     server, base = sandbox
     marker = tmp_path / "override-ran"
     repository = _repository()
-    link(server, repository, source)
+    api_link(server, repository, source)
     script = f'touch {marker}\ndocker build -t "$IMAGE_NAME" .\n'
     source.commit({"Dockerfile": dockerfile(base=base), f"hooks/{hook}": script}, "an override")
     source.push("main")
@@ -137,7 +137,7 @@ def test_hooks_off_fails_a_source_that_has_hooks(
     marker = tmp_path / "hook-ran"
     with sandbox_server(tmp_path / "data", docker_cli, {"DOCKYARD_BUILD_HOOKS": "off"}) as (server, base):
         source = GitSource(tmp_path / "git", require_tool("git"), git_daemon)
-        link(server, "sandbox/off", source)
+        api_link(server, "sandbox/off", source)
         source.commit({"Dockerfile": dockerfile(base=base), "hooks/pre_build": f"touch {marker}\n"}, "hook")
         source.push("main")
         build, log = build_of(server, "sandbox/off")
