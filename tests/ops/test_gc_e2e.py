@@ -189,10 +189,20 @@ def test_pushes_racing_the_collector_pull_whole_and_garbage_is_gone(
     assert _on_disk(collecting) == used, f"seed {seed}"
 
 
+@pytest.fixture(scope="module")
+def ops_server(tmp_path_factory: pytest.TempPathFactory, template_database: Path) -> Iterator[DockyardServer]:
+    """One open server for the tests below (stopped, and checked for a clean exit, after them): each
+    works in a namespace of its own (quota, retention and immutability are set per namespace or
+    repository), and whatever one leaves is no garbage of another's."""
+    data = tmp_path_factory.mktemp("ops-docker") / "data"
+    with DockyardServer(data, env=OPEN_REGISTRY, template=template_database) as server:
+        yield server
+
+
 def test_docker_cannot_move_an_immutable_tag(
-    fresh_dockyard: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
+    ops_server: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
 ) -> None:
-    target = f"{fresh_dockyard.host}/opsteam/immutable:v1"
+    target = f"{ops_server.host}/opsfixed/immutable:v1"
     images = [f"dockyard-ops-immutable-{tmp_path.name}:{n}" for n in range(2)]
     shared = tmp_path / "shared"
     shared.write_bytes(os.urandom(1024))
@@ -201,18 +211,18 @@ def test_docker_cannot_move_an_immutable_tag(
             _build(docker_cli, base_image, tmp_path / f"ctx{n}", image, shared, os.urandom(1024))
         docker_cli("tag", images[0], target)
         docker_cli("push", target)
-        command = [str(Path(sys.executable).parent / "dockyard"), "repo", "immutable", "opsteam/immutable"]
-        command += ["--data-dir", str(fresh_dockyard.data_dir)]
+        command = [str(Path(sys.executable).parent / "dockyard"), "repo", "immutable", "opsfixed/immutable"]
+        command += ["--data-dir", str(ops_server.data_dir)]
         made = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         assert made.returncode == 0, made.stderr
         docker_cli("tag", images[1], target)
         refused = docker_cli("push", target, check=False)
         assert refused.returncode != 0
         assert "denied: tag v1 is immutable" in refused.stdout + refused.stderr
-        docker_cli("tag", images[1], f"{fresh_dockyard.host}/opsteam/immutable:v2")
-        docker_cli("push", f"{fresh_dockyard.host}/opsteam/immutable:v2")  # a new tag is fine
+        docker_cli("tag", images[1], f"{ops_server.host}/opsfixed/immutable:v2")
+        docker_cli("push", f"{ops_server.host}/opsfixed/immutable:v2")  # a new tag is fine
     finally:
-        docker_cli("rmi", "-f", *images, target, f"{fresh_dockyard.host}/opsteam/immutable:v2", check=False)
+        docker_cli("rmi", "-f", *images, target, f"{ops_server.host}/opsfixed/immutable:v2", check=False)
 
 
 def _dockyard(server: DockyardServer, *args: str) -> str:
@@ -223,11 +233,11 @@ def _dockyard(server: DockyardServer, *args: str) -> str:
 
 
 def test_docker_push_over_a_quota_is_refused_and_fits_after_delete_and_gc(
-    fresh_dockyard: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
+    ops_server: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
 ) -> None:
-    host = fresh_dockyard.host
+    host = ops_server.host
     images = [f"dockyard-ops-quota-{tmp_path.name}:{n}" for n in range(2)]
-    targets = [f"{host}/opsteam/first:v1", f"{host}/opsteam/second:v1"]
+    targets = [f"{host}/opsquota/first:v1", f"{host}/opsquota/second:v1"]
     shared = tmp_path / "shared"
     shared.write_bytes(os.urandom(1024))
     try:
@@ -235,27 +245,27 @@ def test_docker_push_over_a_quota_is_refused_and_fits_after_delete_and_gc(
             _build(docker_cli, base_image, tmp_path / f"ctx{n}", image, shared, os.urandom(200 * 1024))
             docker_cli("tag", image, targets[n])
         docker_cli("push", targets[0])
-        used = int(_dockyard(fresh_dockyard, "quota", "show", "opsteam").rsplit("(", 1)[1].split()[0])
-        _dockyard(fresh_dockyard, "quota", "set", "opsteam", str(used + 100 * 1024))
+        used = int(_dockyard(ops_server, "quota", "show", "opsquota").rsplit("(", 1)[1].split()[0])
+        _dockyard(ops_server, "quota", "set", "opsquota", str(used + 100 * 1024))
         refused = docker_cli("push", targets[1], check=False)
         assert refused.returncode != 0
         assert "denied: quota exceeded: used" in refused.stdout + refused.stderr
-        _dockyard(fresh_dockyard, "repo", "delete", "opsteam/first")
-        assert "freed" in _dockyard(fresh_dockyard, "gc", "--grace-seconds", "0")
+        _dockyard(ops_server, "repo", "delete", "opsquota/first")
+        assert "freed" in _dockyard(ops_server, "gc", "--grace-seconds", "0")
         docker_cli("push", targets[1])  # the same push, now within the quota
     finally:
         docker_cli("rmi", "-f", *images, *targets, check=False)
 
 
 def test_docker_pushes_then_retention_previews_and_deletes_the_same_tags(
-    fresh_dockyard: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
+    ops_server: DockyardServer, docker_cli: Cli, base_image: str, tmp_path: Path
 ) -> None:
     """Retention through the real docker CLI: the preview lists exactly what apply deletes; the
     deleted tag no longer pulls, the kept one does, and the next collection frees the bytes only
     the deleted one used."""
-    host = fresh_dockyard.host
+    host = ops_server.host
     images = [f"dockyard-ops-retention-{tmp_path.name}:{n}" for n in range(2)]
-    targets = [f"{host}/opsteam/kept:v1", f"{host}/opsteam/kept:v2"]
+    targets = [f"{host}/opskeep/kept:v1", f"{host}/opskeep/kept:v2"]
     shared = tmp_path / "shared"
     shared.write_bytes(os.urandom(1024))
     try:
@@ -263,15 +273,15 @@ def test_docker_pushes_then_retention_previews_and_deletes_the_same_tags(
             _build(docker_cli, base_image, tmp_path / f"ctx{n}", image, shared, os.urandom(64 * 1024))
             docker_cli("tag", image, targets[n])
             docker_cli("push", targets[n])
-        _dockyard(fresh_dockyard, "retention", "set", "opsteam", "--keep-last", "1")
-        preview = _dockyard(fresh_dockyard, "retention", "preview", "opsteam")
-        listed = [line.split()[0] for line in preview.splitlines() if line.startswith("opsteam/")]
-        assert listed == ["opsteam/kept:v1"]
-        applied = _dockyard(fresh_dockyard, "retention", "apply", "opsteam")
-        assert [line.split()[0] for line in applied.splitlines() if line.startswith("opsteam/")] == listed
-        before = sum(_on_disk(fresh_dockyard).values())
-        assert "freed" in _dockyard(fresh_dockyard, "gc", "--grace-seconds", "0")
-        assert sum(_on_disk(fresh_dockyard).values()) < before
+        _dockyard(ops_server, "retention", "set", "opskeep", "--keep-last", "1")
+        preview = _dockyard(ops_server, "retention", "preview", "opskeep")
+        listed = [line.split()[0] for line in preview.splitlines() if line.startswith("opskeep/")]
+        assert listed == ["opskeep/kept:v1"]
+        applied = _dockyard(ops_server, "retention", "apply", "opskeep")
+        assert [line.split()[0] for line in applied.splitlines() if line.startswith("opskeep/")] == listed
+        before = sum(_on_disk(ops_server).values())
+        assert "freed" in _dockyard(ops_server, "gc", "--grace-seconds", "0")
+        assert sum(_on_disk(ops_server).values()) < before
         docker_cli("rmi", "-f", *targets, check=False)
         assert docker_cli("pull", targets[0], check=False).returncode != 0
         docker_cli("pull", targets[1])
