@@ -10,9 +10,11 @@ into the log (a percent-encoded newline in the path), which would forge evidence
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import DockyardServer
 from tests.security.test_server_proxies import PASSWORD, create_user
@@ -32,38 +34,43 @@ def logged_ids(server: DockyardServer, ids: list[str]) -> str:
     return _wait_for(complete)
 
 
-def test_no_credential_reaches_the_access_log(tmp_path: Path) -> None:
-    with DockyardServer(tmp_path / "data") as server:
-        create_user(server, "alice")
-        responses = [
-            httpx.get(
-                f"{server.url}/token",
-                params={"service": "dockyard", "scope": "repository:alice/app:pull", "offline_token": "true",
-                        "account": "alice", "password": QUERY_SECRET},
-                auth=("alice", PASSWORD),
-                timeout=30,
-            ),
-            httpx.post(f"{server.url}/v2/users/login", json={"username": "alice", "password": PASSWORD},
-                       timeout=30),
-            httpx.post(f"{server.url}/api/build/trigger/1/{TRIGGER_SECRET}", timeout=30),
-            httpx.get(f"{server.url}/v2/", params={"access_token": QUERY_SECRET}, timeout=30,
-                      headers={"Cookie": f"dockyard_session={QUERY_SECRET}"}),
-        ]  # fmt: skip
-        token = responses[0].json()["token"]
-        responses.append(
-            httpx.get(f"{server.url}/v2/", headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        )
-        text = logged_ids(server, [r.headers["x-request-id"] for r in responses])
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+    """A server with the default (plain) access log, for the tests that need no other setting."""
+    with DockyardServer(tmp_path_factory.mktemp("access-log") / "data") as running:
+        yield running
+
+
+def test_no_credential_reaches_the_access_log(server: DockyardServer) -> None:
+    start = len(server.log_path.read_text())  # what this test's requests add, whatever ran before
+    create_user(server, "alice")
+    responses = [
+        httpx.get(
+            f"{server.url}/token",
+            params={"service": "dockyard", "scope": "repository:alice/app:pull", "offline_token": "true",
+                    "account": "alice", "password": QUERY_SECRET},
+            auth=("alice", PASSWORD),
+            timeout=30,
+        ),
+        httpx.post(f"{server.url}/v2/users/login", json={"username": "alice", "password": PASSWORD},
+                   timeout=30),
+        httpx.post(f"{server.url}/api/build/trigger/1/{TRIGGER_SECRET}", timeout=30),
+        httpx.get(f"{server.url}/v2/", params={"access_token": QUERY_SECRET}, timeout=30,
+                  headers={"Cookie": f"dockyard_session={QUERY_SECRET}"}),
+    ]  # fmt: skip
+    token = responses[0].json()["token"]
+    responses.append(httpx.get(f"{server.url}/v2/", headers={"Authorization": f"Bearer {token}"}, timeout=30))
+    text = logged_ids(server, [r.headers["x-request-id"] for r in responses])[start:]
     for secret in (PASSWORD, QUERY_SECRET, TRIGGER_SECRET, token, "Basic ", "Bearer", "?"):
         assert secret not in text, secret
     assert "POST /api/build/trigger/{link_id}/{token} " in text  # the template stands in
 
 
-def test_a_path_cannot_write_a_line_of_its_own(tmp_path: Path) -> None:
+def test_a_path_cannot_write_a_line_of_its_own(server: DockyardServer) -> None:
     forged = "2026-01-01T00:00:00.000Z 6.6.6.6 GET /admin 200 0B 0.1ms deadbeefdeadbeef"
-    with DockyardServer(tmp_path / "data", env={"DOCKYARD_ACCESS_LOG": "plain"}) as server:
-        response = httpx.get(f"{server.url}/x%0a{forged.replace(' ', '%20')}", timeout=30)
-        text = logged_ids(server, [response.headers["x-request-id"]])
+    assert server.env.get("DOCKYARD_ACCESS_LOG", "plain") == "plain"
+    response = httpx.get(f"{server.url}/x%0a{forged.replace(' ', '%20')}", timeout=30)
+    text = logged_ids(server, [response.headers["x-request-id"]])
     lines = [line for line in text.splitlines() if PLAIN_LINE.match(line)]
     assert not any(line.startswith("2026-01-01") for line in text.splitlines())
     (own,) = [line for line in lines if line.endswith(response.headers["x-request-id"])]
