@@ -166,17 +166,17 @@ def test_pull_by_digest(docker_cli: Cli, images: LocalImages, tutorial: Tutorial
     [("rockylinux", "library/rockylinux"), ("library/rockylinux", "rockylinux")],
 )
 def test_one_component_names_are_library_names(
-    fresh_dockyard: DockyardServer, docker_cli: Cli, images: LocalImages, pushed_as: str, pulled_as: str
+    registry: DockyardServer, docker_cli: Cli, images: LocalImages, pushed_as: str, pulled_as: str
 ) -> None:
     message = f"rockylinux 9 {images.run_id} {pushed_as}"
     built = images.build(message)
     image_id = images.image_id(built)
-    docker_cli("tag", built, f"{fresh_dockyard.host}/{pushed_as}:9")
-    _, digest = push(docker_cli, f"{fresh_dockyard.host}/{pushed_as}:9")
+    docker_cli("tag", built, f"{registry.host}/{pushed_as}:9")
+    _, digest = push(docker_cli, f"{registry.host}/{pushed_as}:9")
     images.remove(image_id)
 
-    pulled = f"{fresh_dockyard.host}/{pulled_as}:9"
+    pulled = f"{registry.host}/{pulled_as}:9"
     assert pull(docker_cli, pulled) == digest
     assert images.run(pulled) == message
-    assert manifest_digest(fresh_dockyard, "library/rockylinux", "9") == digest
-    assert manifest_digest(fresh_dockyard, "rockylinux", "9") == digest
+    assert manifest_digest(registry, "library/rockylinux", "9") == digest
+    assert manifest_digest(registry, "rockylinux", "9") == digest
