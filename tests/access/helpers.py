@@ -307,6 +307,39 @@ def _run_cli_here(args: list[str], stdin: io.StringIO) -> CliResult:
     return CliResult(args, status, stdout.getvalue(), stderr.getvalue())
 
 
+def cli_here(
+    data_dir: Path,
+    *args: str,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """`dockyard ARGS --data-dir DATA_DIR` as ``run_cli`` runs it, but by the CLI app in this
+    process, with ``env`` in the environment while it runs (a server's settings, as its operator
+    would have them): for the commands a test needs done, not tested (an interpreter start is
+    seconds of CPU). The executable itself is tested in tests/accounts/test_cli.py and tests/server/."""
+    command = [*args, "--data-dir", str(data_dir)]
+    with _environment(env or {}):
+        result = run_cli_in_process(command, io.StringIO(input or ""))
+    if check and result.code != 0:
+        raise AssertionError(str(result))
+    return subprocess.CompletedProcess(command, result.code or 0, result.stdout, result.stderr)
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @contextlib.contextmanager
 def _stdin(stream: io.StringIO) -> Iterator[None]:
     previous, sys.stdin = sys.stdin, stream

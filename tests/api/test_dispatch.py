@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.access.helpers import new_password, run_cli
+from tests.access.helpers import cli_here, new_password
 from tests.api.helpers import Hub
 from tests.conftest import DockyardServer
 
@@ -62,7 +62,7 @@ def test_registry_push_and_pull_through_the_guard_still_work(hub: Hub, unique: s
 def test_the_api_works_on_an_open_registry(fresh_dockyard: DockyardServer, tmp_path: Path) -> None:
     """With DOCKYARD_AUTH=none the registry is open, but the hub API still knows its accounts."""
     password = new_password("opal")
-    run_cli(fresh_dockyard.data_dir, "user", "create", "opal", "--password-stdin", input=password)
+    cli_here(fresh_dockyard.data_dir, "user", "create", "opal", "--password-stdin", input=password)
     login = httpx.post(
         f"{fresh_dockyard.url}/v2/users/login", json={"username": "opal", "password": password}
     )

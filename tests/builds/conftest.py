@@ -9,6 +9,7 @@ builds. Builds always pull their base image, so it lives in the server's own reg
         .commit(files, message)   commit in the clone; returns the commit id
         .push(*refs)              push to the bare repository (runs the hook)
     publish_base(server, docker_cli, login=None) -> str   the test base image in `server`'s registry
+    dockyard_cli(server, *args) / dockyard_here(...)     `dockyard ARGS --data-dir`: a process / in this one
     link(server, repo, source, *rules, env=...) -> Link   `dockyard build link` through the CLI
     api_link(server, repo, source, *rules, ...) -> Link  the same link through the build API (no CLI
                                                          process: most tests need a link, not the CLI)
@@ -31,6 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.access.helpers import cli_here
 from tests.conftest import BASE_IMAGE, OPEN_REGISTRY, Cli, DockyardServer, GitDaemon, require_tool
 
 BUILD_TIMEOUT = 120.0
@@ -152,6 +154,15 @@ def dockyard_cli(
     if check:
         assert result.returncode == 0, f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def dockyard_here(
+    server: DockyardServer, *args: str, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """What ``dockyard_cli`` runs, by the CLI app in this process (no interpreter start): for the
+    accounts, organisations and repositories a test needs, where the CLI is not what it tests."""
+    env = {**server.env, "DOCKYARD_PORT": str(server.port), "DOCKYARD_HOST": "127.0.0.1"}
+    return cli_here(server.data_dir, *args, input=input, env=env, check=check)
 
 
 def link(

@@ -15,6 +15,7 @@ from tests.builds.conftest import (
     api_link,
     dockerfile,
     dockyard_cli,
+    dockyard_here,
     log_text,
     publish_base,
     wait_for,
@@ -31,7 +32,7 @@ def token_server(tmp_path: Path, docker_cli: Cli, base_image: str) -> Iterator[D
     require_tool("git")
     with DockyardServer(tmp_path / "data", env=BUILD_ENV) as server:
         for name in ("alice", "bobby"):
-            dockyard_cli(server, "user", "create", name, "--password-stdin", input=PASSWORD + "\n")
+            dockyard_here(server, "user", "create", name, "--password-stdin", input=PASSWORD + "\n")
         yield server
 
 
@@ -73,10 +74,10 @@ def test_build_pushes_with_the_linking_accounts_rights(
         ("repo", "create", "acme/app"),
         ("team", "grant", "acme", "devs", "acme/app", "--permission", "admin"),
     ):
-        dockyard_cli(token_server, *command)
+        dockyard_here(token_server, *command)
     other = GitSource(tmp_path / "other", require_tool("git"), git_daemon)
     api_link(token_server, "acme/app", other, auth=("bobby", PASSWORD))  # bobby admins it, for now
-    dockyard_cli(token_server, "team", "grant", "acme", "devs", "acme/app", "--permission", "read")
+    dockyard_here(token_server, "team", "grant", "acme", "devs", "acme/app", "--permission", "read")
     other.commit({"Dockerfile": dockerfile(base=base_image)}, "not bobby's to push any more")
     other.push("main")
     [refused] = wait_for(token_server, "acme/app", 1, auth=alice)  # its organisation's owner

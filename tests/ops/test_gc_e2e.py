@@ -20,7 +20,6 @@ import random
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.access.helpers import cli_here
 from tests.conftest import OPEN_REGISTRY, Cli, DockyardServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.skopeo]
@@ -94,6 +94,12 @@ def _used_blobs(server: DockyardServer, repository: str, tag: str) -> dict[str, 
 def _on_disk(server: DockyardServer) -> dict[str, int]:
     root = server.data_dir / "storage" / "blobs"
     return {f"{p.parts[-4]}:{p.parts[-2]}": p.stat().st_size for p in root.rglob("data")}
+
+
+def _dockyard(server: DockyardServer, *args: str) -> str:
+    """The operator's command against the server's data folder, run by the CLI app in this process
+    (the executable itself is tested in tests/accounts/test_cli.py); its output."""
+    return cli_here(server.data_dir, *args).stdout
 
 
 def _janitor_freed(server: DockyardServer, within: float = 20.0) -> int:
@@ -179,10 +185,7 @@ def test_pushes_racing_the_collector_pull_whole_and_garbage_is_gone(
     )
     assert len(pushed) >= 2, f"seed {seed}: too few pushes succeeded ({failed} failed)"
     assert _janitor_freed(collecting), "the janitor's collector never freed the deleted images' layers"
-    command = [str(Path(sys.executable).parent / "dockyard"), "gc", "--grace-seconds", "0"]
-    command += ["--data-dir", str(collecting.data_dir)]
-    ran = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-    assert "garbage collection freed" in ran.stdout
+    assert "garbage collection freed" in _dockyard(collecting, "gc", "--grace-seconds", "0")
     used: dict[str, int] = {}
     for repo, tag in pushed:
         used.update(_used_blobs(collecting, repo, tag))
@@ -211,10 +214,7 @@ def test_docker_cannot_move_an_immutable_tag(
             _build(docker_cli, base_image, tmp_path / f"ctx{n}", image, shared, os.urandom(1024))
         docker_cli("tag", images[0], target)
         docker_cli("push", target)
-        command = [str(Path(sys.executable).parent / "dockyard"), "repo", "immutable", "opsfixed/immutable"]
-        command += ["--data-dir", str(ops_server.data_dir)]
-        made = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-        assert made.returncode == 0, made.stderr
+        _dockyard(ops_server, "repo", "immutable", "opsfixed/immutable")
         docker_cli("tag", images[1], target)
         refused = docker_cli("push", target, check=False)
         assert refused.returncode != 0
@@ -223,13 +223,6 @@ def test_docker_cannot_move_an_immutable_tag(
         docker_cli("push", f"{ops_server.host}/opsfixed/immutable:v2")  # a new tag is fine
     finally:
         docker_cli("rmi", "-f", *images, target, f"{ops_server.host}/opsfixed/immutable:v2", check=False)
-
-
-def _dockyard(server: DockyardServer, *args: str) -> str:
-    command = [str(Path(sys.executable).parent / "dockyard"), *args, "--data-dir", str(server.data_dir)]
-    made = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert made.returncode == 0, made.stderr
-    return made.stdout
 
 
 def test_docker_push_over_a_quota_is_refused_and_fits_after_delete_and_gc(

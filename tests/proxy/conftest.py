@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
+from tests.access.helpers import cli_here
 from tests.conftest import DockyardServer
 
 # Upstreams on loopback are what these tests use; production refuses them unless allowed.
@@ -14,16 +10,8 @@ PROXY_ENV = {"DOCKYARD_PROXY_ALLOW_PRIVATE": "true"}
 
 
 def dockyard_cli(server: DockyardServer, *args: str, input: str | None = None) -> str:
-    """Run `dockyard ARGS --data-dir` against the server's data folder; its stdout and stderr."""
-    command = [str(Path(sys.executable).parent / "dockyard"), *args, "--data-dir", str(server.data_dir)]
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        input=input,
-        timeout=60,
-        env={**os.environ, **server.env},
-        check=False,
-    )
-    assert result.returncode == 0, f"$ {' '.join(command)}\n{result.stdout}\n{result.stderr}"
+    """Run `dockyard ARGS --data-dir` against the server's data folder, with its settings, by the
+    CLI app in this process (the executable is tested in tests/accounts/test_cli.py); its stdout and
+    stderr."""
+    result = cli_here(server.data_dir, *args, input=input, env=server.env)
     return result.stdout + result.stderr

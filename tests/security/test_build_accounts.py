@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builds.conftest import BUILD_ENV, GitSource, api_link, dockerfile, dockyard_cli, publish_base
+from tests.builds.conftest import BUILD_ENV, GitSource, api_link, dockerfile, dockyard_here, publish_base
 from tests.conftest import BASE_IMAGE, Cli, DockyardServer, GitDaemon, require_tool
 from tests.security._build_sandbox import build_of
 
@@ -33,7 +33,7 @@ def accounts_server(
     require_tool("git")
     with DockyardServer(tmp_path_factory.mktemp("accounts") / "data", env=BUILD_ENV) as server:
         for name, password in (ALICE, BOBBY):
-            dockyard_cli(server, "user", "create", name, "--password-stdin", input=password + "\n")
+            dockyard_here(server, "user", "create", name, "--password-stdin", input=password + "\n")
         yield server
 
 
@@ -54,7 +54,7 @@ def test_a_private_base_image_serves_only_its_owners_builds(
     """alice builds FROM her private image (the engine then holds it); bobby's build FROM the same
     image fails: he cannot pull it, and builds always pull."""
     server = accounts_server
-    dockyard_cli(server, "repo", "create", "alice/private-base", "--private")
+    dockyard_here(server, "repo", "create", "alice/private-base", "--private")
     private = f"{server.host}/alice/private-base:1"
     config = tmp_path / "docker-config"
     cli = Cli(docker_cli.path, ("--config", str(config)), docker_cli.env)

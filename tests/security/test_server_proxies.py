@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.access.helpers import cli_here
 from tests.conftest import DockyardServer
 from tests.server.test_serve import PLAIN_LINE, _wait_for
 
@@ -32,10 +33,7 @@ def login(server: DockyardServer, user: str, password: str, forwarded_for: str |
 
 
 def create_user(server: DockyardServer, name: str) -> None:
-    from tests.accounts.test_cli import dockyard
-
-    made = dockyard(server.data_dir, "user", "create", name, "--password-stdin", input=PASSWORD + "\n")
-    assert made.returncode == 0, made.stderr
+    cli_here(server.data_dir, "user", "create", name, "--password-stdin", input=PASSWORD + "\n")
 
 
 def test_a_forged_x_forwarded_for_does_not_escape_the_ip_lockout(tmp_path: Path) -> None:
@@ -68,7 +66,5 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_lockout(tmp_path: Path) 
 
         found = PLAIN_LINE.match(_wait_for(logged))
         assert found is not None and found["client"] == "198.51.100.7"
-        from tests.accounts.test_cli import dockyard
-
-        audit = dockyard(server.data_dir, "audit", "--kind", "login.failure")
+        audit = cli_here(server.data_dir, "audit", "--kind", "login.failure")
         assert "203.0.113.66" in audit.stdout and "127.0.0.1" not in audit.stdout

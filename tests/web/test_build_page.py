@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.helpers import Receiver, eventually, signature
-from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile, dockyard_cli, publish_base
+from tests.builds.conftest import BUILD_ENV, GitSource, dockerfile, dockyard_here, publish_base
 from tests.conftest import Cli, DockyardServer, GitDaemon, require_tool
 from tests.web.conftest import CSRF_RE, WebClient, create_repository, screenshot, sign_up, unique_name
 
@@ -45,7 +45,7 @@ def server(
 def build_base(server: DockyardServer, docker_cli: Cli) -> str:
     """The base image, public in the server's registry: builds always pull it as their account."""
     name, password = PUBLISHER
-    dockyard_cli(server, "user", "create", name, "--password-stdin", input=password + "\n")
+    dockyard_here(server, "user", "create", name, "--password-stdin", input=password + "\n")
     return publish_base(server, docker_cli, PUBLISHER)
 
 
