@@ -42,9 +42,11 @@ def test_build_pushes_with_the_linking_accounts_rights(
     alice = ("alice", PASSWORD)
     api = f"{token_server.url}/api/build/repositories/alice/app/link"
     body = {"source_url": "/nowhere"}
-    assert httpx.put(api, json=body).status_code == 401
-    assert httpx.put(api, json=body, auth=("bobby", PASSWORD)).status_code == 404
-    assert httpx.put(api, json=body, auth=("alice", "wrong-password")).status_code == 401
+    # 30 s, as everywhere in the build tests: httpx's default 5 s timed out on a machine running
+    # three suites at once (the server's first requests, now that no CLI process precedes them).
+    assert httpx.put(api, json=body, timeout=30).status_code == 401
+    assert httpx.put(api, json=body, auth=("bobby", PASSWORD), timeout=30).status_code == 404
+    assert httpx.put(api, json=body, auth=("alice", "wrong-password"), timeout=30).status_code == 401
     base_image = publish_base(token_server, docker_cli, alice)
     own = GitSource(tmp_path / "own", require_tool("git"), git_daemon)
     api_link(token_server, "alice/app", own, auth=alice)  # alice's link: builds push as alice
