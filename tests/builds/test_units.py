@@ -19,7 +19,7 @@ from dockyard.builds.runtime import ANONYMOUS, Masker, RegistryGrant
 from dockyard.builds.secrets import SecretBox
 from dockyard.builds.service import BuildService, check_source
 from dockyard.builds.triggers import github_push, gitlab_push, verify_github, verify_gitlab
-from dockyard.builds.worker import BuildWorker
+from dockyard.builds.worker import BuildWorker, LogBuffer
 from dockyard.config import BuildSettings
 from dockyard.db.engine import Database
 from tests.clock import FakeClock
@@ -271,3 +271,33 @@ def test_source_urls(url: str, accepted: bool) -> None:
     else:
         with pytest.raises(InvalidRequest):
             check_source(url)
+
+
+# -- the log buffer ---------------------------------------------------------------------------------
+
+
+def test_a_flush_cancelled_mid_write_still_stores_its_lines_once() -> None:
+    """The periodic flusher is cancelled when a build ends, possibly while it writes: the lines it
+    took are stored anyway, once, before the build's last line (CI saw a failed build's log hold
+    only "Build failed: ...")."""
+
+    stored: list[str] = []
+
+    class SlowQueue:
+        async def append_log(self, build_id: int, lines: list[str]) -> None:
+            await anyio.sleep(0.2)  # the write takes a while; the cancel lands during it
+            stored.extend(lines)
+
+    buffer = LogBuffer(SlowQueue(), 1, Masker([]))  # type: ignore[arg-type]
+
+    async def build_ends_while_flushing() -> None:
+        buffer.write("hooks/push is not supported here")
+        async with anyio.create_task_group() as flusher:
+            flusher.start_soon(buffer.flush)
+            await anyio.sleep(0.05)
+            flusher.cancel_scope.cancel()
+        buffer.note("Build failed: see the log")
+        await buffer.flush()
+
+    anyio.run(build_ends_while_flushing)
+    assert stored == ["hooks/push is not supported here", "Build failed: see the log"]

@@ -52,7 +52,10 @@ class LogBuffer:
     async def flush(self) -> None:
         lines, self.lines = self.lines, []
         try:
-            await self.queue.append_log(self.build_id, lines)
+            # Shielded: the periodic flusher is cancelled when the build ends, maybe in the middle
+            # of a write; the lines it took must still be stored, before the build's last line.
+            with anyio.CancelScope(shield=True):
+                await self.queue.append_log(self.build_id, lines)
         except Exception:  # a busy database: keep them for the next flush rather than lose them
             log.exception("could not store %d log lines of build %d yet", len(lines), self.build_id)
             self.lines[:0] = lines
