@@ -9,6 +9,7 @@ Dockyard) is one line too: ``DataDirError``, whose text is the whole message.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
@@ -48,11 +49,11 @@ def prepare(settings: Settings, *, create: bool) -> None:
         raise DataDirError(f"cannot use {where}: {_reason(exc)}") from None
 
 
-def first_administrator_hint(settings: Settings) -> str | None:
-    """On a fresh install, how to create the first account (nobody can log in yet); else None.
+def say_first_administrator_hint(settings: Settings) -> None:
+    """On a fresh install, say on stderr how to create the first account (nobody can log in yet).
 
-    Asked by the server process once its application is loaded (dockyard.launch), whose imports
-    this shares: in the CLI process the accounts' read models alone cost ~0.3 s of CPU."""
+    The server process asks once its application is loaded (dockyard.launch), whose imports this
+    shares: in the CLI process the accounts' read models alone cost ~0.3 s of CPU."""
     from dockyard.accounts.readmodels import user_count
     from dockyard.db.engine import make_database
 
@@ -62,12 +63,13 @@ def first_administrator_hint(settings: Settings) -> str | None:
             users = user_count(conn)
     finally:
         db.dispose()
-    if users:
-        return None
-    return (
-        "No users yet. Create the first administrator with:\n"
-        f"  dockyard user create NAME --admin --data-dir {settings.data_dir}"
-    )
+    if not users:
+        print(
+            "No users yet. Create the first administrator with:\n"
+            f"  dockyard user create NAME --admin --data-dir {settings.data_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _check_folder(folder: Path, create: bool) -> None:

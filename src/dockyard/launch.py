@@ -166,8 +166,10 @@ def serve_embedded(env: os._Environ[str]) -> None:
         holder = _inherited_socket(env)
 
     async def main() -> None:
+        from dockyard.datadir import say_first_administrator_hint
+
         app = app_from_env()
-        first_administrator_hint()  # after the app: its imports are the hint's
+        say_first_administrator_hint(app.state.settings)  # after the app: its imports are the hint's
         server = OwnSocketServer(
             app,
             address=env["DOCKYARD_HOST"],
@@ -231,17 +233,6 @@ def app_from_env() -> Starlette:
 
     bind_to_supervisor()
     return create_app(Settings())
-
-
-def first_administrator_hint() -> None:
-    """On a fresh install, say how to create the first account, before "Dockyard serving on".
-    Several workers or uvicorn: ``dockyard serve`` said it (the supervisor stays lean)."""
-    from dockyard.config import Settings
-    from dockyard.datadir import first_administrator_hint as hint_for
-
-    hint = hint_for(Settings())
-    if hint:
-        print(hint, file=sys.stderr, flush=True)
 
 
 def _granian_level(env: os._Environ[str]) -> LogLevels:

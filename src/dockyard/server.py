@@ -78,9 +78,7 @@ def run(settings: Settings, listener: socket.socket) -> None:
     if settings.server == "uvicorn" or settings.workers > 1:
         # How to make the first user, if need be; one embedded worker says it itself, once its
         # application has loaded what the question needs (dockyard.launch).
-        hint = datadir.first_administrator_hint(settings)
-        if hint:
-            print(hint, file=sys.stderr, flush=True)
+        datadir.say_first_administrator_hint(settings)
     if settings.server == "uvicorn":
         _run_uvicorn(settings, listener)
         return
