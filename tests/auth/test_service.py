@@ -82,11 +82,6 @@ class FakeAccounts:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def accounts() -> FakeAccounts:
     return FakeAccounts()
 

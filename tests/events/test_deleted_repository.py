@@ -31,11 +31,6 @@ REPOSITORY = "alice/app"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Site:
     services: Services

@@ -96,8 +96,3 @@ async def test_drain_handles_everything_due(database: Database) -> None:
     dispatcher.on("x", lambda conn, event: count.append(1))
     await dispatcher.drain()
     assert len(count) == 450 and _pending(database) == []
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"

@@ -37,11 +37,6 @@ LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def accounts(database: Database) -> AccountService:
     return AccountService(database, Passwords(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)))
 

@@ -26,11 +26,6 @@ LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def registry(database: Database, tmp_path: Path) -> Registry:
     return Registry(create_driver("filesystem", root=tmp_path / "storage"), MetadataStore(database), 4 << 20)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dockyard.services import Services
 from tests.proxy.inprocess import PASSWORD, dockyard, token
 from tests.proxy.test_api import _web_login
 from tests.proxy.test_space import _publish
@@ -20,11 +21,6 @@ from tests.proxy.upstreams import CountingRegistry
 
 pytestmark = pytest.mark.anyio
 PAGE = "/admin/proxies"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -43,6 +39,12 @@ async def _csrf(client: httpx.AsyncClient) -> str:
     return found[1]
 
 
+async def _signed_in_admin(client: httpx.AsyncClient, services: Services) -> None:
+    """The site administrator ``boss``, signed in on the web with ``client``."""
+    await services.accounts.create_user("boss", "", PASSWORD, admin=True)
+    await _web_login(client, "boss")
+
+
 async def _post(client: httpx.AsyncClient, path: str, **form: str) -> httpx.Response:
     return await client.post(path, data={"csrf_token": await _csrf(client), **form})
 
@@ -51,8 +53,7 @@ async def test_an_administrator_adds_limits_and_removes_a_proxy_from_the_page(
     tmp_path: Path, upstream: CountingRegistry
 ) -> None:
     async with dockyard(tmp_path, proxy_allow_private=True) as (client, services):
-        await services.accounts.create_user("boss", "", PASSWORD, admin=True)
-        await _web_login(client, "boss")
+        await _signed_in_admin(client, services)
         form = {"namespace": "hub", "upstream_url": upstream.url, "username": "bot", "password": "s3cret"}
         added = await _post(client, PAGE, **form, ttl_seconds="60", size_limit="1GB", private="on")
         assert added.status_code == 303 and added.headers["location"] == PAGE
@@ -87,8 +88,7 @@ async def test_a_proxy_added_on_the_page_serves_the_next_pull(
     tmp_path: Path, upstream: CountingRegistry
 ) -> None:
     async with dockyard(tmp_path, proxy_allow_private=True) as (client, services):
-        await services.accounts.create_user("boss", "", PASSWORD, admin=True)
-        await _web_login(client, "boss")
+        await _signed_in_admin(client, services)
         bearer = {"Authorization": await token(client, "repository:up/app:pull", ("boss", PASSWORD))}
         assert (await client.get("/v2/up/app/manifests/v1", headers=bearer)).status_code == 404  # read
         await _post(client, PAGE, namespace="up", upstream_url=upstream.url, ttl_seconds="300")
@@ -97,8 +97,7 @@ async def test_a_proxy_added_on_the_page_serves_the_next_pull(
 
 async def test_a_refused_add_shows_the_form_again_without_the_password(tmp_path: Path) -> None:
     async with dockyard(tmp_path) as (client, services):
-        await services.accounts.create_user("boss", "", PASSWORD, admin=True)
-        await _web_login(client, "boss")
+        await _signed_in_admin(client, services)
         login = {"username": "bot", "password": "typed-secret"}
         upstream = "https://r.example"
         for form, error in (

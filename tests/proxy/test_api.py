@@ -14,11 +14,6 @@ from tests.proxy.inprocess import PASSWORD, dockyard
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def _login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     answer = await client.post("/v2/users/login", json={"username": username, "password": PASSWORD})
     assert answer.status_code == 200, answer.text

@@ -22,11 +22,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def upstream() -> Iterator[CountingRegistry]:
     registry = CountingRegistry([os.urandom(1024), os.urandom(1024)])
     yield registry

@@ -18,11 +18,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def upstream() -> Iterator[CountingRegistry]:
     registry = CountingRegistry([os.urandom(1024)])
     yield registry

@@ -23,11 +23,6 @@ PROXY = {"proxy_allow_private": True}
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def upstream() -> Iterator[CountingRegistry]:
     registry = CountingRegistry([os.urandom(4096)])
     _publish(registry, "v1", registry.digests[0])

@@ -21,11 +21,6 @@ KIB = 1024
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def upstream() -> Iterator[CountingRegistry]:
     registry = CountingRegistry([os.urandom(40 * KIB)])
     _publish(registry, "v1", registry.digests[0])

@@ -27,11 +27,6 @@ KIB = 1024
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def upstream() -> Iterator[CountingRegistry]:
     registry = CountingRegistry([os.urandom(40 * KIB), os.urandom(40 * KIB), os.urandom(100 * KIB)])
     yield registry

@@ -31,11 +31,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def db(database_url: str) -> Iterator[Database]:  # noqa: F811 (the fixture above)
     database = make_database(database_url)
     yield database

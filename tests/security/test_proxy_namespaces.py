@@ -26,11 +26,6 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def upstream() -> Iterator[CountingRegistry]:
     registry = CountingRegistry([os.urandom(64 * 1024)])
     yield registry

@@ -24,11 +24,6 @@ PAGE_SIZE = 3
 Factory = Callable[[], StorageDriver]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="session")
 def s3_bucket() -> Iterator[tuple[dict[str, str], str]]:
     env = s3_environment()
