@@ -80,11 +80,11 @@ def rule_for(rules: Sequence[BodyRule], method: str, path: str) -> BodyRule:
     return next(r for r in rules if r.covers(method, path))
 
 
-def may_have_body(scope: Scope) -> bool:
-    length, chunked = framing(scope)
-    if length is not None:
-        return length > 0
-    return chunked or scope["method"] not in NO_BODY_METHODS
+def may_have_body(method: str, declared: int | None, chunked: bool) -> bool:
+    """From the request's method and its ``framing``."""
+    if declared is not None:
+        return declared > 0
+    return chunked or method not in NO_BODY_METHODS
 
 
 def framing(scope: Scope) -> tuple[int | None, bool]:

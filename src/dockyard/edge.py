@@ -65,9 +65,10 @@ class Edge:
         request_id = self.log.begin(scope)
         path = scope["path"]
         registry = path.startswith("/v2") and not self.api_paths(path)
-        limited = may_have_body(scope)
-        rule = rule_for(self.rules, scope["method"], path) if limited else None
-        exchange = _Exchange(scope, receive, send, rule, request_id.encode(), registry)
+        declared, chunked = framing(scope)
+        method = scope["method"]
+        rule = rule_for(self.rules, method, path) if may_have_body(method, declared, chunked) else None
+        exchange = _Exchange(scope, receive, send, rule, declared, request_id.encode(), registry)
         try:
             await exchange.run(self.app)
         except Exception:
@@ -89,10 +90,12 @@ class _Exchange:
         receive: Receive,
         send: Send,
         rule: BodyRule | None,
+        declared: int | None,
         request_id: bytes,
         registry: bool,
     ) -> None:
         self.scope, self._receive, self._send, self.rule = scope, receive, send, rule
+        self.declared = declared  # the request's Content-Length, if it gave one
         self.request_id = request_id
         self.registry = registry
         self.received = 0
@@ -104,8 +107,7 @@ class _Exchange:
 
     async def run(self, app: ASGIApp) -> None:
         limit = self.rule.limit if self.rule is not None else None
-        declared = framing(self.scope)[0] if limit is not None else None
-        if limit is not None and declared is not None and declared > limit:
+        if limit is not None and self.declared is not None and self.declared > limit:
             await self._refuse()
         else:
             try:
@@ -138,24 +140,22 @@ class _Exchange:
             return
         kind = message["type"]
         if kind == "http.response.start":
-            headers = list(message.get("headers", ()))
-            if self.registry:
-                headers.append(API_VERSION)
-            message = {**message, "headers": headers}
-        elif (kind == "http.response.body" and not message.get("more_body", False)) or kind == (
+            await self._emit(message, (API_VERSION,) if self.registry else ())
+            return
+        if (kind == "http.response.body" and not message.get("more_body", False)) or kind == (
             "http.response.pathsend"
         ):
             self.answered = True
         await self._emit(message)
 
-    async def _emit(self, message: Message) -> None:
-        """To the server, noting the status and the bytes, with the request id added."""
+    async def _emit(self, message: Message, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        """To the server, noting the status and the bytes; a start gets ``extra`` and the request
+        id added to its headers (one copy of them)."""
         kind = message["type"]
         if kind == "http.response.start":
             self.started = True
             self.status = int(message["status"])
-            headers = list(message.get("headers", ()))
-            headers.append((REQUEST_ID_HEADER, self.request_id))
+            headers = [*message.get("headers", ()), *extra, (REQUEST_ID_HEADER, self.request_id)]
             message = {**message, "headers": headers}
             self.length = _content_length(headers)
         elif kind == "http.response.body":
