@@ -62,10 +62,7 @@ def validate_team_name(name: str) -> str:
 def canonical_repository(name: str) -> str:
     """``NS/NAME`` by ``dockyard.names``' grammar (a single component is an official image), in a
     namespace that can be a user's or an organisation's."""
-    try:
-        parsed = names.RepositoryName.parse(name)
-    except names.InvalidName as invalid:
-        raise InvalidName(str(invalid)) from None
+    parsed = _parsed(name)
     if not parsed.official:
         try:
             validate_docker_id(parsed.namespace)
@@ -78,13 +75,18 @@ def existing_repository(name: str) -> str:
     """``NS/NAME`` canonical, in any namespace that can exist: a user's or an organisation's, library,
     or a proxy namespace (``hub``, ``quay-io``: dockyard.names' namespace grammar). For looking a
     repository up (one that does not exist is not found); creating one takes canonical_repository."""
-    try:
-        parsed = names.RepositoryName.parse(name)
-    except names.InvalidName as invalid:
-        raise InvalidName(str(invalid)) from None
+    parsed = _parsed(name)
     if not names.valid_namespace(parsed.namespace):
         raise InvalidName(f"{name!r} is not in a valid namespace")
     return str(parsed)
+
+
+def _parsed(name: str) -> names.RepositoryName:
+    """By ``dockyard.names``' grammar; its error as the accounts' InvalidName."""
+    try:
+        return names.RepositoryName.parse(name)
+    except names.InvalidName as invalid:
+        raise InvalidName(str(invalid)) from None
 
 
 namespace_of = names.namespace_of
