@@ -42,11 +42,11 @@ class _Job(Generic[R]):
 
 @dataclass
 class _Queue:
-    """One event loop's jobs waiting for the next transaction, and whether one is under way."""
+    """One event loop's jobs waiting for the next transaction, and the task running transactions
+    while there are any (held: the loop keeps only a weak reference to a task)."""
 
     waiting: list[_Job[Any]] = field(default_factory=list)
-    running: bool = False
-    task: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference
+    task: asyncio.Task[None] | None = None
 
 
 class GroupCommit:
@@ -65,39 +65,35 @@ class GroupCommit:
             queue = self._queues[loop] = _Queue()
         job: _Job[R] = _Job(work, loop.create_future())
         queue.waiting.append(job)
-        if not queue.running:
-            queue.running = True
+        if queue.task is None or queue.task.done():
             queue.task = loop.create_task(self._drain(queue))
         return await job.future
 
     async def _drain(self, queue: _Queue) -> None:
         """Run transactions until no job waits; jobs that arrive meanwhile go into the next."""
-        try:
-            while queue.waiting:
-                jobs, queue.waiting = queue.waiting[:MAX_JOBS], queue.waiting[MAX_JOBS:]
-                jobs = [job for job in jobs if not job.future.cancelled()]  # their callers left
-                if not jobs:
-                    continue
-                try:
-                    outcomes = await in_thread(functools.partial(self._transaction, jobs))
-                except asyncio.CancelledError:  # the loop is closing: nobody is left to answer
-                    for job in [*jobs, *queue.waiting]:
-                        job.future.cancel()
-                    raise
-                except Exception as failed:  # the transaction itself: every job shares it
-                    for job in jobs:
-                        if not job.future.done():
-                            job.future.set_exception(failed)
-                    continue
-                for job, (ok, value) in zip(jobs, outcomes, strict=True):
-                    if job.future.done():
-                        continue  # its caller was cancelled; the write stands, as with a lone job
-                    if ok:
-                        job.future.set_result(value)
-                    else:
-                        job.future.set_exception(value)
-        finally:
-            queue.running = False
+        while queue.waiting:
+            jobs, queue.waiting = queue.waiting[:MAX_JOBS], queue.waiting[MAX_JOBS:]
+            jobs = [job for job in jobs if not job.future.cancelled()]  # their callers left
+            if not jobs:
+                continue
+            try:
+                outcomes = await in_thread(functools.partial(self._transaction, jobs))
+            except asyncio.CancelledError:  # the loop is closing: nobody is left to answer
+                for job in [*jobs, *queue.waiting]:
+                    job.future.cancel()
+                raise
+            except Exception as failed:  # the transaction itself: every job shares it
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(failed)
+                continue
+            for job, (ok, value) in zip(jobs, outcomes, strict=True):
+                if job.future.done():
+                    continue  # its caller was cancelled; the write stands, as with a lone job
+                if ok:
+                    job.future.set_result(value)
+                else:
+                    job.future.set_exception(value)
 
     def _transaction(self, jobs: list[_Job[Any]]) -> list[tuple[bool, Any]]:
         with self._begin() as conn:
