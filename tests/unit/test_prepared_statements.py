@@ -3,7 +3,6 @@ stores (timestamps, JSON, NULLs), reads back what it reads, and refuses a parame
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -105,40 +104,3 @@ def test_missing_blobs_are_named_whatever_their_count(database: Database, count:
         store._put_manifest_alone(put)
     assert missing.value.code == ErrorCode.MANIFEST_BLOB_UNKNOWN
     assert missing.value.detail == {"digests": sorted(digests[1:])}
-
-
-@pytest.mark.anyio
-async def test_manifest_puts_that_share_a_transaction_fail_alone(database: Database) -> None:
-    """Concurrent PUTs go into one transaction on SQLite (db/groupcommit.py): the one that names a
-    blob the repository lacks is refused with MANIFEST_BLOB_UNKNOWN and leaves nothing (no manifest,
-    no tag, no event); the others are stored with their tags and events."""
-    store = MetadataStore(database)
-    linked = "sha256:" + "0" * 64
-    store.link_blob.__wrapped__(store, "alice/app", linked, 10)  # type: ignore[attr-defined]
-    config = {"mediaType": OCI_CONFIG, "digest": linked, "size": 10}
-
-    def put(n: int, layer: str) -> ManifestPut:
-        layers = [{"mediaType": OCI_LAYER, "digest": layer, "size": 10}]
-        content = json.dumps(
-            {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers, "n": n}
-        ).encode()
-        digest = f"sha256:{n:064x}"
-        return ManifestPut(
-            "alice/app", digest, content, parse_manifest(content, OCI_MANIFEST), (f"t{n}",), None, None
-        )
-
-    missing = "sha256:" + "9" * 64
-    puts = [put(n, missing if n == 3 else linked) for n in range(1, 7)]
-    results = await asyncio.gather(*(store.put_manifest(p) for p in puts), return_exceptions=True)
-    refused = results[2]
-    assert isinstance(refused, RegistryError) and refused.code == ErrorCode.MANIFEST_BLOB_UNKNOWN
-    assert [r.tags for r in results if not isinstance(r, BaseException)] == [
-        ("t1",),
-        ("t2",),
-        ("t4",),
-        ("t5",),
-        ("t6",),
-    ]
-    page = await store.tags("alice/app", None, None)
-    assert page is not None and page.items == ["t1", "t2", "t4", "t5", "t6"]
-    assert len(_event_rows(database)) == 5
